@@ -1,0 +1,34 @@
+/* What the running kernel offers usm, probed once through lib/os/.
+ * Tools check these instead of failing deep inside a mechanism. */
+#ifndef USM_FEATURES_H
+#define USM_FEATURES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct usm_features {
+	char kernel_release[65];
+
+	/* userfaultfd */
+	bool uffd_syscall;          /* userfaultfd(2) gave a descriptor */
+	bool uffd_kernel_faults;    /* ... that also sees faults taken in the kernel */
+	bool uffd_dev;              /* /dev/userfaultfd could be opened */
+	int uffd_unprivileged;      /* vm.unprivileged_userfaultfd, -1 if unknown */
+	uint64_t uffd_features;     /* UFFDIO_API features the kernel offers */
+	bool uffd_wp;               /* write-protect of anonymous memory */
+	bool uffd_wp_async;         /* UFFD_FEATURE_WP_ASYNC (written bits without faults) */
+
+	/* page tables */
+	bool pagemap;               /* /proc/self/pagemap readable */
+	bool pagemap_pfn;           /* ... with frame numbers (needs CAP_SYS_ADMIN) */
+	bool pagemap_scan;          /* PAGEMAP_SCAN ioctl (Linux 6.7+) */
+
+	/* tracing */
+	int perf_event_paranoid;    /* kernel.perf_event_paranoid, -99 if unknown */
+};
+
+/* Fills *f; never fails as a whole: a probe that fails leaves its field
+ * false. Returns 0. */
+int usm_features_probe(struct usm_features *f);
+
+#endif
