@@ -1,0 +1,172 @@
+#include "os/procfs.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A decimal pid with nothing else, as /proc names its process entries. */
+static bool parse_pid(const char *s, pid_t *pid)
+{
+	long v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s) || v > 0x7fffffff / 10)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	*pid = (pid_t)v;
+	return v > 0;
+}
+
+int usm_os_proc_list(pid_t **pids, size_t *count)
+{
+	DIR *dir = opendir("/proc");
+	pid_t *list = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *d;
+	int err = 0;
+
+	if (!dir)
+		return -errno;
+	errno = 0;
+	while ((d = readdir(dir))) {
+		pid_t pid;
+
+		if (!parse_pid(d->d_name, &pid))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			pid_t *grown = realloc(list, ncap * sizeof(*list));
+
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			list = grown;
+			cap = ncap;
+		}
+		list[n++] = pid;
+	}
+	if (!err && errno)
+		err = -errno;
+	closedir(dir);
+	if (err) {
+		free(list);
+		return err;
+	}
+	/* readdir of /proc already walks pids upwards; sorting makes it a
+	 * promise rather than an observation. */
+	qsort(list, n, sizeof(*list), cmp_pid);
+	*pids = list;
+	*count = n;
+	return 0;
+}
+
+int usm_os_proc_open(pid_t pid)
+{
+	char path[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int usm_os_proc_open_file(int dirfd, const char *file)
+{
+	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Reads a small file whole (comm, status: a few kB at most). Returns the
+ * length or a negative errno; the buffer is NUL-terminated. */
+static ssize_t read_small(int dirfd, const char *file, char *buf, size_t size)
+{
+	int fd = usm_os_proc_open_file(dirfd, file);
+	size_t len = 0;
+
+	if (fd < 0)
+		return fd;
+	while (len < size - 1) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+int usm_os_proc_read_comm(int dirfd, char name[USM_OS_COMM_MAX + 1])
+{
+	/* Workqueue kthreads show more than comm here ("kworker/0:1-events");
+	 * a process shows its comm and one '\n'. comm itself may hold any
+	 * byte but NUL (prctl(PR_SET_NAME)), a '\n' included. */
+	char buf[128];
+	ssize_t len = read_small(dirfd, "comm", buf, sizeof(buf));
+
+	if (len < 0)
+		return (int)len;
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > USM_OS_COMM_MAX)
+		len = USM_OS_COMM_MAX;
+	memcpy(name, buf, (size_t)len);
+	name[len] = '\0';
+	return 0;
+}
+
+int usm_os_proc_read_vmsize(int dirfd, uint64_t *kb)
+{
+	char buf[8192];
+	ssize_t len = read_small(dirfd, "status", buf, sizeof(buf));
+	const char *line;
+
+	if (len < 0)
+		return (int)len;
+	for (line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (!strncmp(line, "VmSize:", 7))
+			return sscanf(line + 7, "%" SCNu64, kb) == 1 ? 0 : -EINVAL;
+	}
+	return -ENODATA;
+}
+
+ssize_t usm_os_proc_read_mem(int memfd, uint64_t addr, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = pread(memfd, buf, len, (off_t)addr);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0 && len)
+		return -ESRCH;
+	return n;
+}

@@ -1,0 +1,133 @@
+#include "os/smaps.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "os/procfs.h"
+
+/* seq_file fills as much of a read as it is asked for: a large stdio
+ * buffer turns a few thousand mappings into a few dozen read() calls. */
+#define SMAPS_BUFFER (256 * 1024)
+
+struct usm_os_smaps {
+	FILE *f;
+	char *line;
+	size_t line_cap;
+	char *stdio_buf;
+};
+
+int usm_os_smaps_from_stream(FILE *f, struct usm_os_smaps **it)
+{
+	struct usm_os_smaps *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	s->f = f;
+	*it = s;
+	return 0;
+}
+
+int usm_os_smaps_open(int dirfd, struct usm_os_smaps **it)
+{
+	int fd = usm_os_proc_open_file(dirfd, "smaps");
+	char *buf;
+	FILE *f;
+	int err;
+
+	if (fd < 0)
+		return fd;
+	f = fdopen(fd, "r");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	buf = malloc(SMAPS_BUFFER);
+	if (buf)
+		setvbuf(f, buf, _IOFBF, SMAPS_BUFFER);
+	err = usm_os_smaps_from_stream(f, it);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	(*it)->stdio_buf = buf;
+	return 0;
+}
+
+void usm_os_smaps_close(struct usm_os_smaps *it)
+{
+	if (!it)
+		return;
+	fclose(it->f);
+	free(it->stdio_buf);
+	free(it->line);
+	free(it);
+}
+
+/* "start-end perms offset dev inode [name]": field lines ("Rss:", ...)
+ * start with a capital letter, a mapping's first line with a hex digit. */
+static bool parse_header(const char *line, struct usm_os_mapping *m)
+{
+	const char *name = line;
+	int fields = 0;
+
+	if (!((*line >= '0' && *line <= '9') || (*line >= 'a' && *line <= 'f')))
+		return false;
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64, &m->start, &m->end) != 2)
+		return false;
+	/* The name is what follows the fifth field. */
+	while (fields < 5 && *name) {
+		name += strcspn(name, " \n");
+		name += strspn(name, " ");
+		fields++;
+	}
+	m->vsyscall = !strcmp(name, "[vsyscall]\n") || !strcmp(name, "[vsyscall]");
+	m->readable = m->io = m->pfnmap = false;
+	return true;
+}
+
+static void parse_vmflags(const char *p, struct usm_os_mapping *m)
+{
+	/* Two-letter mnemonics separated by spaces (fs/proc/task_mmu.c). */
+	for (p += strspn(p, " "); *p && *p != '\n'; p += strspn(p, " ")) {
+		size_t n = strcspn(p, " \n");
+
+		if (n == 2 && !strncmp(p, "rd", 2))
+			m->readable = true;
+		else if (n == 2 && !strncmp(p, "io", 2))
+			m->io = true;
+		else if (n == 2 && !strncmp(p, "pf", 2))
+			m->pfnmap = true;
+		p += n;
+	}
+}
+
+int usm_os_smaps_next(struct usm_os_smaps *it, struct usm_os_mapping *m)
+{
+	bool in_mapping = false;
+	ssize_t len;
+
+	errno = 0;
+	while ((len = getline(&it->line, &it->line_cap, it->f)) > 0) {
+		if (!in_mapping) {
+			if (!parse_header(it->line, m))
+				return -EINVAL;
+			in_mapping = true;
+		} else if (!strncmp(it->line, "VmFlags:", 8)) {
+			/* VmFlags closes each mapping's block (Linux 3.8+). */
+			parse_vmflags(it->line + 8, m);
+			return 1;
+		}
+	}
+	if (errno == ENOMEM)
+		return -ENOMEM;
+	if (ferror(it->f))
+		return errno ? -errno : -EIO;
+	return in_mapping ? -ENODATA : 0;
+}

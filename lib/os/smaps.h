@@ -1,0 +1,33 @@
+/* The mappings of a process and their flags, from /proc/PID/smaps (the
+ * only file that shows VmFlags such as io and pf). */
+#ifndef USM_OS_SMAPS_H
+#define USM_OS_SMAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct usm_os_mapping {
+	uint64_t start, end; /* [start, end), page-aligned */
+	bool readable;       /* VmFlags "rd": VM_READ */
+	bool io;             /* VmFlags "io": VM_IO, no struct page behind */
+	bool pfnmap;         /* VmFlags "pf": VM_PFNMAP, likewise */
+	bool vsyscall;       /* [vsyscall]: the gate page, not in the mm */
+};
+
+struct usm_os_smaps;
+
+/* Opens smaps of an open /proc/PID directory (see procfs.h). */
+int usm_os_smaps_open(int dirfd, struct usm_os_smaps **it);
+
+/* Parses smaps text from any stream, which the iterator then owns and
+ * closes (tests feed it fmemopen()). */
+int usm_os_smaps_from_stream(FILE *f, struct usm_os_smaps **it);
+
+/* The next mapping: 1, 0 at the end, or a negative errno (-ENODATA when
+ * the text stops inside a mapping, as it does if the process exits). */
+int usm_os_smaps_next(struct usm_os_smaps *it, struct usm_os_mapping *m);
+
+void usm_os_smaps_close(struct usm_os_smaps *it);
+
+#endif

@@ -1,0 +1,215 @@
+/* usm info: the lines of /proc/memory_info computed from userspace, as
+ * text or JSON. Both forms are printed from one list of entries. */
+#include "builtin.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <json-c/json.h>
+#include <usm/usm.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: usm info [NAME] [--pid PID]... [--json] [--no-pagemap-scan]\n"
+		"\n"
+		"For each process name, the memory figures /proc/memory_info shows, computed\n"
+		"from /proc without any kernel module: total (VmSize), valid (present pages),\n"
+		"invalid, may_be_shared (readable present pages whose contents occur at least\n"
+		"twice among the processes of that name), nb_group (how many such contents)\n"
+		"and the pids. Figures are 4 KiB pages; nothing is faulted in. Reading other\n"
+		"users' processes needs root. See docs/memory_info.md.\n"
+		"\n"
+		"  NAME           only the processes whose name (comm) is exactly NAME\n"
+		"  -p, --pid PID  only this process (repeatable)\n"
+		"  --json         print a JSON array instead of lines\n"
+		"  --no-pagemap-scan\n"
+		"                 read pagemap entries one by one, as on kernels before 6.7,\n"
+		"                 instead of asking PAGEMAP_SCAN for the present pages\n"
+		"  -h, --help     show this help\n");
+}
+
+static bool parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > INT_MAX)
+		return false;
+	*pid = (pid_t)v;
+	return true;
+}
+
+static int print_lines(const struct usm_meminfo *mi)
+{
+	for (size_t i = 0; i < mi->count; i++) {
+		char *line;
+		int err = usm_meminfo_format_line(&mi->entries[i], &line);
+
+		if (err < 0) {
+			usm_error_errno(err, "info");
+			return 1;
+		}
+		puts(line);
+		free(line);
+	}
+	return 0;
+}
+
+static int print_json(const struct usm_meminfo *mi)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < mi->count; i++) {
+		const struct usm_meminfo_entry *e = &mi->entries[i];
+		json_object *obj = json_object_new_object();
+		json_object *pids = json_object_new_array();
+
+		json_object_object_add(obj, "name", json_object_new_string(e->name));
+		json_object_object_add(obj, "total", json_object_new_int64((int64_t)e->total));
+		json_object_object_add(obj, "valid", json_object_new_int64((int64_t)e->valid));
+		json_object_object_add(obj, "invalid", json_object_new_int64((int64_t)e->invalid));
+		json_object_object_add(obj, "may_be_shared",
+				       json_object_new_int64((int64_t)e->may_be_shared));
+		json_object_object_add(obj, "nb_group", json_object_new_int64((int64_t)e->nb_group));
+		for (size_t k = 0; k < e->npids; k++)
+			json_object_array_add(pids, json_object_new_int(e->pids[k]));
+		json_object_object_add(obj, "pids", pids);
+		json_object_array_add(arr, obj);
+	}
+	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(arr);
+	return 0;
+}
+
+/* The scan keeps /proc/PID/mem open for every process of one name. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int report_scan_error(int err, const struct usm_meminfo *mi)
+{
+	if (err == -EACCES)
+		usm_error("info: %d (%s): permission denied: run as root to read other users' "
+			  "processes",
+			  (int)mi->denied_pid, mi->denied_name);
+	else
+		usm_error_errno(err, "info: reading /proc");
+	return 1;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-pagemap-scan", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct usm_meminfo_opts opts = { 0 };
+	struct usm_meminfo mi;
+	pid_t *pids = NULL;
+	bool json = false;
+	int c, err, rc;
+
+	opterr = 0;
+	optind = 1;
+	/* NAME may come before or after the options: a leading "+" stops
+	 * getopt at it (glibc honours "+" only as the first character, then
+	 * ":"), and the loop takes it and goes on from the next argument. */
+	for (;;) {
+		c = getopt_long(argc, argv, "+:hp:", options, NULL);
+		if (c == -1) {
+			/* After "--" getopt has nothing more to say. */
+			bool last = optind > 1 && !strcmp(argv[optind - 1], "--");
+
+			if (optind >= argc)
+				break;
+			if (opts.name) {
+				rc = cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+				goto out;
+			}
+			opts.name = argv[optind++];
+			if (last && optind < argc) {
+				rc = cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+				goto out;
+			}
+			if (last)
+				break;
+			continue;
+		}
+		switch (c) {
+		case 'p': {
+			pid_t *grown = realloc(pids, (opts.npids + 1) * sizeof(*pids));
+
+			if (!grown) {
+				usm_error_errno(-ENOMEM, "info");
+				rc = 1;
+				goto out;
+			}
+			pids = grown;
+			if (!parse_pid(optarg, &pids[opts.npids])) {
+				rc = cli_usage_error(argv[0], "invalid pid '%s'", optarg);
+				goto out;
+			}
+			opts.npids++;
+			break;
+		}
+		case 'j':
+			json = true;
+			break;
+		case 'S':
+			opts.no_pagemap_scan = true;
+			break;
+		case 'h':
+			usage(stdout);
+			rc = 0;
+			goto out;
+		default:
+			rc = cli_bad_option(argv[0], argv, c);
+			goto out;
+		}
+	}
+	/* As the module: a comm is 1 to 15 bytes, anything else is malformed. */
+	if (opts.name && (!opts.name[0] || strlen(opts.name) > USM_MEMINFO_NAME_MAX)) {
+		rc = cli_usage_error(argv[0], "a process name is 1 to %d bytes: '%s'",
+				     USM_MEMINFO_NAME_MAX, opts.name);
+		goto out;
+	}
+	opts.pids = pids;
+
+	raise_fd_limit();
+	err = usm_meminfo_scan(&opts, &mi);
+	if (err) {
+		rc = report_scan_error(err, &mi);
+		goto out;
+	}
+	if (mi.count == 0 && opts.name) {
+		usm_error("info: no process named '%s'", opts.name);
+		rc = 1;
+	} else if (mi.count == 0 && opts.pids) {
+		usm_error("info: no process among the given pids");
+		rc = 1;
+	} else {
+		rc = json ? print_json(&mi) : print_lines(&mi);
+	}
+	usm_meminfo_free(&mi);
+out:
+	free(pids);
+	return rc;
+}
