@@ -1,0 +1,39 @@
+/* Memory that usm's own machinery uses and that the pager never manages.
+ *
+ * Inside a managed process every anonymous mapping made through libc is
+ * registered with userfaultfd and may be evicted; the pager's metadata, its
+ * stores and its thread stack must not be, or serving a fault could need the
+ * fault it is serving. These functions map memory with raw system calls,
+ * never through libc's (hooked) mmap or malloc, and carve it from one
+ * reserved address window so that it can be recognised. Thread-safe. */
+#ifndef USM_RAWMEM_H
+#define USM_RAWMEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Zeroed memory of at least `size` bytes, or NULL. Small sizes come from
+ * size-class slabs, large ones (>= 64 KiB) from whole mappings. */
+void *usm_rawmem_alloc(size_t size);
+
+/* Frees memory from usm_rawmem_alloc; `size` must be the size asked for. */
+void usm_rawmem_free(void *ptr, size_t size);
+
+/* Grows or shrinks a usm_rawmem_alloc block, keeping its contents. */
+void *usm_rawmem_realloc(void *ptr, size_t old_size, size_t new_size);
+
+/* True when [addr, addr+len) lies in usm's reserved window. */
+bool usm_rawmem_owns(const void *addr, size_t len);
+
+/* The reserved window, for callers that scan the address space. */
+void usm_rawmem_window(void **start, size_t *len);
+
+/* In a child after fork(): drops everything allocated before (unmapping the
+ * old window) and starts afresh. Only for a child that will not use any
+ * memory it got from usm_rawmem before the fork.
+ *
+ * The allocator's lock is held only by usm's own threads, never across code
+ * that can fault on managed memory, so it is not taken around fork(). */
+void usm_rawmem_reset_after_fork(void);
+
+#endif

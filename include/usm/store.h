@@ -1,0 +1,55 @@
+/* Stores: where the pager keeps the contents of evicted blocks.
+ *
+ * One small interface, several kinds chosen by a spec string:
+ *   "mem"        compressed in memory with LZ4 (same as "mem:lz4")
+ *   "mem:zstd"   compressed in memory with zstd (smaller, slower)
+ *   "file:PATH"  a swap file at PATH, created exclusively, removed on close
+ * A store never hands back a wrong block: a failure to write or read is an
+ * error the caller must act on (the pager ends the program with a message).
+ * Stores are used from one thread at a time (the pager's) and allocate only
+ * from usm_rawmem, never from malloc. */
+#ifndef USM_STORE_H
+#define USM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct usm_store;
+
+struct usm_store_stats {
+	uint64_t puts, gets, drops;
+	uint64_t bytes_in;        /* uncompressed bytes put */
+	uint64_t bytes_out;       /* uncompressed bytes got back */
+	uint64_t bytes_stored;    /* bytes held now (compressed, or file slots in use) */
+	uint64_t blocks_stored;   /* blocks held now */
+};
+
+/* Opens a store for blocks of at most block_size bytes. max_bytes caps what
+ * it holds (0 = no cap: memory or disk are the limit). Returns 0, -EINVAL for
+ * an unknown spec, or the negative errno of creating the file. */
+int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, struct usm_store **out);
+
+/* Saves len (<= block_size) bytes, giving a non-zero handle. Returns 0,
+ * -ENOSPC when full (max_bytes, or the disk), -EIO on a write error. */
+int usm_store_put(struct usm_store *s, const void *data, size_t len, uint64_t *handle);
+
+/* Reads back exactly the len bytes saved under handle. Returns 0, -EINVAL for
+ * an unknown handle or a len that differs from the saved one, -EIO on a read
+ * error or data that does not decompress to len bytes. The copy stays
+ * stored until dropped. */
+int usm_store_get(struct usm_store *s, uint64_t handle, void *data, size_t len);
+
+/* Forgets a handle (0 is ignored). */
+void usm_store_drop(struct usm_store *s, uint64_t handle);
+
+void usm_store_stats(const struct usm_store *s, struct usm_store_stats *out);
+
+/* The normalised spec, e.g. "mem:lz4" or "file:/var/tmp/usm.swap". */
+const char *usm_store_describe(const struct usm_store *s);
+
+void usm_store_close(struct usm_store *s);
+
+/* One line listing the accepted specs, for --help and error messages. */
+const char *usm_store_kinds(void);
+
+#endif

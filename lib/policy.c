@@ -1,0 +1,113 @@
+/* Policies: name -> ops, the calls every policy shares, and the circular
+ * list the policies keep their nodes in. The orders themselves are
+ * policy_fifo.c and policy_clock.c. */
+#include "policy_impl.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <usm/rawmem.h>
+
+static const struct usm_policy_ops *const policies[] = {
+	&usm_policy_fifo_ops,
+	&usm_policy_clock_ops,
+};
+
+const char *usm_policy_kinds(void)
+{
+	return "fifo, clock";
+}
+
+int usm_policy_create(const char *name, usm_policy_rearm_fn rearm, void *ctx,
+		      struct usm_policy **out)
+{
+	for (size_t i = 0; name && i < sizeof(policies) / sizeof(policies[0]); i++) {
+		struct usm_policy *p;
+
+		if (strcmp(name, policies[i]->name) != 0)
+			continue;
+		p = usm_rawmem_alloc(sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		p->ops = policies[i];
+		p->rearm = rearm;
+		p->rearm_ctx = ctx;
+		*out = p;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The nodes belong to the pager; they are only let go of. */
+void usm_policy_destroy(struct usm_policy *p)
+{
+	if (!p)
+		return;
+	while (p->head)
+		policy_list_unlink(p, p->head);
+	usm_rawmem_free(p, sizeof(*p));
+}
+
+const char *usm_policy_name(const struct usm_policy *p)
+{
+	return p->ops->name;
+}
+
+void usm_policy_inserted(struct usm_policy *p, struct usm_policy_node *n)
+{
+	p->ops->inserted(p, n);
+}
+
+void usm_policy_accessed(struct usm_policy *p, struct usm_policy_node *n)
+{
+	p->ops->accessed(p, n);
+}
+
+void usm_policy_removed(struct usm_policy *p, struct usm_policy_node *n)
+{
+	policy_list_unlink(p, n);
+}
+
+size_t usm_policy_pick(struct usm_policy *p, struct usm_policy_node **victims, size_t max)
+{
+	return p->ops->pick(p, victims, max);
+}
+
+size_t usm_policy_count(const struct usm_policy *p)
+{
+	return p->count;
+}
+
+void policy_list_append(struct usm_policy *p, struct usm_policy_node *n)
+{
+	if (!p->head) {
+		n->prev = n->next = n;
+		p->head = n;
+	} else {
+		struct usm_policy_node *tail = p->head->prev;
+
+		n->prev = tail;
+		n->next = p->head;
+		tail->next = n;
+		p->head->prev = n;
+	}
+	n->linked = true;
+	p->count++;
+}
+
+void policy_list_unlink(struct usm_policy *p, struct usm_policy_node *n)
+{
+	if (!n->linked)
+		return;
+	if (n->next == n) {
+		p->head = NULL;
+	} else {
+		n->prev->next = n->next;
+		n->next->prev = n->prev;
+		if (p->head == n)
+			p->head = n->next;
+	}
+	n->prev = n->next = NULL;
+	n->linked = false;
+	p->count--;
+}

@@ -1,0 +1,158 @@
+/* Stores: the spec string, dispatch to the kind, the max_bytes cap and the
+ * statistics. The kinds themselves are store_mem.c and store_file.c. */
+#include "store_impl.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <usm/rawmem.h>
+
+/* Keeps every kind's arithmetic (LZ4's int sizes, file offsets) far from
+ * overflow; pages and huge pages are well below it. */
+#define MAX_BLOCK_SIZE ((size_t)1 << 30)
+
+static const struct {
+	const char *spec; /* as typed; a trailing ':' takes an argument */
+	const char *normalised;
+	const struct usm_store_ops *ops;
+} kinds[] = {
+	{"mem", "mem:lz4", &usm_store_mem_lz4_ops},
+	{"mem:lz4", "mem:lz4", &usm_store_mem_lz4_ops},
+	{"mem:zstd", "mem:zstd", &usm_store_mem_zstd_ops},
+	{"file:", "file:", &usm_store_file_ops},
+};
+
+const char *usm_store_kinds(void)
+{
+	return "mem (same as mem:lz4), mem:lz4, mem:zstd, file:PATH";
+}
+
+char *store_string_join(const char *prefix, const char *text, size_t *size)
+{
+	size_t prefix_len = strlen(prefix), text_len = text ? strlen(text) : 0;
+	char *s;
+
+	*size = prefix_len + text_len + 1;
+	s = usm_rawmem_alloc(*size);
+	if (!s)
+		return NULL;
+	memcpy(s, prefix, prefix_len);
+	if (text_len)
+		memcpy(s + prefix_len, text, text_len);
+	s[prefix_len + text_len] = '\0';
+	return s;
+}
+
+/* Finds the kind of spec and the argument after "kind:" (NULL for none). */
+static int parse_spec(const char *spec, size_t *kind, const char **arg)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t n = strlen(kinds[i].spec);
+
+		if (kinds[i].spec[n - 1] == ':') {
+			if (strncmp(spec, kinds[i].spec, n) != 0 || spec[n] == '\0')
+				continue;
+			*arg = spec + n;
+		} else {
+			if (strcmp(spec, kinds[i].spec) != 0)
+				continue;
+			*arg = NULL;
+		}
+		*kind = i;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, struct usm_store **out)
+{
+	struct usm_store *s;
+	const char *arg;
+	size_t kind;
+	int err;
+
+	if (!spec || block_size == 0 || block_size > MAX_BLOCK_SIZE)
+		return -EINVAL;
+	err = parse_spec(spec, &kind, &arg);
+	if (err)
+		return err;
+	err = kinds[kind].ops->open(arg, block_size, &s);
+	if (err)
+		return err;
+	s->ops = kinds[kind].ops;
+	s->block_size = block_size;
+	s->max_bytes = max_bytes;
+	memset(&s->stats, 0, sizeof(s->stats));
+	s->spec = store_string_join(kinds[kind].normalised, arg, &s->spec_size);
+	if (!s->spec) {
+		usm_store_close(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+int usm_store_put(struct usm_store *s, const void *data, size_t len, uint64_t *handle)
+{
+	uint64_t used = s->stats.bytes_stored, room = UINT64_MAX, cost;
+	int err;
+
+	if (len > s->block_size)
+		return -EINVAL;
+	if (s->max_bytes)
+		room = s->max_bytes > used ? s->max_bytes - used : 0;
+	err = s->ops->put(s, data, len, room, handle, &cost);
+	/* without a cap, memory is the limit: running out of it is being full */
+	if (err == -ENOMEM)
+		return -ENOSPC;
+	if (err)
+		return err;
+	s->stats.puts++;
+	s->stats.bytes_in += len;
+	s->stats.bytes_stored += cost;
+	s->stats.blocks_stored++;
+	return 0;
+}
+
+int usm_store_get(struct usm_store *s, uint64_t handle, void *data, size_t len)
+{
+	int err = s->ops->get(s, handle, data, len);
+
+	if (err)
+		return err;
+	s->stats.gets++;
+	s->stats.bytes_out += len;
+	return 0;
+}
+
+void usm_store_drop(struct usm_store *s, uint64_t handle)
+{
+	int64_t cost;
+
+	if (handle == 0)
+		return;
+	cost = s->ops->drop(s, handle);
+	if (cost < 0)
+		return;
+	s->stats.drops++;
+	s->stats.bytes_stored -= (uint64_t)cost;
+	s->stats.blocks_stored--;
+}
+
+void usm_store_stats(const struct usm_store *s, struct usm_store_stats *out)
+{
+	*out = s->stats;
+}
+
+const char *usm_store_describe(const struct usm_store *s)
+{
+	return s->spec;
+}
+
+void usm_store_close(struct usm_store *s)
+{
+	if (!s)
+		return;
+	usm_rawmem_free(s->spec, s->spec_size);
+	s->ops->close(s);
+}

@@ -1,0 +1,141 @@
+/* usm_rawmem: the allocator of usm's own machinery hands out zeroed memory
+ * from its window, keeps contents across realloc and reuses what is freed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <usm/rawmem.h>
+
+static const size_t sizes[] = {
+	0, 1, 15, 16, 17, 100, 4096, 4097, 32767, 32768, 32769, 64 << 10, (64 << 10) + 1, 1 << 20};
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+static bool all_equal(const unsigned char *p, size_t len, unsigned char v)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+static bool all_zero(const unsigned char *p, size_t len)
+{
+	return all_equal(p, len, 0);
+}
+
+static void allocates_and_frees_many_sizes(void **state)
+{
+	unsigned char *p[NSIZES][8];
+
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < NSIZES; i++) {
+			for (int j = 0; j < 8; j++) {
+				p[i][j] = usm_rawmem_alloc(sizes[i]);
+				assert_non_null(p[i][j]);
+				memset(p[i][j], (int)(i * 8 + (size_t)j + 1), sizes[i]);
+			}
+		}
+		/* no block overlaps another: each still holds its own pattern */
+		for (size_t i = 0; i < NSIZES; i++) {
+			for (int j = 0; j < 8; j++) {
+				assert_true(all_equal(p[i][j], sizes[i],
+						      (unsigned char)(i * 8 + (size_t)j + 1)));
+				usm_rawmem_free(p[i][j], sizes[i]);
+			}
+		}
+	}
+}
+
+static void memory_is_zeroed_even_when_reused(void **state)
+{
+	for (size_t i = 0; i < NSIZES; i++) {
+		unsigned char *p = usm_rawmem_alloc(sizes[i]);
+
+		assert_non_null(p);
+		assert_true(all_zero(p, sizes[i]));
+		memset(p, 0xff, sizes[i]);
+		usm_rawmem_free(p, sizes[i]);
+		p = usm_rawmem_alloc(sizes[i]);
+		assert_true(all_zero(p, sizes[i]));
+		usm_rawmem_free(p, sizes[i]);
+	}
+}
+
+static void owns_its_blocks_and_not_mallocs(void **state)
+{
+	void *start;
+	size_t len;
+	char *heap = malloc(64);
+
+	for (size_t i = 0; i < NSIZES; i++) {
+		char *p = usm_rawmem_alloc(sizes[i]);
+
+		assert_true(usm_rawmem_owns(p, sizes[i]));
+		usm_rawmem_free(p, sizes[i]);
+	}
+	assert_non_null(heap);
+	assert_false(usm_rawmem_owns(heap, 64));
+	free(heap);
+	usm_rawmem_window(&start, &len);
+	assert_non_null(start);
+	assert_true(len > 0);
+	assert_true(usm_rawmem_owns(start, len));
+	assert_false(usm_rawmem_owns(start, len + 1));
+}
+
+static void realloc_keeps_the_contents(void **state)
+{
+	static const size_t steps[] = {100, 5000, 200000, 300000, 50, 70000};
+	size_t size = 10;
+	unsigned char *p = usm_rawmem_alloc(size);
+
+	for (size_t b = 0; b < size; b++)
+		p[b] = (unsigned char)(b * 7);
+	for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+		size_t kept = size < steps[s] ? size : steps[s];
+
+		p = usm_rawmem_realloc(p, size, steps[s]);
+		assert_non_null(p);
+		for (size_t b = 0; b < kept; b++)
+			assert_int_equal(p[b], (unsigned char)(b * 7));
+		for (size_t b = kept; b < steps[s]; b++)
+			p[b] = (unsigned char)(b * 7);
+		size = steps[s];
+	}
+	usm_rawmem_free(p, size);
+	p = usm_rawmem_realloc(NULL, 0, 64);
+	assert_non_null(p);
+	assert_true(all_zero(p, 64));
+	usm_rawmem_free(p, 64);
+}
+
+static void freed_large_chunks_are_reused(void **state)
+{
+	char *big = usm_rawmem_alloc(1 << 20), *again, *part;
+
+	assert_non_null(big);
+	usm_rawmem_free(big, 1 << 20);
+	again = usm_rawmem_alloc(1 << 20);
+	assert_ptr_equal(again, big);
+	usm_rawmem_free(again, 1 << 20);
+	/* a smaller large block is carved out of the freed run */
+	part = usm_rawmem_alloc(256 << 10);
+	assert_true(part >= big && part + (256 << 10) <= big + (1 << 20));
+	usm_rawmem_free(part, 256 << 10);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(allocates_and_frees_many_sizes),
+		cmocka_unit_test(memory_is_zeroed_even_when_reused),
+		cmocka_unit_test(owns_its_blocks_and_not_mallocs),
+		cmocka_unit_test(realloc_keeps_the_contents),
+		cmocka_unit_test(freed_large_chunks_are_reused),
+	};
+	return cmocka_run_group_tests_name("rawmem", tests, NULL, NULL);
+}

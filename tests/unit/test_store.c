@@ -1,0 +1,464 @@
+/* Stores give back exactly what was put, never a wrong block: every kind
+ * round-trips all shapes of block, enforces its cap, rejects bad handles and
+ * lengths, and turns an I/O failure into -EIO. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <usm/store.h>
+
+#define BLOCK  4096
+#define NKINDS 4
+
+static char dir[] = "/tmp/usm-test-store-XXXXXX";
+static char file_path[PATH_MAX];
+static char file_spec[PATH_MAX + 8];
+
+static const char *kinds[NKINDS] = {"mem", "mem:lz4", "mem:zstd", file_spec};
+
+static int make_dir(void **state)
+{
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(file_path, sizeof(file_path), "%s/swap", dir);
+	snprintf(file_spec, sizeof(file_spec), "file:%s", file_path);
+	return 0;
+}
+
+static int remove_dir(void **state)
+{
+	unlink(file_path);
+	return rmdir(dir);
+}
+
+static bool is_file_kind(const char *kind)
+{
+	return strncmp(kind, "file:", 5) == 0;
+}
+
+/* Deterministic noise (xorshift): incompressible, the same on every run. */
+static uint64_t next_random(uint64_t *seed)
+{
+	*seed ^= *seed << 13;
+	*seed ^= *seed >> 7;
+	*seed ^= *seed << 17;
+	return *seed;
+}
+
+static void fill_random(void *buf, size_t len, uint64_t *seed)
+{
+	unsigned char *p = buf;
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)next_random(seed);
+}
+
+static void fill_text(void *buf, size_t len, unsigned salt)
+{
+	char *p = buf;
+
+	for (size_t i = 0; i < len; i++)
+		p[i] = "the pager keeps this block "[(i + salt) % 27];
+}
+
+static struct usm_store *open_store(const char *kind, uint64_t max_bytes)
+{
+	struct usm_store *s = NULL;
+
+	assert_int_equal(usm_store_open(kind, BLOCK, max_bytes, &s), 0);
+	assert_non_null(s);
+	return s;
+}
+
+static void put_get(struct usm_store *s, const void *data, size_t len)
+{
+	char back[BLOCK];
+	uint64_t h = 0;
+
+	assert_int_equal(usm_store_put(s, data, len, &h), 0);
+	assert_true(h != 0);
+	memset(back, 0x5a, sizeof(back));
+	assert_int_equal(usm_store_get(s, h, back, len), 0);
+	assert_memory_equal(back, data, len);
+	/* a get leaves the copy in place */
+	assert_int_equal(usm_store_get(s, h, back, len), 0);
+	assert_memory_equal(back, data, len);
+}
+
+static void round_trips_compressible_random_and_short_blocks(void **state)
+{
+	char block[BLOCK];
+	uint64_t seed = 1;
+
+	for (int k = 0; k < NKINDS; k++) {
+		struct usm_store *s = open_store(kinds[k], 0);
+
+		fill_text(block, BLOCK, 0);
+		put_get(s, block, BLOCK);
+		memset(block, 0, BLOCK);
+		put_get(s, block, BLOCK);
+		fill_random(block, BLOCK, &seed);
+		put_get(s, block, BLOCK);
+		put_get(s, block, 100);
+		put_get(s, block, 1);
+		put_get(s, block, 0);
+		fill_text(block, BLOCK, 3);
+		put_get(s, block, BLOCK - 1);
+		usm_store_close(s);
+	}
+}
+
+static void describes_the_normalised_spec(void **state)
+{
+	static const char *want[NKINDS] = {"mem:lz4", "mem:lz4", "mem:zstd", file_spec};
+
+	for (int k = 0; k < NKINDS; k++) {
+		struct usm_store *s = open_store(kinds[k], 0);
+
+		assert_string_equal(usm_store_describe(s), want[k]);
+		usm_store_close(s);
+	}
+	assert_non_null(strstr(usm_store_kinds(), "mem:zstd"));
+	assert_non_null(strstr(usm_store_kinds(), "file:PATH"));
+}
+
+/* A model of what the store must hold, checked after random puts, gets and
+ * drops; freed handles come back, so the table stays as small as the peak. */
+#define LIVE 64
+
+static void many_blocks_with_random_drops_and_reused_handles(void **state)
+{
+	static char want[LIVE][BLOCK];
+	char back[BLOCK];
+
+	for (int k = 0; k < NKINDS; k++) {
+		struct usm_store *s = open_store(kinds[k], 0);
+		uint64_t handle[LIVE] = {0}, max_handle = 0, seed = 42 + (uint64_t)k;
+		size_t len[LIVE] = {0};
+
+		for (int op = 0; op < 5000; op++) {
+			int i = (int)(next_random(&seed) % LIVE);
+
+			next_random(&seed);
+			if (handle[i] && seed % 3 == 0) {
+				usm_store_drop(s, handle[i]);
+				handle[i] = 0;
+			} else if (handle[i]) {
+				assert_int_equal(usm_store_get(s, handle[i], back, len[i]), 0);
+				assert_memory_equal(back, want[i], len[i]);
+			} else {
+				len[i] = seed % 5 == 0 ? (size_t)(seed >> 8) % BLOCK : BLOCK;
+				if (seed % 2)
+					fill_random(want[i], len[i], &seed);
+				else
+					fill_text(want[i], len[i], (unsigned)i);
+				assert_int_equal(usm_store_put(s, want[i], len[i], &handle[i]), 0);
+				for (int j = 0; j < LIVE; j++)
+					assert_true(j == i || handle[j] != handle[i]);
+				if (handle[i] > max_handle)
+					max_handle = handle[i];
+			}
+		}
+		assert_true(max_handle <= LIVE);
+		for (int i = 0; i < LIVE; i++) {
+			if (!handle[i])
+				continue;
+			assert_int_equal(usm_store_get(s, handle[i], back, len[i]), 0);
+			assert_memory_equal(back, want[i], len[i]);
+		}
+		usm_store_close(s);
+	}
+}
+
+static void rejects_wrong_lengths_and_unknown_or_dropped_handles(void **state)
+{
+	char block[BLOCK], back[BLOCK];
+
+	fill_text(block, BLOCK, 0);
+	for (int k = 0; k < NKINDS; k++) {
+		struct usm_store *s = open_store(kinds[k], 0);
+		struct usm_store_stats st;
+		uint64_t h, h_short;
+
+		assert_int_equal(usm_store_put(s, block, BLOCK, &h), 0);
+		assert_int_equal(usm_store_put(s, block, 10, &h_short), 0);
+		assert_int_equal(usm_store_get(s, h, back, BLOCK - 1), -EINVAL);
+		assert_int_equal(usm_store_get(s, h_short, back, BLOCK), -EINVAL);
+		assert_int_equal(usm_store_get(s, h_short, back, 9), -EINVAL);
+		assert_int_equal(usm_store_get(s, 0, back, BLOCK), -EINVAL);
+		assert_int_equal(usm_store_get(s, 1000, back, BLOCK), -EINVAL);
+		assert_int_equal(usm_store_put(s, block, BLOCK + 1, &h), -EINVAL);
+
+		usm_store_drop(s, h);
+		assert_int_equal(usm_store_get(s, h, back, BLOCK), -EINVAL);
+		/* a second drop, 0 and an unknown handle change nothing */
+		usm_store_stats(s, &st);
+		usm_store_drop(s, h);
+		usm_store_drop(s, 0);
+		usm_store_drop(s, 1000);
+		assert_int_equal(usm_store_get(s, h_short, back, 10), 0);
+		assert_memory_equal(back, block, 10);
+		assert_int_equal(st.drops, 1);
+		usm_store_stats(s, &st);
+		assert_int_equal(st.drops, 1);
+		assert_int_equal(st.blocks_stored, 1);
+		usm_store_close(s);
+	}
+}
+
+/* Random blocks do not compress, so each costs BLOCK in every kind. */
+static void max_bytes_gives_enospc_and_keeps_serving_what_it_holds(void **state)
+{
+	char block[3][BLOCK], extra[BLOCK], back[BLOCK];
+	uint64_t seed = 7;
+
+	for (int i = 0; i < 3; i++)
+		fill_random(block[i], BLOCK, &seed);
+	fill_random(extra, BLOCK, &seed);
+	for (int k = 0; k < NKINDS; k++) {
+		struct usm_store *s = open_store(kinds[k], 3 * BLOCK);
+		struct usm_store_stats st;
+		uint64_t h[3], hx;
+
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(usm_store_put(s, block[i], BLOCK, &h[i]), 0);
+		assert_int_equal(usm_store_put(s, extra, BLOCK, &hx), -ENOSPC);
+		usm_store_stats(s, &st);
+		assert_int_equal(st.puts, 3);
+		assert_int_equal(st.bytes_stored, 3 * BLOCK);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(usm_store_get(s, h[i], back, BLOCK), 0);
+			assert_memory_equal(back, block[i], BLOCK);
+		}
+		/* room made by a drop can be used again */
+		usm_store_drop(s, h[1]);
+		assert_int_equal(usm_store_put(s, extra, BLOCK, &hx), 0);
+		assert_int_equal(usm_store_get(s, hx, back, BLOCK), 0);
+		assert_memory_equal(back, extra, BLOCK);
+		usm_store_close(s);
+	}
+}
+
+static void a_file_slot_costs_a_whole_block_even_for_a_short_block(void **state)
+{
+	struct usm_store *s = open_store(file_spec, 2 * BLOCK);
+	char block[BLOCK] = "short";
+	uint64_t h;
+
+	assert_int_equal(usm_store_put(s, block, 10, &h), 0);
+	assert_int_equal(usm_store_put(s, block, 10, &h), 0);
+	assert_int_equal(usm_store_put(s, block, 10, &h), -ENOSPC);
+	usm_store_close(s);
+}
+
+static void mem_stores_compress_what_compresses_and_keep_the_rest_raw(void **state)
+{
+	char text[BLOCK], noise[BLOCK];
+	uint64_t seed = 3, h;
+
+	fill_text(text, BLOCK, 0);
+	fill_random(noise, BLOCK, &seed);
+	for (int k = 0; k < NKINDS; k++) {
+		struct usm_store *s;
+		struct usm_store_stats st;
+
+		if (is_file_kind(kinds[k]))
+			continue;
+		s = open_store(kinds[k], 0);
+		assert_int_equal(usm_store_put(s, text, BLOCK, &h), 0);
+		usm_store_stats(s, &st);
+		assert_true(st.bytes_stored > 0 && st.bytes_stored < BLOCK / 4);
+		usm_store_drop(s, h);
+		assert_int_equal(usm_store_put(s, noise, BLOCK, &h), 0);
+		usm_store_stats(s, &st);
+		assert_int_equal(st.bytes_stored, BLOCK);
+		usm_store_close(s);
+	}
+}
+
+static void stats_count_every_operation(void **state)
+{
+	char block[BLOCK], back[BLOCK];
+	uint64_t seed = 9;
+
+	fill_random(block, BLOCK, &seed);
+	for (int k = 0; k < NKINDS; k++) {
+		struct usm_store *s = open_store(kinds[k], 0);
+		struct usm_store_stats st;
+		uint64_t h[3];
+
+		usm_store_stats(s, &st);
+		assert_int_equal(st.puts + st.gets + st.drops + st.bytes_in + st.bytes_out +
+					 st.bytes_stored + st.blocks_stored,
+				 0);
+		assert_int_equal(usm_store_put(s, block, BLOCK, &h[0]), 0);
+		assert_int_equal(usm_store_put(s, block, BLOCK, &h[1]), 0);
+		assert_int_equal(usm_store_put(s, block, 100, &h[2]), 0);
+		assert_int_equal(usm_store_get(s, h[0], back, BLOCK), 0);
+		assert_int_equal(usm_store_get(s, h[2], back, 100), 0);
+		assert_int_equal(usm_store_get(s, h[2], back, 99), -EINVAL); /* not counted */
+		usm_store_drop(s, h[1]);
+		usm_store_stats(s, &st);
+		assert_int_equal(st.puts, 3);
+		assert_int_equal(st.gets, 2);
+		assert_int_equal(st.drops, 1);
+		assert_int_equal(st.bytes_in, 2 * BLOCK + 100);
+		assert_int_equal(st.bytes_out, BLOCK + 100);
+		assert_int_equal(st.blocks_stored, 2);
+		/* random bytes are kept raw; a file slot is a whole block */
+		assert_int_equal(st.bytes_stored, BLOCK + (is_file_kind(kinds[k]) ? BLOCK : 100));
+		usm_store_drop(s, h[0]);
+		usm_store_drop(s, h[2]);
+		usm_store_stats(s, &st);
+		assert_int_equal(st.drops, 3);
+		assert_int_equal(st.bytes_stored, 0);
+		assert_int_equal(st.blocks_stored, 0);
+		usm_store_close(s);
+	}
+}
+
+static void rejects_unknown_specs_and_bad_block_sizes(void **state)
+{
+	static const char *bad[] = {"disk", "file:", "file",     "mem:",   "mem:gzip",
+				    "MEM",  "",      "mem:lz4 ", "memory", NULL};
+	struct usm_store *s = NULL;
+
+	for (int i = 0; bad[i]; i++)
+		assert_int_equal(usm_store_open(bad[i], BLOCK, 0, &s), -EINVAL);
+	assert_int_equal(usm_store_open(NULL, BLOCK, 0, &s), -EINVAL);
+	assert_int_equal(usm_store_open("mem", 0, 0, &s), -EINVAL);
+	assert_int_equal(usm_store_open(file_spec, 0, 0, &s), -EINVAL);
+	assert_null(s);
+	assert_int_equal(access(file_path, F_OK), -1);
+}
+
+static void file_exists_while_open_and_is_removed_by_close(void **state)
+{
+	struct usm_store *s = open_store(file_spec, 0);
+	struct stat st;
+
+	assert_int_equal(stat(file_path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600); /* it holds a process's memory */
+	usm_store_close(s);
+	assert_int_equal(access(file_path, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void a_relative_file_is_removed_even_after_a_chdir(void **state)
+{
+	char cwd[PATH_MAX];
+	struct usm_store *s;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	s = open_store("file:swap", 0);
+	assert_int_equal(chdir("/"), 0);
+	assert_int_equal(access(file_path, F_OK), 0);
+	usm_store_close(s);
+	assert_int_equal(access(file_path, F_OK), -1);
+	assert_int_equal(chdir(cwd), 0);
+}
+
+static void opening_an_existing_file_fails_and_leaves_it_alone(void **state)
+{
+	struct usm_store *s = NULL;
+	char missing[PATH_MAX + 32];
+	int fd = open(file_path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(usm_store_open(file_spec, BLOCK, 0, &s), -EEXIST);
+	assert_int_equal(access(file_path, F_OK), 0);
+	assert_int_equal(unlink(file_path), 0);
+	snprintf(missing, sizeof(missing), "file:%s/no/such/dir/swap", dir);
+	assert_int_equal(usm_store_open(missing, BLOCK, 0, &s), -ENOENT);
+	assert_null(s);
+}
+
+/* A swap file cut short behind the store's back must read as an error,
+ * not as the zeros past the end of the file. */
+static void a_truncated_file_reads_as_eio_never_as_zeros(void **state)
+{
+	struct usm_store *s = open_store(file_spec, 0);
+	struct usm_store_stats st;
+	char block[BLOCK], back[BLOCK];
+	uint64_t h[2];
+
+	fill_text(block, BLOCK, 0);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[0]), 0);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[1]), 0);
+	assert_int_equal(truncate(file_path, BLOCK + BLOCK / 2), 0);
+	assert_int_equal(usm_store_get(s, h[0], back, BLOCK), 0);
+	assert_int_equal(usm_store_get(s, h[1], back, BLOCK), -EIO);
+	assert_int_equal(truncate(file_path, 0), 0);
+	assert_int_equal(usm_store_get(s, h[0], back, BLOCK), -EIO);
+	usm_store_stats(s, &st);
+	assert_int_equal(st.gets, 1);
+	usm_store_close(s);
+}
+
+/* A write the kernel refuses (here: past RLIMIT_FSIZE, EFBIG) is -EIO, the
+ * slot is not kept, and what was stored before is still served. */
+static void a_refused_write_is_eio_and_stores_nothing(void **state)
+{
+	struct rlimit old, small = {.rlim_cur = 2 * BLOCK};
+	struct usm_store *s = open_store(file_spec, 0);
+	struct usm_store_stats st;
+	char block[BLOCK], back[BLOCK];
+	uint64_t h[3];
+
+	fill_text(block, BLOCK, 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_max = old.rlim_max;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[0]), 0);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[1]), 0);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[2]), -EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	usm_store_stats(s, &st);
+	assert_int_equal(st.puts, 2);
+	assert_int_equal(st.blocks_stored, 2);
+	assert_int_equal(usm_store_get(s, h[1], back, BLOCK), 0);
+	assert_memory_equal(back, block, BLOCK);
+	/* the failed slot was given back */
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[2]), 0);
+	assert_int_equal(h[2], 3);
+	usm_store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trips_compressible_random_and_short_blocks),
+		cmocka_unit_test(describes_the_normalised_spec),
+		cmocka_unit_test(many_blocks_with_random_drops_and_reused_handles),
+		cmocka_unit_test(rejects_wrong_lengths_and_unknown_or_dropped_handles),
+		cmocka_unit_test(max_bytes_gives_enospc_and_keeps_serving_what_it_holds),
+		cmocka_unit_test(a_file_slot_costs_a_whole_block_even_for_a_short_block),
+		cmocka_unit_test(mem_stores_compress_what_compresses_and_keep_the_rest_raw),
+		cmocka_unit_test(stats_count_every_operation),
+		cmocka_unit_test(rejects_unknown_specs_and_bad_block_sizes),
+		cmocka_unit_test(file_exists_while_open_and_is_removed_by_close),
+		cmocka_unit_test(a_relative_file_is_removed_even_after_a_chdir),
+		cmocka_unit_test(opening_an_existing_file_fails_and_leaves_it_alone),
+		cmocka_unit_test(a_truncated_file_reads_as_eio_never_as_zeros),
+		cmocka_unit_test(a_refused_write_is_eio_and_stores_nothing),
+	};
+	return cmocka_run_group_tests_name("store", tests, make_dir, remove_dir);
+}
