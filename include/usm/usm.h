@@ -8,7 +8,15 @@
 #include <usm/version.h>
 #include <usm/features.h>
 #include <usm/log.h>
+#include <usm/meminfo.h>
 #include <usm/size.h>
+#include <usm/capmap.h>
+#include <usm/symbolize.h>
+#include <usm/trace.h>
+#include <usm/rawmem.h>
+#include <usm/store.h>
+#include <usm/policy.h>
+#include <usm/pager.h>
 
 /* The library's version, which may differ from the headers' USM_VERSION
  * when a program runs against another installed libusm. */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,4 +46,67 @@ int usm_os_uffd_api(int fd, uint64_t want, uint64_t *features, uint64_t *ioctls)
 	if (ioctls)
 		*ioctls = api.ioctls;
 	return 0;
+}
+
+int usm_os_uffd_register(int fd, uint64_t start, uint64_t len, bool wp, uint64_t *ioctls)
+{
+	struct uffdio_register reg = {
+		.range = { .start = start, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | (wp ? UFFDIO_REGISTER_MODE_WP : 0),
+	};
+
+	if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
+		return -errno;
+	if (ioctls)
+		*ioctls = reg.ioctls;
+	return 0;
+}
+
+int usm_os_uffd_unregister(int fd, uint64_t start, uint64_t len)
+{
+	struct uffdio_range range = { .start = start, .len = len };
+
+	return ioctl(fd, UFFDIO_UNREGISTER, &range) < 0 ? -errno : 0;
+}
+
+int usm_os_uffd_copy(int fd, uint64_t dst, const void *src, uint64_t len, bool wp, uint64_t *done)
+{
+	struct uffdio_copy copy = {
+		.dst = dst, .src = (uint64_t)(uintptr_t)src, .len = len,
+		.mode = wp ? UFFDIO_COPY_MODE_WP : 0,
+	};
+	int rc = ioctl(fd, UFFDIO_COPY, &copy) < 0 ? -errno : 0;
+
+	if (done)
+		*done = copy.copy > 0 ? (uint64_t)copy.copy : 0;
+	return rc;
+}
+
+int usm_os_uffd_zeropage(int fd, uint64_t dst, uint64_t len, uint64_t *done)
+{
+	struct uffdio_zeropage zp = { .range = { .start = dst, .len = len } };
+	int rc = ioctl(fd, UFFDIO_ZEROPAGE, &zp) < 0 ? -errno : 0;
+
+	if (done)
+		*done = zp.zeropage > 0 ? (uint64_t)zp.zeropage : 0;
+	return rc;
+}
+
+int usm_os_uffd_writeprotect(int fd, uint64_t start, uint64_t len, bool protect, bool wake)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = start, .len = len },
+		/* the kernel takes DONTWAKE only when lifting protection */
+		.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP
+				: (wake ? 0 : UFFDIO_WRITEPROTECT_MODE_DONTWAKE),
+	};
+
+	return ioctl(fd, UFFDIO_WRITEPROTECT, &wp) < 0 ? -errno : 0;
+}
+
+int usm_os_uffd_wake(int fd, uint64_t start, uint64_t len)
+{
+	struct uffdio_range range = { .start = start, .len = len };
+
+	return ioctl(fd, UFFDIO_WAKE, &range) < 0 ? -errno : 0;
 }

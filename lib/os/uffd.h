@@ -31,3 +31,13 @@ int usm_os_uffd_open(enum usm_uffd_source source);
 int usm_os_uffd_api(int fd, uint64_t want, uint64_t *features, uint64_t *ioctls);
 
 #endif
+
+/* Thin wrappers over the userfaultfd ioctls the pager uses. Each returns 0
+ * or a negative errno; copy/zeropage report in *done how many bytes were
+ * filled before an error (-EEXIST when part of the range was present). */
+int usm_os_uffd_register(int fd, uint64_t start, uint64_t len, bool wp, uint64_t *ioctls);
+int usm_os_uffd_unregister(int fd, uint64_t start, uint64_t len);
+int usm_os_uffd_copy(int fd, uint64_t dst, const void *src, uint64_t len, bool wp, uint64_t *done);
+int usm_os_uffd_zeropage(int fd, uint64_t dst, uint64_t len, uint64_t *done);
+int usm_os_uffd_writeprotect(int fd, uint64_t start, uint64_t len, bool protect, bool wake);
+int usm_os_uffd_wake(int fd, uint64_t start, uint64_t len);

@@ -13,6 +13,12 @@ struct usm_cmd {
 };
 
 int cmd_features(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_cc(int argc, char **argv); /* also usm c++ */
+int cmd_trace(int argc, char **argv);
+int cmd_trace_ctl(int argc, char **argv);
+int cmd_trace_report(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 /* Shared by subcommands: report an option error in the one-line form and
  * return the usage-error exit status (2). */

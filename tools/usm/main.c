@@ -8,7 +8,12 @@
 #include <usm/usm.h>
 
 static const struct usm_cmd commands[] = {
+	{ "cc", "compile C so that usm trace sees every load and store (clang)", cmd_cc },
+	{ "c++", "the same for C++ (clang++)", cmd_cc },
 	{ "features", "show what this kernel offers usm (userfaultfd, pagemap, perf)", cmd_features },
+	{ "info", "memory figures per process name, as /proc/memory_info shows them", cmd_info },
+	{ "run", "run a program with its memory paged by usm under a budget", cmd_run },
+	{ "trace", "record every object's allocation, free and accesses (a CAPMAP)", cmd_trace },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,87 @@
+/* The pager: userspace paging of registered anonymous memory under a
+ * resident budget, through userfaultfd.
+ *
+ * One pager thread serves every fault of the process: a first touch is
+ * filled with zeros, a refault with the copy from the store, a fault-size
+ * block at a time (and further ahead on sequential runs). When a fill would
+ * pass the limit, the policy picks victims: they are write-protected, what is
+ * dirty is written to the store, and they are dropped with MADV_DONTNEED.
+ *
+ * Mapping changes of managed memory (munmap, mremap, madvise, brk) must go
+ * through usm_pager_munmap() & co, which run them in the pager thread so
+ * that they never race with an eviction. */
+#ifndef USM_PAGER_H
+#define USM_PAGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct usm_pager_config {
+	size_t fault_size;       /* fill granularity, a multiple of 4 KiB */
+	uint64_t limit;          /* resident cap in bytes; 0 = no cap */
+	unsigned low_pct;        /* eviction, once started, goes down to this % of limit */
+	unsigned batch;          /* pages evicted per round at most */
+	unsigned prefetch;       /* extra fault-size blocks filled on a sequential run */
+	const char *policy;      /* usm_policy_create name */
+	const char *store;       /* usm_store_open spec */
+	uint64_t store_max;      /* store cap in bytes; 0 = none */
+	void (*fatal)(const char *message);  /* called when paging cannot go on */
+};
+
+/* Latency of fault service: from reading the fault to the filled page. */
+struct usm_pager_stats {
+	uint64_t first_touch;    /* faults on pages never seen */
+	uint64_t refaults;       /* faults on pages that had been evicted */
+	uint64_t wp_faults;      /* first writes to clean pages */
+	uint64_t evictions;      /* pages evicted */
+	uint64_t dropped_clean;  /* ... of which clean, with a copy, not written again */
+	uint64_t prefetched;     /* pages filled ahead of a fault */
+	uint64_t bytes_to_store, bytes_from_store;
+	uint64_t resident, peak_resident;    /* bytes */
+	uint64_t latency_p50_ns, latency_p99_ns;
+	uint64_t regions, managed_bytes;
+};
+
+void usm_pager_config_defaults(struct usm_pager_config *c);
+
+struct usm_pager;
+
+/* Opens the userfaultfd and starts the pager thread. Returns 0 or -errno:
+ * -EPERM when this user cannot have faults taken inside the kernel delivered
+ * (see usm features), -EINVAL for a bad policy, store or fault size. */
+int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out);
+
+/* Manages [addr, addr+len): registers it and adopts its present pages.
+ * Returns 0 or -errno (the range stays unmanaged). */
+int usm_pager_add(struct usm_pager *p, void *addr, size_t len);
+
+/* The mapping calls, run in the pager thread; they return what the system
+ * call returns (a value or a negative errno). */
+long usm_pager_munmap(struct usm_pager *p, void *addr, size_t len);
+long usm_pager_madvise(struct usm_pager *p, void *addr, size_t len, int advice);
+long usm_pager_brk(struct usm_pager *p, void *addr);
+/* mremap is run by the caller between these two, with evictions held off;
+ * the kernel reports moves to the pager itself (UFFD_EVENT_REMAP). */
+void usm_pager_mremap_begin(struct usm_pager *p);
+void usm_pager_mremap_end(struct usm_pager *p, void *old, size_t old_len, size_t new_len,
+			  long result);
+
+/* Before fork(): fills every evicted page back and holds off evictions, so
+ * that the child, whose mappings the kernel does not register, sees all
+ * data. After fork() the parent calls usm_pager_resume. */
+void usm_pager_prepare_fork(struct usm_pager *p);
+void usm_pager_resume(struct usm_pager *p);
+
+/* Drops records of [addr, addr+len) without a system call: the program
+ * replaced that memory itself (mmap with MAP_FIXED). */
+void usm_pager_forget(struct usm_pager *p, void *addr, size_t len);
+
+/* In a child after fork(): closes the descriptors of the parent's pager,
+ * whose thread does not exist here. The memory is left to
+ * usm_rawmem_reset_after_fork. */
+void usm_pager_abandon(struct usm_pager *p);
+
+void usm_pager_get_stats(struct usm_pager *p, struct usm_pager_stats *s);
+
+#endif

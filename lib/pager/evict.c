@@ -1,0 +1,151 @@
+/* The budget. When a fill would pass the limit, the policy picks victims
+ * and they are evicted in address-ordered runs: write-protected first, so
+ * that a thread writing to one waits (its fault is served after the
+ * eviction, from the copy just made, and its write lands); then what is
+ * dirty is read through /proc/self/mem and put in the store (all-zero pages
+ * need no copy); a clean page with a copy is just dropped; last the run is
+ * dropped with MADV_DONTNEED. */
+#include "pager/pager_impl.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "os/uffd.h"
+#include "os/vm.h"
+
+static struct mpage *as_page(struct usm_policy_node *n)
+{
+	return (struct mpage *)n; /* the node is the record's first member */
+}
+
+static bool before(const struct mpage *a, const struct mpage *b)
+{
+	return page_addr(a) < page_addr(b);
+}
+
+/* Victims arrive nearly sorted (policies hand out neighbours together):
+ * insertion sort, which also needs no allocation. */
+static void sort_by_address(struct mpage **v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct mpage *x = v[i];
+		size_t j = i;
+		while (j > 0 && before(x, v[j - 1])) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
+static bool all_zero(const uint8_t *b)
+{
+	static const uint8_t zero[PAGE_SIZE];
+	return memcmp(b, zero, PAGE_SIZE) == 0;
+}
+
+static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
+{
+	if (!m->dirty && m->copy) {
+		p->st.dropped_clean++;
+		return;
+	}
+	usm_store_drop(p->store, m->copy);
+	m->copy = 0;
+	m->copy_len = 0;
+	if (all_zero(data))
+		return;
+	int rc = usm_store_put(p->store, data, PAGE_SIZE, &m->copy);
+	if (rc < 0)
+		pager_fatal(p, "cannot write an evicted page to the store %s (%s)",
+			    usm_store_describe(p->store), rc == -ENOSPC ? "store full" : strerror(-rc));
+	m->copy_len = PAGE_SIZE;
+	p->st.bytes_to_store += PAGE_SIZE;
+}
+
+static void evict_run(struct usm_pager *p, struct mpage **run, size_t n)
+{
+	uint64_t addr = page_addr(run[0]), len = n * PAGE_SIZE;
+
+	if (usm_os_uffd_writeprotect(p->uffd, addr, len, true, false) < 0) {
+		if (n == 1) {
+			/* without the protection a write could be lost: keep it */
+			usm_policy_inserted(p->policy, &run[0]->node);
+			return;
+		}
+		for (size_t i = 0; i < n; i++)
+			evict_run(p, run + i, 1);
+		return;
+	}
+	if (usm_os_read_self(p->memfd, addr, p->evict_buf, len) < 0) {
+		if (n > 1) {
+			for (size_t i = 0; i < n; i++)
+				evict_run(p, run + i, 1);
+			return;
+		}
+		/* unreadable: the page is no longer mapped (unmapped behind our
+		 * back by a raw system call); forget it */
+		run[0]->state = PAGE_EVICTED;
+		p->resident_pages--;
+		usm_store_drop(p->store, run[0]->copy);
+		run[0]->copy = 0;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		save_page(p, run[i], p->evict_buf + i * PAGE_SIZE);
+	usm_os_madvise((void *)(uintptr_t)addr, len, MADV_DONTNEED);
+	for (size_t i = 0; i < n; i++) {
+		run[i]->state = PAGE_EVICTED;
+		run[i]->dirty = false;
+		run[i]->wp = false;
+	}
+	p->resident_pages -= n;
+	p->st.evictions += n;
+}
+
+static void evict_batch(struct usm_pager *p, size_t want)
+{
+	size_t n = usm_policy_pick(p->policy, p->victims, want);
+	struct mpage **v = (struct mpage **)p->victims;
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = as_page(p->victims[i]);
+	sort_by_address(v, n);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && v[j]->region == v[i]->region && v[j]->index == v[j - 1]->index + 1)
+			j++;
+		evict_run(p, v + i, j - i);
+		i = j;
+	}
+}
+
+void evict_make_room(struct usm_pager *p, uint64_t need)
+{
+	if (!p->limit_pages || p->evict_hold || p->resident_pages + need <= p->limit_pages)
+		return;
+	uint64_t target = p->low_pages > need ? p->low_pages - need : 0;
+	while (p->resident_pages > target) {
+		uint64_t want = p->resident_pages - target;
+		uint64_t before_pages = p->resident_pages;
+		evict_batch(p, want < p->cfg.batch ? want : p->cfg.batch);
+		if (p->resident_pages == before_pages)
+			break; /* nothing left to evict */
+	}
+}
+
+/* For "clock": pages whose referenced bit the hand cleared are
+ * write-protected, so that their next write is seen as an access. */
+void evict_rearm(void *ctx, struct usm_policy_node **nodes, size_t n)
+{
+	struct usm_pager *p = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		struct mpage *m = as_page(nodes[i]);
+		if (m->state != PAGE_RESIDENT || m->wp)
+			continue;
+		if (usm_os_uffd_writeprotect(p->uffd, page_addr(m), PAGE_SIZE, true, false) == 0)
+			m->wp = true;
+	}
+}

@@ -1,0 +1,219 @@
+/* Serving faults. A missing fault fills its whole fault-size block (and
+ * more ahead on a sequential run) with as few ioctls as the pages allow:
+ * runs of never-touched pages with UFFDIO_ZEROPAGE, runs of evicted pages
+ * with one UFFDIO_COPY from their copies, installed write-protected so that
+ * the first write marks them dirty. A write-protect fault marks the page
+ * dirty and lifts the protection. */
+#include "pager/pager_impl.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "os/uffd.h"
+
+enum fill_kind { FILL_SKIP, FILL_ZERO, FILL_COPY };
+
+static enum fill_kind kind_of(const struct mpage *m)
+{
+	if (m && m->state == PAGE_RESIDENT)
+		return FILL_SKIP;
+	if (m && m->state == PAGE_EVICTED && m->copy)
+		return FILL_COPY;
+	return FILL_ZERO;
+}
+
+static void mark_resident(struct usm_pager *p, struct region *r, uint64_t index, bool from_copy,
+			  bool prefetch)
+{
+	struct mpage *m = region_page(r, index, true);
+
+	if (!m)
+		pager_fatal(p, "out of memory for page records");
+	if (m->state == PAGE_RESIDENT)
+		return;
+	if (m->state == PAGE_EVICTED)
+		p->st.refaults += !prefetch;
+	else
+		p->st.first_touch += !prefetch;
+	p->st.prefetched += prefetch;
+	m->state = PAGE_RESIDENT;
+	m->dirty = !from_copy;
+	m->wp = from_copy;
+	if (!from_copy) {
+		usm_store_drop(p->store, m->copy);
+		m->copy = 0;
+	}
+	p->resident_pages++;
+	if (p->resident_pages * PAGE_SIZE > p->st.peak_resident)
+		p->st.peak_resident = p->resident_pages * PAGE_SIZE;
+	usm_policy_inserted(p->policy, &m->node);
+}
+
+/* Fills one run of same-kind pages [first, first+count) of r. Part of a
+ * run may already be present (-EEXIST: the program raced us through a page
+ * the kernel filled, or the range crosses into another mapping): such
+ * pages are adopted as they are and the rest is filled page by page. */
+static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+		    enum fill_kind kind, bool prefetch)
+{
+	uint64_t addr = r->start + first * PAGE_SIZE, len = count * PAGE_SIZE, done = 0;
+	int rc;
+
+	if (kind == FILL_COPY) {
+		for (uint64_t i = 0; i < count; i++) {
+			struct mpage *m = region_page(r, first + i, false);
+			uint8_t *dst = p->fill_buf + i * PAGE_SIZE;
+			rc = usm_store_get(p->store, m->copy, dst, m->copy_len);
+			if (rc < 0)
+				pager_fatal(p, "cannot read an evicted page back from the store (%s): "
+					       "stopping rather than returning wrong data",
+					    strerror(-rc));
+			if (m->copy_len < PAGE_SIZE)
+				memset(dst + m->copy_len, 0, PAGE_SIZE - m->copy_len);
+			p->st.bytes_from_store += m->copy_len;
+		}
+		do {
+			rc = usm_os_uffd_copy(p->uffd, addr, p->fill_buf, len, true, &done);
+		} while (rc == -EAGAIN && done == 0);
+	} else {
+		do {
+			rc = usm_os_uffd_zeropage(p->uffd, addr, len, &done);
+		} while (rc == -EAGAIN && done == 0);
+	}
+	uint64_t filled = done / PAGE_SIZE;
+	if (rc == 0)
+		filled = count;
+	for (uint64_t i = 0; i < filled; i++)
+		mark_resident(p, r, first + i, kind == FILL_COPY, prefetch);
+	if (rc == 0)
+		return 0;
+	if (count > 1 || filled > 0) {
+		/* retry the rest one page at a time, each within its mapping */
+		for (uint64_t i = filled; i < count; i++)
+			fill_run(p, r, first + i, 1, kind, prefetch);
+		return 0;
+	}
+	if (rc == -EEXIST) {
+		/* present without our knowing: adopt it as dirty */
+		struct mpage *m = region_page(r, first, true);
+		if (m && m->state != PAGE_RESIDENT) {
+			usm_store_drop(p->store, m->copy);
+			m->copy = 0;
+			m->state = PAGE_RESIDENT;
+			m->dirty = true;
+			p->resident_pages++;
+			usm_policy_inserted(p->policy, &m->node);
+		}
+		return 0;
+	}
+	/* -ENOENT, -EFAULT: the mapping went away or is not registered; a
+	 * thread waiting on it is woken and sees what the kernel gives it */
+	usm_os_uffd_wake(p->uffd, addr, PAGE_SIZE);
+	return rc;
+}
+
+int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count, bool prefetch)
+{
+	uint64_t need = 0;
+
+	for (uint64_t i = 0; i < count; i++)
+		need += kind_of(region_page(r, first + i, false)) != FILL_SKIP;
+	if (need == 0)
+		return 0;
+	evict_make_room(p, need);
+
+	uint64_t i = 0;
+	while (i < count) {
+		enum fill_kind k = kind_of(region_page(r, first + i, false));
+		uint64_t j = i + 1;
+		while (j < count && kind_of(region_page(r, first + j, false)) == k)
+			j++;
+		if (k != FILL_SKIP)
+			fill_run(p, r, first + i, j - i, k, prefetch);
+		i = j;
+	}
+	return 0;
+}
+
+/* What a missing fault fills: a first touch gets its whole fault-size block
+ * (zero pages are cheap, and first touches come in runs); a refault of an
+ * evicted page gets just that page, since eviction scatters what random
+ * access needs, unless it continues a sequential run, which gets the block
+ * and `prefetch` blocks ahead. */
+void fault_missing(struct usm_pager *p, uint64_t addr)
+{
+	struct region *r = region_find(p, addr);
+
+	if (!r) {
+		usm_os_uffd_wake(p->uffd, addr & ~(PAGE_SIZE - 1), PAGE_SIZE);
+		return;
+	}
+	uint64_t page = addr & ~(PAGE_SIZE - 1);
+	uint64_t fs = p->cfg.fault_size;
+	uint64_t start = addr - addr % fs, end = start + fs;
+	bool sequential = addr >= p->next_seq_addr - fs && addr < p->next_seq_addr + fs;
+	struct mpage *m = region_page(r, (page - r->start) / PAGE_SIZE, false);
+	bool refault = m && m->state == PAGE_EVICTED;
+
+	if (refault && !sequential) {
+		start = page;
+		end = page + PAGE_SIZE;
+	}
+	if (start < r->start)
+		start = r->start;
+	if (end > region_end(r))
+		end = region_end(r);
+	fill_range(p, r, (start - r->start) / PAGE_SIZE, (end - start) / PAGE_SIZE, false);
+
+	uint64_t ahead = end;
+	if (sequential && p->cfg.prefetch) {
+		ahead = end + p->cfg.prefetch * fs;
+		if (ahead > region_end(r))
+			ahead = region_end(r);
+		if (ahead > end)
+			fill_range(p, r, (end - r->start) / PAGE_SIZE, (ahead - end) / PAGE_SIZE, true);
+	}
+	p->next_seq_addr = ahead;
+}
+
+void fault_wp(struct usm_pager *p, uint64_t addr)
+{
+	uint64_t page = addr & ~(PAGE_SIZE - 1);
+	struct region *r = region_find(p, page);
+	struct mpage *m = r ? region_page(r, (page - r->start) / PAGE_SIZE, false) : NULL;
+
+	if (!m || m->state != PAGE_RESIDENT) {
+		/* evicted while the writer waited: fill it again, which wakes it */
+		fault_missing(p, addr);
+		return;
+	}
+	p->st.wp_faults++;
+	m->dirty = true;
+	m->wp = false;
+	usm_policy_accessed(p->policy, &m->node);
+	if (usm_os_uffd_writeprotect(p->uffd, page, PAGE_SIZE, false, true) < 0)
+		usm_os_uffd_wake(p->uffd, page, PAGE_SIZE);
+}
+
+/* Before a fork: every evicted page comes back, whatever the budget. */
+void fill_all_evicted(struct usm_pager *p)
+{
+	for (size_t i = 0; i < p->nregions; i++) {
+		struct region *r = p->regions[i];
+		for (uint64_t k = 0; k < r->npages;) {
+			struct mpage *m = region_page(r, k, false);
+			/* pages evicted as zeros read as zeros in the child too */
+			if (kind_of(m) != FILL_COPY) {
+				k++;
+				continue;
+			}
+			uint64_t max = p->fill_buf_size / PAGE_SIZE, n = 1;
+			while (k + n < r->npages && n < max &&
+			       kind_of(region_page(r, k + n, false)) == FILL_COPY)
+				n++;
+			/* not fill_range: it would make room, and evictions are held */
+			fill_run(p, r, k, n, FILL_COPY, true);
+			k += n;
+		}
+	}
+}

@@ -1,0 +1,435 @@
+/* The pager thread and the requests other threads send it.
+ *
+ * Every change to the page records happens in the pager thread, so no lock
+ * guards them. Other threads hand it requests through a lock-free stack and
+ * sleep on a futex until it answers: a thread of the program may fault on
+ * its own stack at any moment, so nothing the pager thread ever waits for
+ * may be held by such a thread. The pager thread runs on a stack from
+ * usm_rawmem and never calls malloc. */
+#include "pager/pager_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <usm/rawmem.h>
+
+#include "os/uffd.h"
+#include "os/vm.h"
+
+#define MSG_BATCH 64
+
+void usm_pager_config_defaults(struct usm_pager_config *c)
+{
+	*c = (struct usm_pager_config){
+		.fault_size = 64 << 10,
+		.limit = 0,
+		.low_pct = 90,
+		.batch = 256,
+		.prefetch = 4,
+		.policy = "clock",
+		.store = "mem",
+	};
+}
+
+void pager_fatal(struct usm_pager *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->cfg.fatal)
+		p->cfg.fatal(msg);
+	dprintf(2, "usm: %s\n", msg);
+	_exit(125);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void futex_wake_one(atomic_int *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void futex_wait_for(atomic_int *word)
+{
+	while (!atomic_load_explicit(word, memory_order_acquire))
+		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+}
+
+/* ---- requests, run in the pager thread ---- */
+
+static long do_add(struct usm_pager *p, uint64_t start, uint64_t len)
+{
+	int rc = usm_os_uffd_register(p->uffd, start, len, true, NULL);
+
+	if (rc < 0)
+		return rc;
+	region_drop_range(p, start, len); /* stale records of an earlier mapping */
+	struct region *r = region_insert(p, start, len / PAGE_SIZE);
+	region_adopt_present(p, r);
+	return 0;
+}
+
+static bool drops_contents(int advice)
+{
+	return advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE ||
+	       advice == MADV_DONTNEED_LOCKED;
+}
+
+static long run_request(struct usm_pager *p, struct request *q)
+{
+	long *a = q->args;
+	long rc;
+
+	switch (q->op) {
+	case REQ_ADD:
+		return do_add(p, (uint64_t)a[0], (uint64_t)a[1]);
+	case REQ_MUNMAP:
+		rc = usm_os_munmap((void *)a[0], (size_t)a[1]);
+		if (rc == 0)
+			region_drop_range(p, (uint64_t)a[0], (uint64_t)a[1]);
+		return rc;
+	case REQ_MADVISE: {
+		/* MADV_FREE becomes MADV_DONTNEED: the kernel could otherwise
+		 * drop the page later, unseen, and a later read of it by the
+		 * evictor would fault on the pager thread itself */
+		int advice = (int)a[2] == MADV_FREE ? MADV_DONTNEED : (int)a[2];
+		rc = usm_os_madvise((void *)a[0], (size_t)a[1], advice);
+		if (rc == 0)
+			region_forget_pages(p, (uint64_t)a[0], (uint64_t)a[1]);
+		return rc;
+	}
+	case REQ_BRK: {
+		uint64_t old = (uint64_t)usm_os_brk(NULL);
+		uint64_t now = (uint64_t)usm_os_brk((void *)a[0]);
+		uint64_t old_top = (old + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		uint64_t new_top = (now + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		if (new_top > old_top)
+			do_add(p, old_top, new_top - old_top);
+		else if (new_top < old_top)
+			region_drop_range(p, new_top, old_top - new_top);
+		return (long)now;
+	}
+	case REQ_MREMAP_BEGIN:
+		p->evict_hold++;
+		return 0;
+	case REQ_MREMAP_END: {
+		uint64_t old = (uint64_t)a[0], old_len = (uint64_t)a[1], new_len = (uint64_t)a[2];
+		long result = a[3];
+		old_len = (old_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		new_len = (new_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		p->evict_hold--;
+		if (result < 0 && result > -4096)
+			return 0;
+		/* a move was applied when its UFFD_EVENT_REMAP was read */
+		uint64_t at = (uint64_t)result;
+		if (new_len < old_len)
+			region_drop_range(p, at + new_len, old_len - new_len);
+		else if (new_len > old_len && region_find(p, at))
+			region_insert(p, at + old_len, (new_len - old_len) / PAGE_SIZE);
+		(void)old;
+		return 0;
+	}
+	case REQ_FORGET:
+		region_drop_range(p, (uint64_t)a[0] & ~(PAGE_SIZE - 1),
+				  ((uint64_t)a[1] + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+		return 0;
+	case REQ_FORK_PREPARE:
+		p->evict_hold++;
+		fill_all_evicted(p);
+		return 0;
+	case REQ_RESUME:
+		p->evict_hold--;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void serve_requests(struct usm_pager *p)
+{
+	struct request *list = atomic_exchange(&p->queue, NULL), *fifo = NULL;
+
+	while (list) { /* the stack gives newest first: reverse it */
+		struct request *next = list->next;
+		list->next = fifo;
+		fifo = list;
+		list = next;
+	}
+	while (fifo) {
+		struct request *next = fifo->next;
+		fifo->result = run_request(p, fifo);
+		atomic_store_explicit(&fifo->done, 1, memory_order_release);
+		futex_wake_one(&fifo->done);
+		fifo = next;
+	}
+}
+
+/* A request slot from the pager's fixed pool. Callers never allocate: a
+ * program thread holding an allocator lock could fault on its own stack,
+ * and the pager thread, serving that fault, would need the lock. */
+static struct request *claim_slot(struct usm_pager *p)
+{
+	for (;;) {
+		for (unsigned i = 0; i < REQUEST_SLOTS; i++)
+			if (!atomic_exchange_explicit(&p->slots[i].busy, true, memory_order_acquire))
+				return &p->slots[i];
+		sched_yield();
+	}
+}
+
+static long call(struct usm_pager *p, enum request_op op, long a0, long a1, long a2, long a3)
+{
+	struct request *q;
+	uint64_t one = 1;
+	long result;
+
+	if (pthread_equal(pthread_self(), p->thread)) {
+		struct request local = { .op = op, .args = { a0, a1, a2, a3 } };
+		return run_request(p, &local);
+	}
+	q = claim_slot(p);
+	q->op = op;
+	q->args[0] = a0;
+	q->args[1] = a1;
+	q->args[2] = a2;
+	q->args[3] = a3;
+	atomic_store(&q->done, 0);
+	q->next = atomic_load(&p->queue);
+	while (!atomic_compare_exchange_weak(&p->queue, &q->next, q))
+		;
+	if (write(p->wakefd, &one, sizeof(one)) < 0) {
+		/* an eventfd write only fails on counter overflow; the pager
+		 * is awake then anyway */
+	}
+	futex_wait_for(&q->done);
+	result = q->result;
+	atomic_store_explicit(&q->busy, false, memory_order_release);
+	return result;
+}
+
+/* ---- the fault loop ---- */
+
+static void handle_message(struct usm_pager *p, const struct uffd_msg *m)
+{
+	switch (m->event) {
+	case UFFD_EVENT_PAGEFAULT: {
+		uint64_t t0 = now_ns();
+		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
+			fault_wp(p, m->arg.pagefault.address);
+		else
+			fault_missing(p, m->arg.pagefault.address);
+		latency_record(p, now_ns() - t0);
+		break;
+	}
+	case UFFD_EVENT_REMAP:
+		region_move_range(p, m->arg.remap.from, m->arg.remap.to,
+				  (m->arg.remap.len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+		break;
+	default:
+		break;
+	}
+}
+
+static void *pager_main(void *arg)
+{
+	struct usm_pager *p = arg;
+	struct uffd_msg msgs[MSG_BATCH];
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		struct pollfd fds[2] = {
+			{ .fd = p->uffd, .events = POLLIN },
+			{ .fd = p->wakefd, .events = POLLIN },
+		};
+		if (poll(fds, 2, -1) < 0)
+			continue;
+		if (fds[1].revents & POLLIN) {
+			uint64_t n;
+			if (read(p->wakefd, &n, sizeof(n)) < 0) {
+				/* nothing to drain */
+			}
+			serve_requests(p);
+		}
+		if (fds[0].revents & POLLIN) {
+			ssize_t n = read(p->uffd, msgs, sizeof(msgs));
+			if (n <= 0)
+				continue;
+			for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
+				handle_message(p, &msgs[i]);
+		}
+		if (fds[0].revents & (POLLERR | POLLHUP))
+			pager_fatal(p, "userfaultfd closed under the pager");
+	}
+	return NULL;
+}
+
+/* ---- start ---- */
+
+static int open_full_uffd(void)
+{
+	/* only a descriptor that also sees faults taken inside the kernel
+	 * will do: a read(2) into an evicted buffer must wait, not fail */
+	int fd = usm_os_uffd_open(USM_UFFD_SYSCALL);
+	if (fd < 0)
+		fd = usm_os_uffd_open(USM_UFFD_DEVICE);
+	return fd < 0 ? -EPERM : fd;
+}
+
+int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
+{
+	struct usm_pager *p;
+	pthread_attr_t attr;
+	uint64_t features = 0;
+	int rc;
+
+	if (c->fault_size < PAGE_SIZE || c->fault_size % PAGE_SIZE || c->fault_size > (64 << 20) ||
+	    c->batch == 0 || c->low_pct > 100)
+		return -EINVAL;
+	p = usm_rawmem_alloc(sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cfg = *c;
+	p->uffd = p->wakefd = p->memfd = -1;
+	p->limit_pages = c->limit / PAGE_SIZE;
+	p->low_pages = p->limit_pages * c->low_pct / 100;
+
+	rc = usm_policy_create(c->policy, evict_rearm, p, &p->policy);
+	if (rc < 0)
+		goto fail;
+	rc = usm_store_open(c->store, PAGE_SIZE, c->store_max, &p->store);
+	if (rc < 0)
+		goto fail;
+	rc = p->uffd = open_full_uffd();
+	if (rc < 0)
+		goto fail;
+	rc = usm_os_uffd_api(p->uffd, UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+			     &features, NULL);
+	if (rc < 0)
+		goto fail;
+	p->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->memfd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	if (p->wakefd < 0 || p->memfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+
+	p->fill_buf_size = c->fault_size * (1 + (size_t)c->prefetch);
+	p->fill_buf = usm_rawmem_alloc(p->fill_buf_size);
+	p->evict_buf = usm_rawmem_alloc((size_t)c->batch * PAGE_SIZE);
+	p->victims = usm_rawmem_alloc((size_t)c->batch * sizeof(*p->victims));
+	p->stack_size = 256 << 10;
+	p->stack = usm_rawmem_alloc(p->stack_size);
+	if (!p->fill_buf || !p->evict_buf || !p->victims || !p->stack) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	/* a stack of our own: one from glibc would be managed memory */
+	pthread_attr_init(&attr);
+	pthread_attr_setstack(&attr, p->stack, p->stack_size);
+	rc = -pthread_create(&p->thread, &attr, pager_main, p);
+	pthread_attr_destroy(&attr);
+	if (rc < 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	if (p->uffd >= 0)
+		close(p->uffd);
+	if (p->wakefd >= 0)
+		close(p->wakefd);
+	if (p->memfd >= 0)
+		close(p->memfd);
+	if (p->store)
+		usm_store_close(p->store);
+	if (p->policy)
+		usm_policy_destroy(p->policy);
+	return rc;
+}
+
+int usm_pager_add(struct usm_pager *p, void *addr, size_t len)
+{
+	uint64_t start = (uint64_t)(uintptr_t)addr & ~(PAGE_SIZE - 1);
+	uint64_t end = ((uint64_t)(uintptr_t)addr + len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+
+	if (usm_rawmem_owns(addr, len))
+		return -EINVAL;
+	return (int)call(p, REQ_ADD, (long)start, (long)(end - start), 0, 0);
+}
+
+long usm_pager_munmap(struct usm_pager *p, void *addr, size_t len)
+{
+	return call(p, REQ_MUNMAP, (long)addr, (long)len, 0, 0);
+}
+
+long usm_pager_madvise(struct usm_pager *p, void *addr, size_t len, int advice)
+{
+	if (!drops_contents(advice))
+		return usm_os_madvise(addr, len, advice);
+	return call(p, REQ_MADVISE, (long)addr, (long)len, advice, 0);
+}
+
+long usm_pager_brk(struct usm_pager *p, void *addr)
+{
+	return call(p, REQ_BRK, (long)addr, 0, 0, 0);
+}
+
+void usm_pager_mremap_begin(struct usm_pager *p)
+{
+	call(p, REQ_MREMAP_BEGIN, 0, 0, 0, 0);
+}
+
+void usm_pager_mremap_end(struct usm_pager *p, void *old, size_t old_len, size_t new_len, long result)
+{
+	call(p, REQ_MREMAP_END, (long)old, (long)old_len, (long)new_len, result);
+}
+
+void usm_pager_prepare_fork(struct usm_pager *p)
+{
+	call(p, REQ_FORK_PREPARE, 0, 0, 0, 0);
+}
+
+void usm_pager_resume(struct usm_pager *p)
+{
+	call(p, REQ_RESUME, 0, 0, 0, 0);
+}
+
+void usm_pager_forget(struct usm_pager *p, void *addr, size_t len)
+{
+	call(p, REQ_FORGET, (long)addr, (long)len, 0, 0);
+}
+
+void usm_pager_abandon(struct usm_pager *p)
+{
+	close(p->uffd);
+	close(p->wakefd);
+	close(p->memfd);
+}
+
+void usm_pager_get_stats(struct usm_pager *p, struct usm_pager_stats *s)
+{
+	*s = p->st;
+	s->resident = p->resident_pages * PAGE_SIZE;
+	s->latency_p50_ns = latency_percentile(p, 50);
+	s->latency_p99_ns = latency_percentile(p, 99);
+}

@@ -1,0 +1,118 @@
+/* Internals of the pager, shared by its files:
+ *   pager.c    thread, requests from other threads, start
+ *   region.c   the table of managed regions and their per-page records
+ *   fault.c    serving missing and write-protect faults, prefetch
+ *   evict.c    the budget and eviction
+ *   latency.c  the fault-latency histogram */
+#ifndef USM_PAGER_IMPL_H
+#define USM_PAGER_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <usm/pager.h>
+#include <usm/policy.h>
+#include <usm/store.h>
+
+#define PAGE_SIZE  4096ULL
+#define LEAF_PAGES 512
+
+enum page_state { PAGE_RESIDENT = 1, PAGE_EVICTED = 2 };
+
+/* A 4 KiB page of a managed region that is resident or evicted; pages never
+ * touched have no record. */
+struct mpage {
+	struct usm_policy_node node;  /* first: victims come back as nodes */
+	struct region *region;
+	uint64_t index;               /* page index in region */
+	uint64_t copy;                /* store handle; 0 = no copy */
+	uint32_t copy_len;
+	uint8_t state;
+	bool dirty;                   /* differs from copy (or has none) */
+	bool wp;                      /* write-protected now */
+};
+
+struct region {
+	uint64_t start, npages;
+	struct mpage ***leaves;       /* npages/LEAF_PAGES leaves, each made on first use */
+	uint64_t nleaves;
+};
+
+enum request_op {
+	REQ_ADD, REQ_MUNMAP, REQ_MADVISE, REQ_BRK,
+	REQ_MREMAP_BEGIN, REQ_MREMAP_END, REQ_FORGET, REQ_FORK_PREPARE, REQ_RESUME,
+};
+
+struct request {
+	struct request *next;
+	atomic_bool busy;             /* slot taken by a caller */
+	enum request_op op;
+	long args[5];
+	long result;
+	atomic_int done;
+};
+
+#define LAT_BUCKETS (64 * 8)
+#define REQUEST_SLOTS 64
+
+struct usm_pager {
+	struct usm_pager_config cfg;
+	int uffd, wakefd, memfd;
+	struct usm_store *store;
+	struct usm_policy *policy;
+
+	struct region **regions;      /* sorted by start */
+	size_t nregions, cap;
+
+	uint64_t resident_pages, limit_pages, low_pages;
+	unsigned evict_hold;          /* > 0: no eviction (mremap, fork) */
+
+	_Atomic(struct request *) queue;
+	struct request slots[REQUEST_SLOTS];  /* callers never allocate: see pager.c */
+	pthread_t thread;
+	void *stack;
+	size_t stack_size;
+
+	uint8_t *fill_buf;            /* fault_size * (1 + prefetch) */
+	size_t fill_buf_size;
+	uint8_t *evict_buf;           /* batch pages */
+	struct usm_policy_node **victims;
+	struct mpage **rearm;
+
+	uint64_t next_seq_addr;       /* where a sequential run would fault next */
+
+	struct usm_pager_stats st;
+	uint64_t lat_hist[LAT_BUCKETS];
+};
+
+/* region.c */
+struct region *region_find(struct usm_pager *p, uint64_t addr);
+struct region *region_insert(struct usm_pager *p, uint64_t start, uint64_t npages);
+struct mpage *region_page(struct region *r, uint64_t index, bool create);
+static inline uint64_t region_end(const struct region *r) { return r->start + r->npages * PAGE_SIZE; }
+static inline uint64_t page_addr(const struct mpage *m) { return m->region->start + m->index * PAGE_SIZE; }
+void region_drop_range(struct usm_pager *p, uint64_t start, uint64_t len);
+void region_forget_pages(struct usm_pager *p, uint64_t start, uint64_t len);
+void region_move_range(struct usm_pager *p, uint64_t from, uint64_t to, uint64_t len);
+void region_adopt_present(struct usm_pager *p, struct region *r);
+void page_forget(struct usm_pager *p, struct mpage *m);
+
+/* fault.c */
+void fault_missing(struct usm_pager *p, uint64_t addr);
+void fault_wp(struct usm_pager *p, uint64_t addr);
+void fill_all_evicted(struct usm_pager *p);
+int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count, bool prefetch);
+
+/* evict.c */
+void evict_make_room(struct usm_pager *p, uint64_t need_pages);
+void evict_rearm(void *ctx, struct usm_policy_node **nodes, size_t n);
+
+/* latency.c */
+void latency_record(struct usm_pager *p, uint64_t ns);
+uint64_t latency_percentile(const struct usm_pager *p, double pct);
+
+void pager_fatal(struct usm_pager *p, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#endif

@@ -1,0 +1,171 @@
+/* Start-up and life cycle of the tagger in a managed process.
+ *
+ * Settings come from the environment that usm run prepares (docs/run.md):
+ * USM_LIMIT, USM_FAULT_SIZE, USM_LOW_PCT, USM_BATCH, USM_PREFETCH,
+ * USM_POLICY, USM_STORE, USM_STORE_MAX, USM_STATS_DIR. At exit each process
+ * writes its figures to USM_STATS_DIR/PID.json; a process the pager had to
+ * stop writes PID.fatal with the reason. */
+#include "tagger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <usm/rawmem.h>
+#include <usm/size.h>
+
+struct usm_pager *tagger_pager;
+
+static struct usm_pager_config config;
+static char store_spec[PATH_MAX + 16];
+static const char *stats_dir;
+
+void tagger_die(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	dprintf(2, "usm: tagger[%d]: %s\n", (int)getpid(), msg);
+	_exit(125);
+}
+
+static void write_file(const char *suffix, const char *text)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (!stats_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/%d.%s", stats_dir, (int)getpid(), suffix);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0) {
+		/* nothing more to do: usm run reports missing figures */
+	}
+	close(fd);
+}
+
+static void on_fatal(const char *message)
+{
+	write_file("fatal", message);
+}
+
+static uint64_t env_size(const char *name, uint64_t fallback)
+{
+	const char *v = getenv(name);
+	uint64_t n;
+
+	if (!v || !*v)
+		return fallback;
+	if (usm_parse_size(v, &n) < 0)
+		tagger_die("%s=%s is not a size", name, v);
+	return n;
+}
+
+static void read_config(void)
+{
+	const char *store;
+
+	usm_pager_config_defaults(&config);
+	config.limit = env_size("USM_LIMIT", 0);
+	config.fault_size = env_size("USM_FAULT_SIZE", config.fault_size);
+	config.low_pct = (unsigned)env_size("USM_LOW_PCT", config.low_pct);
+	config.batch = (unsigned)env_size("USM_BATCH", config.batch);
+	config.prefetch = (unsigned)env_size("USM_PREFETCH", config.prefetch);
+	config.store_max = env_size("USM_STORE_MAX", 0);
+	if (getenv("USM_POLICY"))
+		config.policy = getenv("USM_POLICY");
+	store = getenv("USM_STORE");
+	if (store && !strncmp(store, "file:", 5)) {
+		/* every process of the tree needs a swap file of its own */
+		snprintf(store_spec, sizeof(store_spec), "%s.%d", store, (int)getpid());
+		config.store = store_spec;
+	} else if (store) {
+		config.store = store;
+	}
+	config.fatal = on_fatal;
+	stats_dir = getenv("USM_STATS_DIR");
+}
+
+static void start_pager(void)
+{
+	int rc = usm_pager_start(&config, &tagger_pager);
+
+	if (rc == -EPERM)
+		tagger_die("this user cannot get a userfaultfd that sees faults inside system calls "
+			   "(run as root, or allow /dev/userfaultfd)");
+	if (rc < 0)
+		tagger_die("cannot start the pager: %s", strerror(-rc));
+}
+
+static void fork_prepare(void)
+{
+	if (tagger_pager)
+		usm_pager_prepare_fork(tagger_pager);
+}
+
+static void fork_parent(void)
+{
+	if (tagger_pager)
+		usm_pager_resume(tagger_pager);
+}
+
+static void fork_child(void)
+{
+	if (!tagger_pager)
+		return;
+	/* The child has the parent's data (all of it resident: see
+	 * usm_pager_prepare_fork) but none of its registrations, threads or
+	 * store: it starts a pager of its own. */
+	usm_pager_abandon(tagger_pager);
+	tagger_pager = NULL;
+	usm_rawmem_reset_after_fork();
+	read_config();
+	start_pager();
+	tagger_scan_mappings(tagger_pager);
+}
+
+__attribute__((constructor)) static void tagger_init(void)
+{
+	int rc;
+
+	read_config();
+	start_pager();
+	rc = tagger_patch_libc();
+	if (rc < 0)
+		tagger_die("cannot hook libc's mapping calls: %s", strerror(-rc));
+	tagger_scan_mappings(tagger_pager);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+__attribute__((destructor)) static void tagger_exit(void)
+{
+	struct usm_pager_stats s;
+	char json[1024];
+
+	if (!tagger_pager || !stats_dir)
+		return;
+	usm_pager_get_stats(tagger_pager, &s);
+	snprintf(json, sizeof(json),
+		 "{\"pid\": %d, \"first_touch\": %" PRIu64 ", \"refaults\": %" PRIu64
+		 ", \"wp_faults\": %" PRIu64 ", \"evictions\": %" PRIu64
+		 ", \"dropped_clean\": %" PRIu64 ", \"prefetched\": %" PRIu64
+		 ", \"bytes_to_store\": %" PRIu64 ", \"bytes_from_store\": %" PRIu64
+		 ", \"peak_resident\": %" PRIu64 ", \"latency_p50_ns\": %" PRIu64
+		 ", \"latency_p99_ns\": %" PRIu64 ", \"managed_bytes\": %" PRIu64 "}\n",
+		 (int)getpid(), s.first_touch, s.refaults, s.wp_faults, s.evictions, s.dropped_clean,
+		 s.prefetched, s.bytes_to_store, s.bytes_from_store, s.peak_resident,
+		 s.latency_p50_ns, s.latency_p99_ns, s.managed_bytes);
+	write_file("json", json);
+}

@@ -1,0 +1,421 @@
+/* usm run: runs a program with its anonymous memory paged by usm under a
+ * budget. It checks that the program can be tagged, prepares the tagger's
+ * settings in the environment, runs the program as its child, and reports
+ * the pager's figures when it ends. CMD's exit status is usm run's. */
+#include "builtin.h"
+#include "run_summary.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <usm/pager.h>
+#include <usm/usm.h>
+
+struct run_options {
+	struct usm_pager_config pager;
+	const char *stats_path;
+	bool quiet;
+	char **cmd;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: usm run [options] -- CMD [ARGS...]\n"
+		"\n"
+		"Runs CMD with its private anonymous memory (heap, mmap, thread stacks) faulted\n"
+		"in, placed and evicted by usm under a budget, through userfaultfd. Each process\n"
+		"of CMD's tree gets its own budget. At the end a summary goes to stderr.\n"
+		"\n"
+		"  -l, --limit SIZE        resident managed memory per process (e.g. 64M); the\n"
+		"                          default, none, pages without evicting\n"
+		"  -p, --page-size SIZE    fault granularity, a multiple of 4K (default 64K)\n"
+		"      --prefetch N        blocks filled ahead on a sequential run (default 4, 0 = off)\n"
+		"      --policy NAME       eviction policy: %s (default clock)\n"
+		"      --store SPEC        where evicted pages go: %s (default mem)\n"
+		"      --store-max SIZE    cap on what the store holds (default none)\n"
+		"      --low-watermark PCT eviction, once started, goes down to PCT%% of the limit\n"
+		"                          (default 90)\n"
+		"      --batch N           pages evicted per round at most (default 256)\n"
+		"      --stats FILE        write the summary as JSON to FILE\n"
+		"  -q, --quiet             no summary\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"CMD must be dynamically linked and not set-uid. The exit status is CMD's, or\n"
+		"128+N when signal N ended it.\n",
+		usm_policy_kinds(), usm_store_kinds());
+}
+
+static int parse_size_option(const char *opt, const char *text, uint64_t *out)
+{
+	int rc = usm_parse_size(text, out);
+
+	if (rc < 0)
+		return cli_usage_error("run", "%s: '%s' is not a size (like 4096, 64K, 2G)", opt, text);
+	return 0;
+}
+
+static int parse_count_option(const char *opt, const char *text, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || end == text || *end || v > max || text[0] == '-')
+		return cli_usage_error("run", "%s: '%s' is not a whole number from 0 to %u", opt, text,
+				       max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int check_choices(struct run_options *o)
+{
+	struct usm_policy *policy;
+	const char *store = o->pager.store;
+
+	if (usm_policy_create(o->pager.policy, NULL, NULL, &policy) < 0)
+		return cli_usage_error("run", "--policy: unknown policy '%s' (one of: %s)",
+				       o->pager.policy, usm_policy_kinds());
+	usm_policy_destroy(policy);
+	if (strcmp(store, "mem") && strcmp(store, "mem:lz4") && strcmp(store, "mem:zstd") &&
+	    (strncmp(store, "file:", 5) || !store[5]))
+		return cli_usage_error("run", "--store: unknown store '%s' (one of: %s)", store,
+				       usm_store_kinds());
+	if (o->pager.fault_size < 4096 || o->pager.fault_size % 4096 ||
+	    o->pager.fault_size > (64 << 20))
+		return cli_usage_error("run", "--page-size: must be a multiple of 4K, at most 64M");
+	if (o->pager.batch == 0)
+		return cli_usage_error("run", "--batch: must be at least 1");
+	if (o->pager.limit && o->pager.limit < o->pager.fault_size * (1 + o->pager.prefetch))
+		return cli_usage_error("run", "--limit: must hold at least one fault's fill "
+					      "(page size x (1 + prefetch))");
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct run_options *o)
+{
+	enum { OPT_PREFETCH = 256, OPT_POLICY, OPT_STORE, OPT_STORE_MAX, OPT_LOW, OPT_BATCH, OPT_STATS };
+	static const struct option options[] = {
+		{ "limit", required_argument, NULL, 'l' },
+		{ "page-size", required_argument, NULL, 'p' },
+		{ "prefetch", required_argument, NULL, OPT_PREFETCH },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "store-max", required_argument, NULL, OPT_STORE_MAX },
+		{ "low-watermark", required_argument, NULL, OPT_LOW },
+		{ "batch", required_argument, NULL, OPT_BATCH },
+		{ "stats", required_argument, NULL, OPT_STATS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t size;
+	int c, rc = 0;
+
+	usm_pager_config_defaults(&o->pager);
+	opterr = 0;
+	optind = 1;
+	while (rc == 0 && (c = getopt_long(argc, argv, ":+l:p:qh", options, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			rc = parse_size_option("--limit", optarg, &o->pager.limit);
+			break;
+		case 'p':
+			rc = parse_size_option("--page-size", optarg, &size);
+			o->pager.fault_size = (size_t)size;
+			break;
+		case OPT_PREFETCH:
+			rc = parse_count_option("--prefetch", optarg, 256, &o->pager.prefetch);
+			break;
+		case OPT_POLICY:
+			o->pager.policy = optarg;
+			break;
+		case OPT_STORE:
+			o->pager.store = optarg;
+			break;
+		case OPT_STORE_MAX:
+			rc = parse_size_option("--store-max", optarg, &o->pager.store_max);
+			break;
+		case OPT_LOW:
+			rc = parse_count_option("--low-watermark", optarg, 100, &o->pager.low_pct);
+			break;
+		case OPT_BATCH:
+			rc = parse_count_option("--batch", optarg, 65536, &o->pager.batch);
+			break;
+		case OPT_STATS:
+			o->stats_path = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			return cli_bad_option("run", argv, c);
+		}
+	}
+	if (rc)
+		return rc;
+	if (optind >= argc)
+		return cli_usage_error("run", "no command given (usm run [options] -- CMD [ARGS])");
+	o->cmd = argv + optind;
+	return check_choices(o);
+}
+
+/* CMD as execvp would find it. */
+static int resolve(const char *cmd, char *out, size_t len)
+{
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return access(out, X_OK) == 0 ? 0 : -errno;
+	}
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (const char *p = path; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+		snprintf(out, len, "%.*s/%s", (int)n, n ? p : ".", cmd);
+		if (access(out, X_OK) == 0)
+			return 0;
+		p += n + (colon != NULL);
+	}
+	return -ENOENT;
+}
+
+/* A static binary has no dynamic loader to preload the tagger; a set-uid
+ * one runs without LD_PRELOAD. Say so before starting it. */
+static int check_taggable(const char *cmd, const char *path)
+{
+	struct stat st;
+	Elf64_Ehdr eh;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool interp = false;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		usm_error_errno(-errno, "run: %s", cmd);
+		return 1;
+	}
+	if (st.st_mode & (S_ISUID | S_ISGID)) {
+		usm_error("run: %s is set-%cid: it runs without LD_PRELOAD, so usm cannot manage it", cmd,
+			  st.st_mode & S_ISUID ? 'u' : 'g');
+		close(fd);
+		return 1;
+	}
+	ssize_t n = pread(fd, &eh, sizeof(eh), 0);
+	if (n >= 2 && !memcmp(&eh, "#!", 2)) {
+		close(fd); /* a script: its interpreter is what gets tagged */
+		return 0;
+	}
+	if (n != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64) {
+		usm_error("run: %s is not a 64-bit ELF program or a script", cmd);
+		close(fd);
+		return 1;
+	}
+	for (unsigned i = 0; i < eh.e_phnum && !interp; i++) {
+		Elf64_Phdr ph;
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
+		    sizeof(ph))
+			break;
+		interp = ph.p_type == PT_INTERP;
+	}
+	close(fd);
+	if (!interp) {
+		usm_error("run: %s is statically linked: the tagger can only be preloaded into "
+			  "dynamically linked programs", cmd);
+		return 1;
+	}
+	return 0;
+}
+
+/* The tagger next to this binary: build/tools/usm/usm finds
+ * build/tools/tagger/, PREFIX/bin/usm finds PREFIX/lib/usm/. */
+static int find_tagger(char *out, size_t len)
+{
+	static const char *const candidates[] = { "../tagger/libusm-tagger.so",
+						  "../lib/usm/libusm-tagger.so" };
+	char self[PATH_MAX];
+	ssize_t n;
+	const char *env = getenv("USM_TAGGER");
+
+	if (env) {
+		snprintf(out, len, "%s", env);
+		return access(out, R_OK) == 0 ? 0 : -errno;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+		char candidate[PATH_MAX + 64];
+		snprintf(candidate, sizeof(candidate), "%s/%s", self, candidates[i]);
+		if (realpath(candidate, out) && access(out, R_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+static void set_env(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_env(const char *name, const char *fmt, ...)
+{
+	char value[PATH_MAX + 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	setenv(name, value, 1);
+}
+
+static void prepare_child_env(const struct run_options *o, const char *tagger, const char *dir)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	if (preload && *preload)
+		set_env("LD_PRELOAD", "%s:%s", tagger, preload);
+	else
+		set_env("LD_PRELOAD", "%s", tagger);
+	set_env("USM_LIMIT", "%" PRIu64, o->pager.limit);
+	set_env("USM_FAULT_SIZE", "%zu", o->pager.fault_size);
+	set_env("USM_PREFETCH", "%u", o->pager.prefetch);
+	set_env("USM_LOW_PCT", "%u", o->pager.low_pct);
+	set_env("USM_BATCH", "%u", o->pager.batch);
+	set_env("USM_POLICY", "%s", o->pager.policy);
+	set_env("USM_STORE", "%s", o->pager.store);
+	set_env("USM_STORE_MAX", "%" PRIu64, o->pager.store_max);
+	set_env("USM_STATS_DIR", "%s", dir);
+}
+
+static void remove_dir(const char *dir)
+{
+	char cmd_path[PATH_MAX + 16];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(cmd_path, sizeof(cmd_path), "%s/%s", dir, e->d_name);
+		unlink(cmd_path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static int wait_child(pid_t pid, int *status)
+{
+	/* like system(3): the terminal's ^C and ^\ are for CMD */
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, old_int, old_quit;
+
+	sigaction(SIGINT, &ignore, &old_int);
+	sigaction(SIGQUIT, &ignore, &old_quit);
+	while (waitpid(pid, status, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	return 0;
+}
+
+static int settings_json(const struct run_options *o, char *buf, size_t len)
+{
+	return snprintf(buf, len,
+			"{\"limit\": %" PRIu64 ", \"page_size\": %zu, \"prefetch\": %u, "
+			"\"policy\": \"%s\", \"store\": \"%s\", \"low_watermark_pct\": %u, "
+			"\"batch\": %u}",
+			o->pager.limit, o->pager.fault_size, o->pager.prefetch, o->pager.policy,
+			o->pager.store, o->pager.low_pct, o->pager.batch);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_options o = { 0 };
+	struct usm_features f;
+	struct run_summary summary;
+	char path[PATH_MAX], tagger[PATH_MAX], dir[] = "/tmp/usm-run.XXXXXX", settings[1024];
+	int rc, status = 0, exit_status, sig = 0;
+	pid_t pid;
+
+	rc = parse_options(argc, argv, &o);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (resolve(o.cmd[0], path, sizeof(path)) < 0) {
+		usm_error("run: %s: command not found", o.cmd[0]);
+		return 127;
+	}
+	if (check_taggable(o.cmd[0], path))
+		return 1;
+	if (find_tagger(tagger, sizeof(tagger)) < 0) {
+		usm_error("run: libusm-tagger.so not found next to usm (set USM_TAGGER=PATH)");
+		return 1;
+	}
+	usm_features_probe(&f);
+	if (!f.uffd_kernel_faults) {
+		usm_error("run: this user cannot have faults inside system calls delivered to "
+			  "userfaultfd: run as root, or give it access to /dev/userfaultfd "
+			  "(see 'usm features')");
+		return 1;
+	}
+	if (!mkdtemp(dir)) {
+		usm_error_errno(-errno, "run: cannot make a directory for the figures");
+		return 1;
+	}
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		usm_error_errno(-errno, "run: fork");
+		remove_dir(dir);
+		return 1;
+	}
+	if (pid == 0) {
+		prepare_child_env(&o, tagger, dir);
+		execv(path, o.cmd);
+		usm_error_errno(-errno, "run: %s", o.cmd[0]);
+		_exit(127);
+	}
+	if (wait_child(pid, &status) < 0) {
+		usm_error_errno(-errno, "run: waiting for %s", o.cmd[0]);
+		return 1;
+	}
+	if (WIFSIGNALED(status)) {
+		sig = WTERMSIG(status);
+		exit_status = 128 + sig;
+		usm_error("run: %s: %s%s", o.cmd[0], strsignal(sig),
+			  WCOREDUMP(status) ? " (core dumped)" : "");
+	} else {
+		exit_status = WEXITSTATUS(status);
+	}
+
+	run_summary_read(dir, pid, &summary);
+	if (!o.quiet)
+		run_summary_print(stderr, &summary);
+	if (o.stats_path) {
+		settings_json(&o, settings, sizeof(settings));
+		if (run_summary_write_json(o.stats_path, &summary, settings, exit_status, sig) < 0) {
+			usm_error("run: cannot write %s", o.stats_path);
+			if (!exit_status)
+				exit_status = 1;
+		}
+	}
+	remove_dir(dir);
+	return exit_status;
+}
