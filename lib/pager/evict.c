@@ -47,6 +47,8 @@ static bool all_zero(const uint8_t *b)
 
 static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
 {
+	m->written = m->wp_faulted;
+	m->wp_faulted = false;
 	if (!m->dirty && m->copy) {
 		p->st.dropped_clean++;
 		return;
@@ -136,16 +138,28 @@ void evict_make_room(struct usm_pager *p, uint64_t need)
 }
 
 /* For "clock": pages whose referenced bit the hand cleared are
- * write-protected, so that their next write is seen as an access. */
+ * write-protected, so that their next write is seen as an access. Runs of
+ * neighbours take one ioctl. */
 void evict_rearm(void *ctx, struct usm_policy_node **nodes, size_t n)
 {
 	struct usm_pager *p = ctx;
+	struct mpage **v = (struct mpage **)nodes;
+	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct mpage *m = as_page(nodes[i]);
-		if (m->state != PAGE_RESIDENT || m->wp)
-			continue;
-		if (usm_os_uffd_writeprotect(p->uffd, page_addr(m), PAGE_SIZE, true, false) == 0)
-			m->wp = true;
+		if (m->state == PAGE_RESIDENT && !m->wp)
+			v[k++] = m;
+	}
+	sort_by_address(v, k);
+	for (size_t i = 0; i < k;) {
+		size_t j = i + 1;
+		while (j < k && v[j]->region == v[i]->region && v[j]->index == v[j - 1]->index + 1)
+			j++;
+		if (usm_os_uffd_writeprotect(p->uffd, page_addr(v[i]), (j - i) * PAGE_SIZE, true,
+					     false) == 0)
+			for (size_t q = i; q < j; q++)
+				v[q]->wp = true;
+		i = j;
 	}
 }

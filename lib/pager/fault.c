@@ -11,18 +11,18 @@
 
 #include "os/uffd.h"
 
-enum fill_kind { FILL_SKIP, FILL_ZERO, FILL_COPY };
+enum fill_kind { FILL_SKIP, FILL_ZERO, FILL_COPY, FILL_COPY_WRITABLE };
 
 static enum fill_kind kind_of(const struct mpage *m)
 {
 	if (m && m->state == PAGE_RESIDENT)
 		return FILL_SKIP;
 	if (m && m->state == PAGE_EVICTED && m->copy)
-		return FILL_COPY;
+		return m->written ? FILL_COPY_WRITABLE : FILL_COPY;
 	return FILL_ZERO;
 }
 
-static void mark_resident(struct usm_pager *p, struct region *r, uint64_t index, bool from_copy,
+static void mark_resident(struct usm_pager *p, struct region *r, uint64_t index, bool clean,
 			  bool prefetch)
 {
 	struct mpage *m = region_page(r, index, true);
@@ -37,9 +37,9 @@ static void mark_resident(struct usm_pager *p, struct region *r, uint64_t index,
 		p->st.first_touch += !prefetch;
 	p->st.prefetched += prefetch;
 	m->state = PAGE_RESIDENT;
-	m->dirty = !from_copy;
-	m->wp = from_copy;
-	if (!from_copy) {
+	m->dirty = !clean;
+	m->wp = clean;
+	if (!clean) {
 		usm_store_drop(p->store, m->copy);
 		m->copy = 0;
 	}
@@ -59,7 +59,7 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 	uint64_t addr = r->start + first * PAGE_SIZE, len = count * PAGE_SIZE, done = 0;
 	int rc;
 
-	if (kind == FILL_COPY) {
+	if (kind == FILL_COPY || kind == FILL_COPY_WRITABLE) {
 		for (uint64_t i = 0; i < count; i++) {
 			struct mpage *m = region_page(r, first + i, false);
 			uint8_t *dst = p->fill_buf + i * PAGE_SIZE;
@@ -73,7 +73,8 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 			p->st.bytes_from_store += m->copy_len;
 		}
 		do {
-			rc = usm_os_uffd_copy(p->uffd, addr, p->fill_buf, len, true, &done);
+			rc = usm_os_uffd_copy(p->uffd, addr, p->fill_buf, len, kind == FILL_COPY,
+					      &done);
 		} while (rc == -EAGAIN && done == 0);
 	} else {
 		do {
@@ -189,6 +190,7 @@ void fault_wp(struct usm_pager *p, uint64_t addr)
 	}
 	p->st.wp_faults++;
 	m->dirty = true;
+	m->wp_faulted = true;
 	m->wp = false;
 	usm_policy_accessed(p->policy, &m->node);
 	if (usm_os_uffd_writeprotect(p->uffd, page, PAGE_SIZE, false, true) < 0)
@@ -203,16 +205,17 @@ void fill_all_evicted(struct usm_pager *p)
 		for (uint64_t k = 0; k < r->npages;) {
 			struct mpage *m = region_page(r, k, false);
 			/* pages evicted as zeros read as zeros in the child too */
-			if (kind_of(m) != FILL_COPY) {
+			enum fill_kind kind = kind_of(m);
+			if (kind != FILL_COPY && kind != FILL_COPY_WRITABLE) {
 				k++;
 				continue;
 			}
 			uint64_t max = p->fill_buf_size / PAGE_SIZE, n = 1;
 			while (k + n < r->npages && n < max &&
-			       kind_of(region_page(r, k + n, false)) == FILL_COPY)
+			       kind_of(region_page(r, k + n, false)) == kind)
 				n++;
 			/* not fill_range: it would make room, and evictions are held */
-			fill_run(p, r, k, n, FILL_COPY, true);
+			fill_run(p, r, k, n, kind, true);
 			k += n;
 		}
 	}

@@ -43,9 +43,11 @@ void usm_pager_config_defaults(struct usm_pager_config *c)
 	};
 }
 
+/* Runs on the pager thread: no stdio stream, whose buffer would come from
+ * malloc (managed memory that this thread must never touch). */
 void pager_fatal(struct usm_pager *p, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], line[600];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -53,7 +55,10 @@ void pager_fatal(struct usm_pager *p, const char *fmt, ...)
 	va_end(ap);
 	if (p->cfg.fatal)
 		p->cfg.fatal(msg);
-	dprintf(2, "usm: %s\n", msg);
+	int n = snprintf(line, sizeof(line), "usm: process %d: %s\n", (int)getpid(), msg);
+	if (write(2, line, (size_t)n) < 0) {
+		/* nowhere left to say it */
+	}
 	_exit(125);
 }
 

@@ -32,6 +32,8 @@ struct mpage {
 	uint8_t state;
 	bool dirty;                   /* differs from copy (or has none) */
 	bool wp;                      /* write-protected now */
+	bool wp_faulted;              /* written since it came back protected */
+	bool written;                 /* ... as of its last eviction */
 };
 
 struct region {

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""usm run against real programs, as TAP.
+
+Each workload runs once natively (its output, exit status and peak RSS
+recorded), then under `usm run` with a limit of a quarter of that peak. The
+output must be byte-identical, the exit status the same, and the figures of
+--stats must show that pages were evicted and faulted back (so the budget
+was at work, not idle). Then the command-line contract of usm run.
+
+usage: run.py USM PROGS_DIR"""
+import json
+import os
+import resource
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+USM, PROGS = sys.argv[1], sys.argv[2]
+TMP = tempfile.mkdtemp(prefix="usm-run-test.")
+ENV = dict(os.environ, LC_ALL="C")
+for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):  # the workloads are not ours
+    ENV.pop(k, None)
+n = failed = 0
+
+
+def tap(ok, name, diag=""):
+    global n, failed
+    n += 1
+    if not ok:
+        failed += 1
+    print(f"{'ok' if ok else 'not ok'} {n} - {name}")
+    for line in str(diag).splitlines()[:20] if not ok else []:
+        print(f"#   {line}")
+    sys.stdout.flush()
+
+
+def run_native(argv, stdin):
+    """stdout, exit status, peak RSS in bytes of the largest process."""
+    with open(stdin or os.devnull, "rb") as inp:
+        p = subprocess.Popen(argv, stdin=inp, stdout=subprocess.PIPE, env=ENV)
+        out = p.stdout.read()
+        _, status, usage = os.wait4(p.pid, 0)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = max(usage.ru_maxrss, before) * 1024
+    return out, os.waitstatus_to_exitcode(status), peak
+
+
+def run_usm(args, argv, stdin, timeout=900):
+    with open(stdin or os.devnull, "rb") as inp:
+        return subprocess.run([USM, "run"] + args + ["--"] + argv, stdin=inp,
+                              capture_output=True, env=ENV, timeout=timeout)
+
+
+def workload(name, argv, stdin=None, extra=()):
+    out, rc, peak = run_native(argv, stdin)
+    limit = max(peak // 4 // 4096 * 4096, 1 << 20)
+    stats = os.path.join(TMP, name + ".json")
+    try:
+        r = run_usm(["-q", "--limit", str(limit), "--stats", stats] + list(extra), argv, stdin)
+    except subprocess.TimeoutExpired:
+        tap(False, f"{name}: finishes under usm run (limit {limit >> 20}M)", "timed out")
+        return
+    tap(r.returncode == rc and r.stdout == out,
+        f"{name}: same output and exit status under a limit of {limit >> 20}M "
+        f"(a quarter of its {peak >> 20}M peak)",
+        f"exit {r.returncode} vs {rc}, {len(r.stdout)} vs {len(out)} bytes\n"
+        + r.stderr.decode(errors="replace"))
+    try:
+        s = json.load(open(stats))
+    except (OSError, ValueError) as e:
+        tap(False, f"{name}: --stats written", e)
+        return
+    tap(s["evictions"] > 0 and s["refaults"] > 0,
+        f"{name}: pages were evicted and faulted back "
+        f"({s['evictions']} evictions, {s['refaults']} refaults)", json.dumps(s))
+    tap(s["peak_resident_bytes"] <= limit,
+        f"{name}: managed resident memory stayed within the limit",
+        f"peak {s['peak_resident_bytes']} > limit {limit}")
+
+
+def make_inputs():
+    import random
+    rnd = random.Random(42)
+    words = os.path.join(TMP, "words.txt")
+    with open(words, "w") as f:
+        for _ in range(int(os.environ.get("USM_TEST_SORT_LINES", "600000"))):
+            f.write("%08x %s\n" % (rnd.getrandbits(32), "abcdefghij"[rnd.randint(0, 9)] * rnd.randint(1, 40)))
+    blob = os.path.join(TMP, "blob")
+    with open(blob, "wb") as f:  # compressible but not trivially
+        for i in range(200000):
+            f.write(b"line %d %s\n" % (rnd.getrandbits(20), b"xyz" * rnd.randint(0, 20)))
+    src = os.path.join(TMP, "big.c")
+    with open(src, "w") as f:
+        for i in range(1500):
+            f.write(f"int f{i}(int *a, int n) {{ int s = {i}; for (int k = 0; k < n; k++) "
+                    f"s += a[k] * {i % 97} ^ (s >> {i % 13}); return s; }}\n")
+    sql = os.path.join(TMP, "db.sql")
+    with open(sql, "w") as f:
+        f.write("""CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000)
+  INSERT INTO t SELECT x, printf('name-%08d', (x * 7919) % 100003), x * 1.5 FROM c;
+CREATE INDEX t_name ON t(name);
+SELECT count(*), sum(v), min(name), max(name) FROM t;
+SELECT name FROM t ORDER BY name LIMIT 3 OFFSET 50000;
+SELECT substr(name, 6, 3), count(*), avg(v) FROM t GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5;
+""")
+    return words, blob, src, sql
+
+
+PYTHON_WORK = """
+import hashlib
+d = {i: str(i) * 3 for i in range(1500000)}
+l = [(i * 7919) % 1000003 for i in range(2000000)]
+l.sort()
+h = hashlib.sha256()
+for k in range(0, 1500000, 7):
+    h.update(d[k].encode())
+h.update(str(sum(l[::3])).encode())
+print(len(d), len(l), h.hexdigest())
+"""
+
+
+def contract_tests():
+    r = subprocess.run([USM, "run", "--help"], capture_output=True)
+    tap(r.returncode == 0 and b"--limit" in r.stdout and b"--policy" in r.stdout, "run --help")
+    for args, what in ([["--limit", "lots", "--", "true"], "a limit that is not a size"],
+                       [["--page-size", "1000", "--", "true"], "a page size not a multiple of 4K"],
+                       [["--policy", "lru9", "--", "true"], "an unknown policy"],
+                       [["--store", "tape", "--", "true"], "an unknown store"],
+                       [["--prefetch", "-1", "--", "true"], "a negative prefetch"],
+                       [["--limit"], "an option without its value"],
+                       [["--bogus", "--", "true"], "an unknown option"],
+                       [[], "no command"]):
+        r = subprocess.run([USM, "run"] + args, capture_output=True)
+        tap(r.returncode == 2 and r.stderr.count(b"\n") == 1 and r.stderr.startswith(b"usm: run: "),
+            f"{what} is one usage line, exit 2", r.stderr.decode())
+    r = subprocess.run([USM, "run", "--", "/bin/busybox", "true"], capture_output=True)
+    tap(r.returncode == 1 and b"statically linked" in r.stderr, "a static program is refused before it starts",
+        r.stderr.decode())
+    suid = os.path.join(TMP, "suid-true")
+    shutil.copy("/bin/true", suid)
+    os.chmod(suid, 0o4755)
+    r = subprocess.run([USM, "run", "--", suid], capture_output=True)
+    tap(r.returncode == 1 and b"set-uid" in r.stderr, "a set-uid program is refused", r.stderr.decode())
+    r = subprocess.run([USM, "run", "--", "no-such-command-here"], capture_output=True)
+    tap(r.returncode == 127 and b"command not found" in r.stderr, "a missing command exits 127")
+    r = subprocess.run([USM, "run", "-q", "--", "sh", "-c", "exit 7"], capture_output=True)
+    tap(r.returncode == 7 and r.stderr == b"", "CMD's exit status is usm run's; --quiet prints nothing")
+    r = subprocess.run([USM, "run", "--limit", "4M", "--", os.path.join(PROGS, "run_crash")],
+                       capture_output=True, env=ENV)
+    tap(r.returncode == 139 and b"Segmentation fault" in r.stderr and r.stdout == b"about to crash\n",
+        "a SIGSEGV of CMD is reported with its signal, exit 139", r.stderr.decode())
+    r = subprocess.run([USM, "run", "--limit", "4M", "--", "true"], capture_output=True)
+    tap(r.returncode == 0 and b"faults" in r.stderr and b"evictions" in r.stderr,
+        "the summary goes to stderr", r.stderr.decode())
+
+
+def store_tests():
+    prog = os.path.join(PROGS, "run_discard")
+    out, rc, _ = run_native([prog], None)
+    swap = os.path.join(TMP, "swap")
+    stats = os.path.join(TMP, "file-store.json")
+    r = run_usm(["-q", "--limit", "8M", "--store", "file:" + swap, "--stats", stats], [prog], None)
+    s = json.load(open(stats)) if os.path.exists(stats) else {}
+    tap(r.returncode == rc and r.stdout == out and s.get("bytes_to_store", 0) > 0,
+        "the file store gives the same output", r.stderr.decode())
+    tap(not [f for f in os.listdir(TMP) if f.startswith("swap")], "the swap file is removed at exit")
+    r = run_usm(["--limit", "8M", "--store", "mem:zstd", "--store-max", "1M"], [prog], None)
+    tap(r.returncode != 0 and b"store full" in r.stderr,
+        "a full store ends the program with a clear message", r.stderr.decode())
+    for policy in ("fifo", "clock"):
+        r = run_usm(["-q", "--limit", "8M", "--policy", policy], [prog], None)
+        tap(r.returncode == rc and r.stdout == out, f"policy {policy} gives the same output")
+
+
+def main():
+    words, blob, src, sql = make_inputs()
+    contract_tests()
+    store_tests()
+    workload("threads", [os.path.join(PROGS, "run_threads")])
+    workload("forks", [os.path.join(PROGS, "run_forks")])
+    workload("remap", [os.path.join(PROGS, "run_remap")])
+    workload("discard", [os.path.join(PROGS, "run_discard")])
+    workload("sort", ["sort", words])
+    workload("python3", ["python3", "-c", PYTHON_WORK])
+    workload("sqlite3", ["sqlite3", ":memory:"], stdin=sql)
+    workload("xz", ["sh", "-c", f"xz -9 -T1 -c {blob} | xz -dc | sha256sum"])
+    obj = os.path.join(TMP, "big.o")
+    workload("gcc", ["sh", "-c", f"gcc -O2 -c {src} -o {obj} && sha256sum < {obj}"])
+    print(f"1..{n}")
+    shutil.rmtree(TMP, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
