@@ -107,6 +107,10 @@ static void start_pager(void)
 			   "(run as root, or allow /dev/userfaultfd)");
 	if (rc < 0)
 		tagger_die("cannot start the pager: %s", strerror(-rc));
+	/* the swap file stays open for the store; unlinked now, it can never
+	 * outlive the process, however the process ends */
+	if (config.store == store_spec)
+		unlink(store_spec + 5);
 }
 
 static void fork_prepare(void)

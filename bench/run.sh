@@ -1,0 +1,95 @@
+#!/bin/bash
+# usm run against the kernel, in one run (docs/performance.md):
+#  1. first touch: bench/scan under usm run with default settings vs natively;
+#  2. out-of-core scans (sequential, strided, random) over 4x the budget:
+#     usm run with each policy and store vs the kernel swapping the same
+#     program under a cgroup v1 memory limit of the same size.
+# Figures are ns per page and ratios (kernel time / usm time: >1 means usm
+# is faster). Needs root for the cgroup and the swap file.
+#
+# usage: bench/run.sh [--mib N] [--passes P] [BUILD_DIR]
+set -euo pipefail
+mib=256 passes=2 build=build
+while [ $# -gt 0 ]; do
+	case $1 in
+	--mib) mib=$2; shift 2 ;;
+	--passes) passes=$2; shift 2 ;;
+	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+	*) build=$1; shift ;;
+	esac
+done
+here=$(cd "$(dirname "$0")" && pwd)
+usm=$build/tools/usm/usm
+[ -x "$usm" ] || { echo "bench: $usm not built (run make)" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; cleanup_kernel' EXIT
+cc -O2 -o "$tmp/scan" "$here/scan.c"
+budget=$((mib / 4))
+
+field() { awk -v p="$1" '$1 == p { print $6 }' "$2"; }   # ns/page of a phase
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+echo "# bench/run.sh: $mib MiB array, budget $budget MiB, $passes passes, $(uname -r), $(nproc) cores"
+echo "# first touch (lower is better; ratio = usm / kernel, goal <= 2)"
+"$tmp/scan" "$mib" 1 >"$tmp/native"
+"$usm" run -q -- "$tmp/scan" "$mib" 1 >"$tmp/usm-default"
+"$usm" run -q --prefetch 0 -- "$tmp/scan" "$mib" 1 >"$tmp/usm-noprefetch"
+printf '%-28s %10s %8s\n' "" "ns/page" "ratio"
+k=$(field first-touch "$tmp/native")
+printf '%-28s %10s %8s\n' "kernel" "$k" "1.00"
+for v in default noprefetch; do
+	u=$(field first-touch "$tmp/usm-$v")
+	printf '%-28s %10s %8s\n' "usm run ($v)" "$u" "$(ratio "$u" "$k")"
+done
+
+# The kernel's own paging: a cgroup v1 memory limit with a swap file.
+cg=/sys/fs/cgroup/memory/usm-bench
+swapfile=''
+cleanup_kernel() {
+	[ -d "$cg" ] && rmdir "$cg" 2>/dev/null || true
+	[ -n "$swapfile" ] && { swapoff "$swapfile" 2>/dev/null; rm -f "$swapfile"; } || true
+}
+kernel_ok=''
+if [ "$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/memory ]; then
+	if [ "$(awk 'NR > 1' /proc/swaps | wc -l)" = 0 ]; then
+		swapfile=/var/tmp/usm-bench.swap
+		fallocate -l $((mib * 2))M "$swapfile" && chmod 600 "$swapfile" && mkswap -q "$swapfile" \
+			&& swapon "$swapfile" || swapfile=''
+	fi
+	if [ "$(awk 'NR > 1' /proc/swaps | wc -l)" != 0 ] && mkdir -p "$cg" \
+		&& echo $((budget << 20)) >"$cg/memory.limit_in_bytes"; then
+		kernel_ok=yes
+	fi
+fi
+
+echo
+echo "# out-of-core scans over ${mib} MiB with a ${budget} MiB budget (ratio = kernel / usm, goal >= 1, random >= 0.8)"
+if [ -n "$kernel_ok" ]; then
+	sh -c "echo \$\$ > $cg/cgroup.procs && exec $tmp/scan $mib $passes" >"$tmp/kernel"
+else
+	echo "# kernel baseline unavailable (needs root, cgroup v1 memory and swap)"
+	: >"$tmp/kernel"
+fi
+printf '%-28s %12s %12s %12s\n' "" sequential strided random
+row() {
+	local name=$1 file=$2 base=${3:-}
+	local s t r
+	s=$(field sequential "$file"); t=$(field strided "$file"); r=$(field random "$file")
+	if [ -n "$base" ]; then
+		printf '%-28s %12s %12s %12s\n' "$name" \
+			"$s ($(ratio "$(field sequential "$base")" "$s"))" \
+			"$t ($(ratio "$(field strided "$base")" "$t"))" \
+			"$r ($(ratio "$(field random "$base")" "$r"))"
+	else
+		printf '%-28s %12s %12s %12s\n' "$name" "$s" "$t" "$r"
+	fi
+}
+[ -n "$kernel_ok" ] && row "kernel swap (cgroup)" "$tmp/kernel"
+for policy in fifo clock; do
+	for store in mem mem:zstd "file:$tmp/swap"; do
+		"$usm" run -q --limit "${budget}M" --policy "$policy" --store "$store" -- \
+			"$tmp/scan" "$mib" "$passes" >"$tmp/usm"
+		label="usm $policy ${store%%:/*}"
+		row "$label" "$tmp/usm" "$([ -n "$kernel_ok" ] && echo "$tmp/kernel")"
+	done
+done
