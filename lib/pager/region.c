@@ -192,8 +192,11 @@ void region_forget_pages(struct usm_pager *p, uint64_t start, uint64_t len)
 
 	for (uint64_t a = start & ~(PAGE_SIZE - 1); a < end;) {
 		struct region *r = region_find(p, a);
-		if (!r) {
-			a += PAGE_SIZE;
+		if (!r) { /* skip to the next region, if any starts before end */
+			size_t i = find_index(p, a);
+			if (i == p->nregions)
+				break;
+			a = p->regions[i]->start;
 			continue;
 		}
 		uint64_t stop = end < region_end(r) ? end : region_end(r);

@@ -129,7 +129,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	usm_pager_config_defaults(&o->pager);
 	opterr = 0;
 	optind = 1;
-	while (rc == 0 && (c = getopt_long(argc, argv, ":+l:p:qh", options, NULL)) != -1) {
+	while (rc == 0 && (c = getopt_long(argc, argv, "+:l:p:qh", options, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			rc = parse_size_option("--limit", optarg, &o->pager.limit);

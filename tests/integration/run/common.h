@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#define MB (1UL << 20)
+
 static inline uint64_t pattern(uint64_t seed, uint64_t i)
 {
 	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + i;
@@ -32,6 +34,14 @@ static inline long check(const void *p, size_t len, uint64_t seed)
 		if (w[i] != pattern(seed, i))
 			return (long)i;
 	return -1;
+}
+
+static inline int zero(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return 0;
+	return 1;
 }
 
 /* Touches `len` bytes of fresh memory so that, under a budget smaller than

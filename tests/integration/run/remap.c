@@ -3,15 +3,7 @@
  * the mapping, the new part reads as zeros. */
 #include "common.h"
 
-#define MB (1UL << 20)
 
-static int zero(const char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
 
 int main(void)
 {
