@@ -1,0 +1,366 @@
+/* Counting loads and stores per object and per (access IP, thread): the
+ * slow path behind access.h, each object's table of counters, and the life
+ * of the per-thread state.
+ *
+ * A counter is created once per (object, IP, thread) and then only its
+ * thread increments it (relaxed stores; a dump reads concurrently). Each
+ * object finds its counters in a small open-addressing table of its own:
+ * the object's memory is already in cache when the lookup starts, and a
+ * table dies with its object, so nothing needs purging. Readers take no
+ * lock; a table is replaced, never changed in place, when it grows.
+ * Tables and counters come from pools whose memory is never returned, so a
+ * reader holding an old table reads stale but valid slots: it checks the
+ * counter it found (object, IP, thread) before using it. */
+#include "access.h"
+
+#include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+__thread struct rt_thread *rt_self RT_TLS;
+
+#define NCLASSES 14 /* tables of 4 << 0 .. 4 << 13 slots (512 KiB) */
+#define TABLE(k)                                                                                   \
+	{                                                                                          \
+		PTHREAD_MUTEX_INITIALIZER,                                                         \
+		        sizeof(struct rt_table) + (4UL << (k)) * sizeof(struct rt_slot), NULL,     \
+		        NULL, NULL                                                                 \
+	}
+
+static struct rt_pool access_pool = {PTHREAD_MUTEX_INITIALIZER, sizeof(struct rt_access), NULL,
+                                     NULL, NULL};
+static struct rt_pool thread_pool = {PTHREAD_MUTEX_INITIALIZER, sizeof(struct rt_thread), NULL,
+                                     NULL, NULL};
+static struct rt_pool table_pools[NCLASSES] = {
+        TABLE(0), TABLE(1), TABLE(2), TABLE(3),  TABLE(4),  TABLE(5),  TABLE(6),
+        TABLE(7), TABLE(8), TABLE(9), TABLE(10), TABLE(11), TABLE(12), TABLE(13),
+};
+/* Held (shared) while a counter is being added under an object's spin
+ * lock: fork takes it exclusively, so no child inherits a held one. */
+static pthread_rwlock_t adding = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_exit(void *p)
+{
+	struct rt_thread *t = p;
+
+	rt_busy++;
+	rt_self = NULL;
+	rt_munmap(t->pairs, RT_PAIR_SIZE * sizeof(*t->pairs));
+	rt_pool_put(&thread_pool, t);
+	rt_busy--;
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&thread_key, thread_exit);
+}
+
+static void thread_name(struct rt_thread *t)
+{
+	char name[17] = "";
+
+	prctl(PR_GET_NAME, name);
+	t->name_id = rt_name_intern(name);
+}
+
+static void thread_stack(struct rt_thread *t)
+{
+	pthread_attr_t attr;
+	void *lo;
+	size_t len;
+
+	if (pthread_getattr_np(pthread_self(), &attr))
+		return;
+	if (!pthread_attr_getstack(&attr, &lo, &len)) {
+		t->stack_lo = (uintptr_t)lo;
+		t->stack_len = len;
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static struct rt_thread *thread_get(void)
+{
+	struct rt_thread *t = rt_self;
+
+	if (t || !rt.ready)
+		return t;
+	rt_busy++;
+	t = rt_pool_get(&thread_pool);
+	if (t) {
+		memset(t, 0, sizeof(*t));
+		t->pairs = rt_mmap(RT_PAIR_SIZE * sizeof(*t->pairs));
+		if (!t->pairs) {
+			rt_pool_put(&thread_pool, t);
+			rt_busy--;
+			return NULL;
+		}
+		t->tid = rt_gettid();
+		thread_name(t);
+		thread_stack(t);
+		pthread_once(&thread_key_once, make_key);
+		pthread_setspecific(thread_key, t);
+		rt_self = t;
+	}
+	rt_busy--;
+	return t;
+}
+
+uint16_t rt_thread_name_id(void)
+{
+	struct rt_thread *t = thread_get();
+
+	return t ? t->name_id : 0;
+}
+
+static size_t pair_hash(const struct rt_obj *o, uintptr_t ip)
+{
+	uint64_t h = ((uintptr_t)o >> 4) * 0x9E3779B97F4A7C15ULL ^ ip * 0xC2B2AE3D27D4EB4FULL;
+
+	return (size_t)(h ^ (h >> 29));
+}
+
+static size_t slot_hash(uintptr_t ip, pid_t tid)
+{
+	uint64_t h = (ip ^ ((uint64_t)(uint32_t)tid << 40)) * 0x9E3779B97F4A7C15ULL;
+
+	return (size_t)(h >> 32);
+}
+
+static int table_class(const struct rt_table *tb)
+{
+	return __builtin_ctz(tb->cap) - 2;
+}
+
+static void obj_lock(struct rt_obj *o)
+{
+	while (__atomic_exchange_n(&o->lock, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void obj_unlock(struct rt_obj *o)
+{
+	__atomic_store_n(&o->lock, 0, __ATOMIC_RELEASE);
+}
+
+static bool is_mine(const struct rt_access *a, const struct rt_obj *o, uintptr_t ip, pid_t tid)
+{
+	return RT_LOAD(&a->obj) == o && RT_LOAD(&a->ip) == ip && RT_LOAD(&a->tid) == tid;
+}
+
+static struct rt_access *table_find(struct rt_obj *o, uintptr_t ip, pid_t tid)
+{
+	struct rt_table *tb = __atomic_load_n(&o->table, __ATOMIC_ACQUIRE);
+	size_t mask, i;
+
+	if (tb) {
+		mask = tb->cap - 1;
+		i = slot_hash(ip, tid) & mask;
+		for (size_t probes = 0; probes <= mask; probes++, i = (i + 1) & mask) {
+			struct rt_access *a = __atomic_load_n(&tb->slots[i].acc, __ATOMIC_ACQUIRE);
+
+			if (!a)
+				break;
+			if (RT_LOAD(&tb->slots[i].ip) == ip && is_mine(a, o, ip, tid))
+				return a;
+		}
+	}
+	/* A table that could not grow: the rest are only in the list. */
+	if (RT_LOAD(&o->table_full)) {
+		for (struct rt_access *a = __atomic_load_n(&o->accesses, __ATOMIC_ACQUIRE); a;
+		     a = a->next)
+			if (is_mine(a, o, ip, tid))
+				return a;
+	}
+	return NULL;
+}
+
+static void table_put_slot(struct rt_table *tb, struct rt_access *a)
+{
+	size_t mask = tb->cap - 1, i = slot_hash(a->ip, a->tid) & mask;
+
+	while (tb->slots[i].acc)
+		i = (i + 1) & mask;
+	RT_STORE(&tb->slots[i].ip, a->ip);
+	__atomic_store_n(&tb->slots[i].acc, a, __ATOMIC_RELEASE);
+	tb->n++;
+}
+
+/* Under the object's lock: room for one more counter, or false when the
+ * table is at its largest. At most three quarters full. */
+static bool table_room(struct rt_obj *o)
+{
+	struct rt_table *old = o->table, *tb;
+	int k = old ? table_class(old) + 1 : 0;
+
+	if (old && (old->n + 1) * 4 <= old->cap * 3)
+		return true;
+	if (k >= NCLASSES)
+		return false;
+	tb = rt_pool_get(&table_pools[k]);
+	if (!tb)
+		return false;
+	memset(tb->slots, 0, (4UL << k) * sizeof(struct rt_slot));
+	tb->cap = 4U << k;
+	tb->n = 0;
+	if (old)
+		for (uint32_t i = 0; i < old->cap; i++)
+			if (old->slots[i].acc)
+				table_put_slot(tb, old->slots[i].acc);
+	__atomic_store_n(&o->table, tb, __ATOMIC_RELEASE);
+	if (old)
+		rt_pool_put(&table_pools[table_class(old)], old);
+	return true;
+}
+
+static struct rt_access *counter_new(struct rt_obj *o, uintptr_t ip, pid_t tid)
+{
+	struct rt_access *a;
+
+	pthread_rwlock_rdlock(&adding);
+	obj_lock(o);
+	a = table_find(o, ip, tid);
+	if (a)
+		goto out;
+	a = rt_pool_get(&access_pool);
+	if (!a)
+		goto out;
+	memset(a, 0, sizeof(*a));
+	a->ip = ip;
+	a->tid = tid;
+	a->obj = o;
+	a->next = o->accesses;
+	__atomic_store_n(&o->accesses, a, __ATOMIC_RELEASE);
+	if (table_room(o))
+		table_put_slot(o->table, a);
+	else
+		RT_STORE(&o->table_full, 1);
+out:
+	obj_unlock(o);
+	pthread_rwlock_unlock(&adding);
+	return a;
+}
+
+void rt_obj_release_counters(struct rt_obj *o)
+{
+	struct rt_access *a = __atomic_exchange_n(&o->accesses, NULL, __ATOMIC_ACQ_REL);
+	struct rt_table *tb = __atomic_exchange_n(&o->table, NULL, __ATOMIC_ACQ_REL);
+
+	if (tb)
+		rt_pool_put(&table_pools[table_class(tb)], tb);
+	while (a) {
+		struct rt_access *next = a->next;
+
+		RT_STORE(&a->obj, NULL);
+		rt_pool_put(&access_pool, a);
+		a = next;
+	}
+}
+
+/* The objects this thread looked up last: an interpreter goes back and
+ * forth between a few (its stack, the current function, this object). */
+static struct rt_obj *recent_find(struct rt_thread *t, uintptr_t addr)
+{
+	for (int i = 0; i < RT_RECENT; i++) {
+		struct rt_obj *o = t->recent[i];
+
+		if (o && RT_LOAD(&o->state) == RT_OBJ_LIVE && addr - o->va < RT_LOAD(&o->extent))
+			return o;
+	}
+	return NULL;
+}
+
+void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip)
+{
+	struct rt_thread *t = thread_get();
+	struct rt_pair_ent *pair;
+	struct rt_ipc_ent *e;
+	struct rt_access *a;
+	struct rt_obj *o;
+
+	if (!t)
+		return;
+	if (addr - t->stack_lo < t->stack_len)
+		return;
+	rt_busy++;
+	o = t->last;
+	if (!o || RT_LOAD(&o->state) != RT_OBJ_LIVE || addr - o->va >= RT_LOAD(&o->extent)) {
+		o = recent_find(t, addr);
+		if (!o) {
+			o = rt_index_lookup(addr);
+			if (!o)
+				goto out;
+			t->recent[t->recent_next++ % RT_RECENT] = o;
+		}
+		t->last = o;
+	}
+	pair = &t->pairs[pair_hash(o, ip) & (RT_PAIR_SIZE - 1)];
+	if (pair->obj == o && pair->ip == ip && pair->acc && RT_LOAD(&o->gen) == pair->gen) {
+		a = pair->acc;
+	} else {
+		a = table_find(o, ip, t->tid);
+		if (!a)
+			a = counter_new(o, ip, t->tid);
+		if (!a)
+			goto out;
+		pair->obj = o;
+		pair->ip = ip;
+		pair->acc = a;
+		pair->gen = o->gen;
+	}
+	if (is_write)
+		RT_STORE(&a->writes, a->writes + 1);
+	else
+		RT_STORE(&a->reads, a->reads + 1);
+	e = &t->ipc[(ip ^ (ip >> 8)) & (RT_IPC_SIZE - 1)];
+	e->ip = ip;
+	e->obj = o;
+	e->acc = a;
+	e->gen = o->gen;
+out:
+	rt_busy--;
+}
+
+void rt_access_atfork(int phase)
+{
+	if (phase == RT_FORK_PREPARE)
+		pthread_rwlock_wrlock(&adding);
+	else if (phase == RT_FORK_PARENT)
+		pthread_rwlock_unlock(&adding);
+	else
+		pthread_rwlock_init(&adding, NULL);
+	for (int k = 0; k < NCLASSES; k++) {
+		if (phase == RT_FORK_PREPARE)
+			rt_pool_lock(&table_pools[k]);
+		else if (phase == RT_FORK_PARENT)
+			rt_pool_unlock(&table_pools[k]);
+		else
+			rt_pool_reinit(&table_pools[k]);
+	}
+	if (phase == RT_FORK_PREPARE) {
+		rt_pool_lock(&access_pool);
+		rt_pool_lock(&thread_pool);
+	} else if (phase == RT_FORK_PARENT) {
+		rt_pool_unlock(&thread_pool);
+		rt_pool_unlock(&access_pool);
+	} else {
+		rt_pool_reinit(&access_pool);
+		rt_pool_reinit(&thread_pool);
+	}
+}
+
+void rt_thread_atfork_child(void)
+{
+	struct rt_thread *t = rt_self;
+
+	/* The child is a new thread id: its counts go to new counters, so the
+	 * caches pointing at the parent's must go. */
+	if (!t)
+		return;
+	t->tid = rt_gettid();
+	memset(t->ipc, 0, sizeof(t->ipc));
+	memset(t->pairs, 0, RT_PAIR_SIZE * sizeof(*t->pairs));
+	t->last = NULL;
+	memset(t->recent, 0, sizeof(t->recent));
+}
