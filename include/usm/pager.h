@@ -39,6 +39,7 @@ struct usm_pager_stats {
 	uint64_t prefetched;     /* pages filled ahead of a fault */
 	uint64_t bytes_to_store, bytes_from_store;
 	uint64_t resident, peak_resident;    /* bytes */
+	uint64_t peak_resident_held;         /* ... while evictions were held (fork, mremap) */
 	uint64_t latency_p50_ns, latency_p99_ns;
 	uint64_t regions, managed_bytes;
 };

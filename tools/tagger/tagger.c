@@ -166,10 +166,11 @@ __attribute__((destructor)) static void tagger_exit(void)
 		 ", \"wp_faults\": %" PRIu64 ", \"evictions\": %" PRIu64
 		 ", \"dropped_clean\": %" PRIu64 ", \"prefetched\": %" PRIu64
 		 ", \"bytes_to_store\": %" PRIu64 ", \"bytes_from_store\": %" PRIu64
-		 ", \"peak_resident\": %" PRIu64 ", \"latency_p50_ns\": %" PRIu64
+		 ", \"peak_resident\": %" PRIu64 ", \"peak_resident_held\": %" PRIu64
+		 ", \"latency_p50_ns\": %" PRIu64
 		 ", \"latency_p99_ns\": %" PRIu64 ", \"managed_bytes\": %" PRIu64 "}\n",
 		 (int)getpid(), s.first_touch, s.refaults, s.wp_faults, s.evictions, s.dropped_clean,
-		 s.prefetched, s.bytes_to_store, s.bytes_from_store, s.peak_resident,
+		 s.prefetched, s.bytes_to_store, s.bytes_from_store, s.peak_resident, s.peak_resident_held,
 		 s.latency_p50_ns, s.latency_p99_ns, s.managed_bytes);
 	write_file("json", json);
 }

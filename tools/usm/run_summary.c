@@ -29,6 +29,8 @@ static void add_process(struct run_summary *s, json_object *o, bool is_cmd)
 	s->bytes_from_store += field(o, "bytes_from_store");
 	if (field(o, "peak_resident") > s->peak_resident)
 		s->peak_resident = field(o, "peak_resident");
+	if (field(o, "peak_resident_held") > s->peak_resident_held)
+		s->peak_resident_held = field(o, "peak_resident_held");
 	if (is_cmd || !s->latency_p50_ns) {
 		s->latency_p50_ns = field(o, "latency_p50_ns");
 		s->latency_p99_ns = field(o, "latency_p99_ns");
@@ -102,8 +104,11 @@ void run_summary_print(FILE *out, const struct run_summary *s)
 		usm_format_size(s->bytes_from_store, b, sizeof(b)));
 	fprintf(out, "  latency     p50 %s, p99 %s per fault served\n",
 		us(s->latency_p50_ns, c, sizeof(c)), us(s->latency_p99_ns, d, sizeof(d)));
-	fprintf(out, "  resident    peak %s of managed memory\n",
-		usm_format_size(s->peak_resident, a, sizeof(a)));
+	fprintf(out, "  resident    peak %s of managed memory", usm_format_size(s->peak_resident, a, sizeof(a)));
+	if (s->peak_resident_held > s->peak_resident)
+		fprintf(out, " (%s while fork or mremap held evictions)",
+			usm_format_size(s->peak_resident_held, b, sizeof(b)));
+	fputc('\n', out);
 }
 
 int run_summary_write_json(const char *path, const struct run_summary *s, const char *settings_json,
@@ -126,6 +131,7 @@ int run_summary_write_json(const char *path, const struct run_summary *s, const 
 	PUT("fault_latency_p50_ns", s->latency_p50_ns);
 	PUT("fault_latency_p99_ns", s->latency_p99_ns);
 	PUT("peak_resident_bytes", s->peak_resident);
+	PUT("peak_resident_held_bytes", s->peak_resident_held);
 	PUT("exit_status", exit_status);
 	PUT("signal", signal);
 #undef PUT

@@ -13,6 +13,7 @@ struct run_summary {
 	uint64_t first_touch, refaults, wp_faults, evictions, dropped_clean, prefetched;
 	uint64_t bytes_to_store, bytes_from_store;
 	uint64_t peak_resident;   /* the largest of one process */
+	uint64_t peak_resident_held;  /* ... while fork or mremap held evictions */
 	uint64_t latency_p50_ns, latency_p99_ns;  /* of the first process (CMD itself) */
 };
 
