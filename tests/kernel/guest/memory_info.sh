@@ -60,15 +60,20 @@ done
 
 check "insmod memory_info.ko" insmod /usm/memory_info.ko
 check "/proc/memory_info exists" test -e $MI
+check_eq "/proc/memory_info is 0644" "644" "$(stat -c %a $MI)"
+check_eq "fail_alloc is root's only (0600)" "600" \
+	"$(stat -c %a /sys/module/memory_info/parameters/fail_alloc)"
 check_eq "reads empty before any command" "0" "$(wc -c < $MI)"
 
 # ---- the course's tester: 10000 read-only pages of 0xFF
 start /tmp/mi_tester tester; tester=$pid
 out=$(cmd RESET)
 check_eq "RESET reads [SUCCESS]" "[SUCCESS]" "$out"
+check_eq "[SUCCESS] ends with a newline (10 bytes)" "10" "$(wc -c < $MI)"
 line=$(cmd FILTER\|mi_tester)
 echo "# $line"
 check "FILTER|mi_tester matches the format" is_line "$line"
+check_eq "the FILTER line ends with a newline" "0a" "$(tail -c 1 $MI | od -An -tx1 | tr -d ' ')"
 check "tester: valid >= 10000" test "$(field valid "$line")" -ge 10000
 check "tester: may_be_shared >= 10000" test "$(field may_be_shared "$line")" -ge 10000
 check "tester: nb_group >= 1" test "$(field nb_group "$line")" -ge 1
@@ -159,6 +164,7 @@ lines=$(wc -l < /tmp/all)
 echo "# ALL: $lines lines"
 check "ALL has lines" test "$lines" -ge 3
 check_fails "every ALL line matches the format" grep -Evq "$RE_LINE" /tmp/all
+check_eq "ALL ends with a newline" "0a" "$(tail -c 1 $MI | od -An -tx1 | tr -d ' ')"
 check_eq "ALL: invalid is total - valid, pid(k) has k pids" "" "$(awk -F', ' '{
 	split($2, t, ": "); split($3, v, ": "); split($4, i, ": ")
 	if (i[2] != t[2] - v[2]) print "invalid: " $0
@@ -221,15 +227,24 @@ bad 'FILTER|s\x00h\n' EINVAL "Invalid argument"
 bad 'DEL\n' EINVAL "Invalid argument"
 bad 'DEL|\n' EINVAL "Invalid argument"
 bad 'DEL|0123456789abcdefg\n' EINVAL "Invalid argument"
+bad 'ALL\x00\n' EINVAL "Invalid argument"
+bad '' EINVAL "Invalid argument"
+check_eq "an error ends with a newline" "26" "$(wc -c < $MI)"
 check_eq "write of 65 bytes fails with EINVAL" "EINVAL" "$(mi_write -s 65)"
 check_eq "write of 4096 bytes fails with EINVAL" "EINVAL" "$(mi_write -s 4096)"
 check "bad user pointer: EFAULT, then reads Bad address" mi_badwrite
-check "kernel log has the error lines" sh -c "dmesg | grep -q '\[ERROR\]: Bad address' && dmesg | grep -q '\[ERROR\]: Invalid argument'"
+check "kernel log has the error lines, exactly" sh -c "dmesg | grep -Eq '^(\[ *[0-9.]+\] )?\[ERROR\]: Bad address\$' && dmesg | grep -Eq '^(\[ *[0-9.]+\] )?\[ERROR\]: Invalid argument\$'"
 check_eq "write 'RESET' without newline" "ok" "$(mi_write RESET)"
 check_eq "FILTER of a missing 15-byte name: write succeeds" "ok" "$(mi_write 'FILTER|0123456789abcde\n')"
 check_eq "... and reads No such process" "[ERROR]: No such process" "$(cat $MI)"
 check_eq "DEL of a missing name: write succeeds" "ok" "$(mi_write 'DEL|nosuchname\n')"
 check_eq "... and reads No such process" "[ERROR]: No such process" "$(cat $MI)"
+# A name is taken byte for byte: a space or \r before the newline is part of it.
+check_eq "FILTER|sh + space: write succeeds" "ok" "$(mi_write 'FILTER|sh \n')"
+check_eq "... and reads No such process" "[ERROR]: No such process" "$(cat $MI)"
+check_eq "FILTER|sh + CR LF: write succeeds" "ok" "$(mi_write 'FILTER|sh\r\n')"
+check_eq "... and reads No such process" "[ERROR]: No such process" "$(cat $MI)"
+check "FILTER|sh itself is found" sh -c "echo 'FILTER|sh' > $MI && grep -q '^sh, ' $MI"
 check_eq "a failed command keeps the snapshot" "[SUCCESS]" "$(mi_write 'ALL extra\n' >/dev/null; cmd DEL\|sh)"
 
 # ---- ENOMEM: the module's fail_alloc parameter makes its N-th allocation
@@ -277,6 +292,10 @@ echo RESET > $MI
 check "rmmod with the file open" rmmod memory_info
 check_fails "reading it afterwards fails" cat <&3
 exec 3<&-
+
+# fail_alloc given at load time: the load-time snapshot fails, so does insmod.
+check_fails "insmod with fail_alloc=1 fails" insmod /usm/memory_info.ko fail_alloc=1
+check_fails "... and leaves no /proc/memory_info" test -e $MI
 
 # ---- 100 load/unload cycles
 fails=0
