@@ -96,13 +96,16 @@ def make_inputs():
                     f"s += a[k] * {i % 97} ^ (s >> {i % 13}); return s; }}\n")
     sql = os.path.join(TMP, "db.sql")
     with open(sql, "w") as f:
-        f.write("""CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);
+        f.write("""CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL, payload TEXT);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000)
-  INSERT INTO t SELECT x, printf('name-%08d', (x * 7919) % 100003), x * 1.5 FROM c;
+  INSERT INTO t SELECT x, printf('name-%08d', (x * 7919) % 100003), x * 1.5,
+                       printf('%.300c%d', char(97 + x % 26), x) FROM c;
 CREATE INDEX t_name ON t(name);
-SELECT count(*), sum(v), min(name), max(name) FROM t;
-SELECT name FROM t ORDER BY name LIMIT 3 OFFSET 50000;
-SELECT substr(name, 6, 3), count(*), avg(v) FROM t GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5;
+CREATE INDEX t_payload ON t(payload);
+SELECT count(*), sum(v), min(name), max(name), sum(length(payload)) FROM t;
+SELECT name, substr(payload, 1, 5) FROM t ORDER BY name LIMIT 3 OFFSET 50000;
+SELECT substr(payload, 1, 1), count(*), avg(v) FROM t GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5;
+SELECT count(*) FROM t a JOIN t b ON a.name = b.name WHERE a.id % 7 = 0;
 """)
     return words, blob, src, sql
 
