@@ -79,6 +79,12 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 			rc = usm_os_uffd_copy(p->uffd, addr, p->fill_buf, len, kind == FILL_COPY,
 					      &done);
 		} while (rc == -EAGAIN && done == 0);
+	} else if (p->fill_for_write) {
+		/* real zeroed pages: the zero page would cost the writer a
+		 * second, copy-on-write fault in the kernel */
+		do {
+			rc = usm_os_uffd_copy(p->uffd, addr, p->zero_buf, len, false, &done);
+		} while (rc == -EAGAIN && done == 0);
 	} else {
 		do {
 			rc = usm_os_uffd_zeropage(p->uffd, addr, len, &done);
@@ -140,11 +146,12 @@ int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t c
 }
 
 /* What a missing fault fills: a first touch gets its whole fault-size block
- * (zero pages are cheap, and first touches come in runs); a refault of an
+ * (first touches come in runs), as the shared zero page for a read and as
+ * zeroed pages for a write; a refault of an
  * evicted page gets just that page, since eviction scatters what random
  * access needs, unless it continues a sequential run, which gets the block
  * and `prefetch` blocks ahead. */
-void fault_missing(struct usm_pager *p, uint64_t addr)
+void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 {
 	struct region *r = region_find(p, addr);
 
@@ -167,6 +174,7 @@ void fault_missing(struct usm_pager *p, uint64_t addr)
 		start = r->start;
 	if (end > region_end(r))
 		end = region_end(r);
+	p->fill_for_write = write;
 	fill_range(p, r, (start - r->start) / PAGE_SIZE, (end - start) / PAGE_SIZE, false);
 
 	uint64_t ahead = end;
@@ -188,7 +196,7 @@ void fault_wp(struct usm_pager *p, uint64_t addr)
 
 	if (!m || m->state != PAGE_RESIDENT) {
 		/* evicted while the writer waited: fill it again, which wakes it */
-		fault_missing(p, addr);
+		fault_missing(p, addr, true);
 		return;
 	}
 	p->st.wp_faults++;

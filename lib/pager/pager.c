@@ -241,7 +241,8 @@ static void handle_message(struct usm_pager *p, const struct uffd_msg *m)
 		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
 			fault_wp(p, m->arg.pagefault.address);
 		else
-			fault_missing(p, m->arg.pagefault.address);
+			fault_missing(p, m->arg.pagefault.address,
+				      m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
 		latency_record(p, now_ns() - t0);
 		break;
 	}
@@ -341,11 +342,12 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 
 	p->fill_buf_size = c->fault_size * (1 + (size_t)c->prefetch);
 	p->fill_buf = usm_rawmem_alloc(p->fill_buf_size);
+	p->zero_buf = usm_rawmem_alloc(p->fill_buf_size);
 	p->evict_buf = usm_rawmem_alloc((size_t)c->batch * PAGE_SIZE);
 	p->victims = usm_rawmem_alloc((size_t)c->batch * sizeof(*p->victims));
 	p->stack_size = 256 << 10;
 	p->stack = usm_rawmem_alloc(p->stack_size);
-	if (!p->fill_buf || !p->evict_buf || !p->victims || !p->stack) {
+	if (!p->fill_buf || !p->zero_buf || !p->evict_buf || !p->victims || !p->stack) {
 		rc = -ENOMEM;
 		goto fail;
 	}

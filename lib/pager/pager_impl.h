@@ -78,6 +78,8 @@ struct usm_pager {
 	size_t stack_size;
 
 	uint8_t *fill_buf;            /* fault_size * (1 + prefetch) */
+	const uint8_t *zero_buf;      /* as large, never written */
+	bool fill_for_write;          /* the fault being served is a write */
 	size_t fill_buf_size;
 	uint8_t *evict_buf;           /* batch pages */
 	struct usm_policy_node **victims;
@@ -102,7 +104,7 @@ void region_adopt_present(struct usm_pager *p, struct region *r);
 void page_forget(struct usm_pager *p, struct mpage *m);
 
 /* fault.c */
-void fault_missing(struct usm_pager *p, uint64_t addr);
+void fault_missing(struct usm_pager *p, uint64_t addr, bool write);
 void fault_wp(struct usm_pager *p, uint64_t addr);
 void fill_all_evicted(struct usm_pager *p);
 int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count, bool prefetch);
