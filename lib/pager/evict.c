@@ -39,10 +39,9 @@ static void sort_by_address(struct mpage **v, size_t n)
 	}
 }
 
-static bool all_zero(const uint8_t *b)
+static bool all_zero(const struct usm_pager *p, const uint8_t *b)
 {
-	static const uint8_t zero[PAGE_SIZE];
-	return memcmp(b, zero, PAGE_SIZE) == 0;
+	return memcmp(b, p->zero_buf, PAGE_SIZE) == 0;
 }
 
 static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
@@ -56,7 +55,7 @@ static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
 	usm_store_drop(p->store, m->copy);
 	m->copy = 0;
 	m->copy_len = 0;
-	if (all_zero(data))
+	if (all_zero(p, data))
 		return;
 	int rc = usm_store_put(p->store, data, PAGE_SIZE, &m->copy);
 	if (rc < 0)

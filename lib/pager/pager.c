@@ -138,7 +138,7 @@ static long run_request(struct usm_pager *p, struct request *q)
 		p->evict_hold++;
 		return 0;
 	case REQ_MREMAP_END: {
-		uint64_t old = (uint64_t)a[0], old_len = (uint64_t)a[1], new_len = (uint64_t)a[2];
+		uint64_t old_len = (uint64_t)a[1], new_len = (uint64_t)a[2];
 		long result = a[3];
 		old_len = (old_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 		new_len = (new_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
@@ -151,7 +151,6 @@ static long run_request(struct usm_pager *p, struct request *q)
 			region_drop_range(p, at + new_len, old_len - new_len);
 		else if (new_len > old_len && region_find(p, at))
 			region_insert(p, at + old_len, (new_len - old_len) / PAGE_SIZE);
-		(void)old;
 		return 0;
 	}
 	case REQ_FORGET:

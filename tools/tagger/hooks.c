@@ -17,10 +17,11 @@
  * sbrk reads. */
 extern void *__curbrk;
 
-static bool is_managed_kind(int flags, int fd)
+/* Private anonymous memory of base pages (the fd of an anonymous mapping
+ * is ignored by the kernel, and some programs pass 0). */
+static bool is_managed_kind(int flags)
 {
-	return (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE &&
-	       !(flags & MAP_HUGETLB) && fd == -1;
+	return (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE && !(flags & MAP_HUGETLB);
 }
 
 static void *map_result(long r)
@@ -47,7 +48,7 @@ void *tagger_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 
 	if (r < 0 && r > -4096)
 		return map_result(r);
-	if (tagger_pager && is_managed_kind(flags, fd))
+	if (tagger_pager && is_managed_kind(flags))
 		usm_pager_add(tagger_pager, (void *)r, len); /* unmanaged if refused */
 	else if (tagger_pager && (flags & MAP_FIXED))
 		usm_pager_forget(tagger_pager, (void *)r, len); /* replaced managed memory? */
