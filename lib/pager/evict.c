@@ -46,7 +46,10 @@ static bool all_zero(const struct usm_pager *p, const uint8_t *b)
 
 static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
 {
-	m->written = m->wp_faulted;
+	if (m->wp_faulted)
+		m->write_score = WRITE_SCORE_MAX;
+	else if (m->write_score)
+		m->write_score--;
 	m->wp_faulted = false;
 	if (!m->dirty && m->copy) {
 		p->st.dropped_clean++;

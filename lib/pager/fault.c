@@ -1,9 +1,13 @@
-/* Serving faults. A missing fault fills its whole fault-size block (and
- * more ahead on a sequential run) with as few ioctls as the pages allow:
- * runs of never-touched pages with UFFDIO_ZEROPAGE, runs of evicted pages
- * with one UFFDIO_COPY from their copies, installed write-protected so that
- * the first write marks them dirty. A write-protect fault marks the page
- * dirty and lifts the protection. */
+/* Serving faults. A missing fault fills its block with as few ioctls as the
+ * pages allow: runs of never-touched pages with UFFDIO_ZEROPAGE (a read) or
+ * a UFFDIO_COPY of zeros (a write), runs of evicted pages with one
+ * UFFDIO_COPY from their copies. An evicted page comes back write-protected,
+ * so that it can be dropped again without a write unless a write fault marks
+ * it dirty. A page that took such a write fault comes back writable and
+ * dirty for its next WRITE_SCORE_MAX residencies, which saves the fault on
+ * pages that are written every time; then it comes back protected again, so
+ * a page that stops being written is noticed. A write-protect fault marks
+ * the page dirty and lifts the protection. */
 #include "pager/pager_impl.h"
 
 #include <errno.h>
@@ -18,7 +22,7 @@ static enum fill_kind kind_of(const struct mpage *m)
 	if (m && m->state == PAGE_RESIDENT)
 		return FILL_SKIP;
 	if (m && m->state == PAGE_EVICTED && m->copy)
-		return m->written ? FILL_COPY_WRITABLE : FILL_COPY;
+		return m->write_score ? FILL_COPY_WRITABLE : FILL_COPY;
 	return FILL_ZERO;
 }
 

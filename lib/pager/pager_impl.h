@@ -17,6 +17,7 @@
 #include <usm/store.h>
 
 #define PAGE_SIZE  4096ULL
+#define WRITE_SCORE_MAX 3          /* residencies a written page comes back writable */
 #define LEAF_PAGES 512
 
 enum page_state { PAGE_RESIDENT = 1, PAGE_EVICTED = 2 };
@@ -33,7 +34,7 @@ struct mpage {
 	bool dirty;                   /* differs from copy (or has none) */
 	bool wp;                      /* write-protected now */
 	bool wp_faulted;              /* written since it came back protected */
-	bool written;                 /* ... as of its last eviction */
+	uint8_t write_score;          /* > 0: comes back writable (fault.c) */
 };
 
 struct region {
