@@ -181,6 +181,8 @@ def main():
     contract_tests()
     store_tests()
     workload("threads", [os.path.join(PROGS, "run_threads")])
+    # fifo evicts the writers' hot pages too, while they are being written
+    workload("race", [os.path.join(PROGS, "run_race")], extra=["--policy", "fifo"])
     workload("forks", [os.path.join(PROGS, "run_forks")])
     workload("remap", [os.path.join(PROGS, "run_remap")])
     workload("discard", [os.path.join(PROGS, "run_discard")])
