@@ -1,0 +1,143 @@
+/* The pager on its own, in this process: a region handed to it is paged
+ * under a small budget, and the mapping calls keep its records right. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+#include <usm/features.h>
+#include <usm/pager.h>
+
+#define MB (1UL << 20)
+#define LIMIT (1 * MB)
+
+static struct usm_pager *pager;
+
+static uint64_t word(uint64_t seed, uint64_t i)
+{
+	return (seed << 40) ^ (i * 0x9e3779b97f4a7c15ULL);
+}
+
+static void fill(uint64_t *w, size_t len, uint64_t seed)
+{
+	for (size_t i = 0; i < len / 8; i++)
+		w[i] = word(seed, i);
+}
+
+static int intact(const uint64_t *w, size_t len, uint64_t seed)
+{
+	for (size_t i = 0; i < len / 8; i++)
+		if (w[i] != word(seed, i))
+			return 0;
+	return 1;
+}
+
+static int setup(void **state)
+{
+	struct usm_pager_config c;
+	struct usm_features f;
+
+	usm_features_probe(&f);
+	if (!f.uffd_kernel_faults)
+		return 0; /* the tests skip */
+	usm_pager_config_defaults(&c);
+	c.limit = LIMIT;
+	c.prefetch = 0;
+	c.policy = "fifo";
+	return usm_pager_start(&c, &pager);
+}
+
+static uint64_t *managed_region(size_t len)
+{
+	uint64_t *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_ptr_not_equal(w, MAP_FAILED);
+	assert_int_equal(usm_pager_add(pager, w, len), 0);
+	return w;
+}
+
+static void data_survives_eviction_within_the_budget(void **state)
+{
+	struct usm_pager_stats before, after;
+	size_t len = 8 * MB;
+
+	if (!pager)
+		skip();
+	usm_pager_get_stats(pager, &before);
+	uint64_t *w = managed_region(len);
+	fill(w, len, 1);
+	assert_true(intact(w, len, 1));
+	usm_pager_get_stats(pager, &after);
+	assert_true(after.evictions > before.evictions);
+	assert_true(after.refaults > before.refaults);
+	assert_true(after.peak_resident <= LIMIT);
+	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
+}
+
+static void dontneed_reads_zeros_and_keeps_the_rest(void **state)
+{
+	size_t len = 4 * MB;
+
+	if (!pager)
+		skip();
+	uint64_t *w = managed_region(len);
+	fill(w, len, 2);
+	/* the first half was evicted by the second */
+	assert_int_equal(usm_pager_madvise(pager, w, MB, MADV_DONTNEED), 0);
+	for (size_t i = 0; i < MB / 8; i++)
+		assert_true(w[i] == 0);
+	for (size_t i = MB / 8; i < len / 8; i++)
+		assert_true(w[i] == word(2, i));
+	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
+}
+
+static void mremap_moves_evicted_pages_with_the_mapping(void **state)
+{
+	size_t len = 4 * MB;
+
+	if (!pager)
+		skip();
+	uint64_t *w = managed_region(len);
+	fill(w, len, 3);
+	usm_pager_mremap_begin(pager);
+	void *moved = mremap(w, len, 2 * len, MREMAP_MAYMOVE);
+	usm_pager_mremap_end(pager, w, len, 2 * len, moved == MAP_FAILED ? -errno : (long)moved);
+	assert_ptr_not_equal(moved, MAP_FAILED);
+	assert_true(intact(moved, len, 3));
+	const uint64_t *grown = (const uint64_t *)((char *)moved + len);
+	for (size_t i = 0; i < len / 8; i++)
+		assert_true(grown[i] == 0);
+	assert_int_equal(usm_pager_munmap(pager, moved, 2 * len), 0);
+}
+
+static void unmapped_memory_leaves_the_budget(void **state)
+{
+	struct usm_pager_stats s;
+	size_t len = 2 * MB;
+
+	if (!pager)
+		skip();
+	uint64_t *w = managed_region(len);
+	fill(w, len, 4);
+	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
+	usm_pager_get_stats(pager, &s);
+	assert_int_equal(s.resident, 0);
+	assert_int_equal(s.managed_bytes, 0);
+	/* a bad range is the kernel's error, and changes nothing */
+	assert_int_equal(usm_pager_munmap(pager, (void *)1, 4096), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(data_survives_eviction_within_the_budget),
+		cmocka_unit_test(dontneed_reads_zeros_and_keeps_the_rest),
+		cmocka_unit_test(mremap_moves_evicted_pages_with_the_mapping),
+		cmocka_unit_test(unmapped_memory_leaves_the_budget),
+	};
+	return cmocka_run_group_tests_name("pager", tests, setup, NULL);
+}
