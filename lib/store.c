@@ -64,6 +64,14 @@ static int parse_spec(const char *spec, size_t *kind, const char **arg)
 	return -EINVAL;
 }
 
+bool usm_store_spec_valid(const char *spec)
+{
+	size_t kind;
+	const char *arg;
+
+	return spec && parse_spec(spec, &kind, &arg) == 0;
+}
+
 int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, struct usm_store **out)
 {
 	struct usm_store *s;

@@ -11,6 +11,7 @@
 #ifndef USM_STORE_H
 #define USM_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,10 @@ void usm_store_stats(const struct usm_store *s, struct usm_store_stats *out);
 const char *usm_store_describe(const struct usm_store *s);
 
 void usm_store_close(struct usm_store *s);
+
+/* True when spec names a kind of store (it may still fail to open: a file
+ * that exists, a directory that does not). For checking options early. */
+bool usm_store_spec_valid(const char *spec);
 
 /* One line listing the accepted specs, for --help and error messages. */
 const char *usm_store_kinds(void);

@@ -108,16 +108,7 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 		return 0;
 	}
 	if (rc == -EEXIST) {
-		/* present without our knowing: adopt it as dirty */
-		struct mpage *m = region_page(r, first, true);
-		if (m && m->state != PAGE_RESIDENT) {
-			usm_store_drop(p->store, m->copy);
-			m->copy = 0;
-			m->state = PAGE_RESIDENT;
-			m->dirty = true;
-			p->resident_pages++;
-			usm_policy_inserted(p->policy, &m->node);
-		}
+		page_adopt(p, r, first); /* present without our knowing */
 		return 0;
 	}
 	/* -ENOENT, -EFAULT: the mapping went away or is not registered; a

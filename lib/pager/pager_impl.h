@@ -103,6 +103,7 @@ void region_forget_pages(struct usm_pager *p, uint64_t start, uint64_t len);
 void region_move_range(struct usm_pager *p, uint64_t from, uint64_t to, uint64_t len);
 void region_adopt_present(struct usm_pager *p, struct region *r);
 void page_forget(struct usm_pager *p, struct mpage *m);
+void page_adopt(struct usm_pager *p, struct region *r, uint64_t index);
 
 /* fault.c */
 void fault_missing(struct usm_pager *p, uint64_t addr, bool write);

@@ -40,6 +40,24 @@ static uint64_t leaves_for(uint64_t npages)
 	return (npages + LEAF_PAGES - 1) / LEAF_PAGES;
 }
 
+/* Puts r in the table at its place by start address, growing the table. */
+static void table_insert(struct usm_pager *p, struct region *r)
+{
+	if (p->nregions == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		p->regions = usm_rawmem_realloc(p->regions, p->cap * sizeof(*p->regions),
+						cap * sizeof(*p->regions));
+		if (!p->regions)
+			pager_fatal(p, "out of memory for the region table");
+		p->cap = cap;
+	}
+	size_t i = find_index(p, r->start);
+	memmove(&p->regions[i + 1], &p->regions[i], (p->nregions - i) * sizeof(*p->regions));
+	p->regions[i] = r;
+	p->nregions++;
+	p->st.regions = p->nregions;
+}
+
 struct region *region_insert(struct usm_pager *p, uint64_t start, uint64_t npages)
 {
 	struct region *r = usm_rawmem_alloc(sizeof(*r));
@@ -52,19 +70,7 @@ struct region *region_insert(struct usm_pager *p, uint64_t start, uint64_t npage
 	r->leaves = usm_rawmem_alloc(r->nleaves * sizeof(*r->leaves));
 	if (!r->leaves)
 		pager_fatal(p, "out of memory for page records");
-	if (p->nregions == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		p->regions = usm_rawmem_realloc(p->regions, p->cap * sizeof(*p->regions),
-						cap * sizeof(*p->regions));
-		if (!p->regions)
-			pager_fatal(p, "out of memory for the region table");
-		p->cap = cap;
-	}
-	size_t i = find_index(p, start);
-	memmove(&p->regions[i + 1], &p->regions[i], (p->nregions - i) * sizeof(*p->regions));
-	p->regions[i] = r;
-	p->nregions++;
-	p->st.regions = p->nregions;
+	table_insert(p, r);
 	p->st.managed_bytes += npages * PAGE_SIZE;
 	return r;
 }
@@ -223,12 +229,11 @@ void region_move_range(struct usm_pager *p, uint64_t from, uint64_t to, uint64_t
 	if (i > 0 && p->regions[i - 1]->start == from)
 		i--;
 	while (i < p->nregions && p->regions[i]->start < from + len) {
-		if (n == sizeof(moved) / sizeof(moved[0])) {
-			/* a move over more regions than this is not worth
-			 * tracking: forget the rest (their data was moved by the
-			 * kernel, evicted copies are lost) - never seen in practice */
+		/* one mremap moves one mapping, which holds one region or a
+		 * few; past this bound the records could not follow it, and
+		 * the program is stopped rather than given zeros */
+		if (n == sizeof(moved) / sizeof(moved[0]))
 			pager_fatal(p, "mremap moved more than %zu managed regions", n);
-		}
 		moved[n++] = p->regions[i];
 		remove_at(p, i);
 	}
@@ -237,20 +242,26 @@ void region_move_range(struct usm_pager *p, uint64_t from, uint64_t to, uint64_t
 	for (size_t k = 0; k < n; k++) {
 		struct region *r = moved[k];
 		r->start = r->start - from + to;
-		size_t j = find_index(p, r->start);
-		if (p->nregions == p->cap) {
-			size_t cap = p->cap * 2;
-			p->regions = usm_rawmem_realloc(p->regions, p->cap * sizeof(*p->regions),
-							cap * sizeof(*p->regions));
-			if (!p->regions)
-				pager_fatal(p, "out of memory for the region table");
-			p->cap = cap;
-		}
-		memmove(&p->regions[j + 1], &p->regions[j], (p->nregions - j) * sizeof(*p->regions));
-		p->regions[j] = r;
-		p->nregions++;
+		table_insert(p, r);
 	}
-	p->st.regions = p->nregions;
+}
+
+/* A page found present that the pager did not fill: counted as resident
+ * and dirty, since it has no copy (or its copy is stale). */
+void page_adopt(struct usm_pager *p, struct region *r, uint64_t index)
+{
+	struct mpage *m = region_page(r, index, true);
+
+	if (!m)
+		pager_fatal(p, "out of memory for page records");
+	if (m->state == PAGE_RESIDENT)
+		return;
+	usm_store_drop(p->store, m->copy);
+	m->copy = 0;
+	m->state = PAGE_RESIDENT;
+	m->dirty = true;
+	p->resident_pages++;
+	usm_policy_inserted(p->policy, &m->node);
 }
 
 /* Pages already present when a range is registered (touched before the
@@ -270,13 +281,7 @@ void region_adopt_present(struct usm_pager *p, struct region *r)
 		for (uint64_t k = 0; k < n; k++) {
 			if (!(entries[k] & USM_PM_PRESENT))
 				continue;
-			struct mpage *m = region_page(r, i + k, true);
-			if (!m)
-				pager_fatal(p, "out of memory for page records");
-			m->state = PAGE_RESIDENT;
-			m->dirty = true;
-			p->resident_pages++;
-			usm_policy_inserted(p->policy, &m->node);
+			page_adopt(p, r, i + k);
 		}
 	}
 	close(fd);

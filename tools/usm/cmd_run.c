@@ -85,16 +85,14 @@ static int parse_count_option(const char *opt, const char *text, unsigned max, u
 static int check_choices(struct run_options *o)
 {
 	struct usm_policy *policy;
-	const char *store = o->pager.store;
 
 	if (usm_policy_create(o->pager.policy, NULL, NULL, &policy) < 0)
 		return cli_usage_error("run", "--policy: unknown policy '%s' (one of: %s)",
 				       o->pager.policy, usm_policy_kinds());
 	usm_policy_destroy(policy);
-	if (strcmp(store, "mem") && strcmp(store, "mem:lz4") && strcmp(store, "mem:zstd") &&
-	    (strncmp(store, "file:", 5) || !store[5]))
-		return cli_usage_error("run", "--store: unknown store '%s' (one of: %s)", store,
-				       usm_store_kinds());
+	if (!usm_store_spec_valid(o->pager.store))
+		return cli_usage_error("run", "--store: unknown store '%s' (one of: %s)",
+				       o->pager.store, usm_store_kinds());
 	if (o->pager.fault_size < 4096 || o->pager.fault_size % 4096 ||
 	    o->pager.fault_size > (64 << 20))
 		return cli_usage_error("run", "--page-size: must be a multiple of 4K, at most 64M");
@@ -304,15 +302,15 @@ static void prepare_child_env(const struct run_options *o, const char *tagger, c
 
 static void remove_dir(const char *dir)
 {
-	char cmd_path[PATH_MAX + 16];
+	char path[PATH_MAX + 16];
 	DIR *d = opendir(dir);
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(cmd_path, sizeof(cmd_path), "%s/%s", dir, e->d_name);
-		unlink(cmd_path);
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
 	}
 	if (d)
 		closedir(d);
