@@ -99,6 +99,21 @@ static int mi_add_huge(struct mi_walk *w, struct page *page, unsigned long nr)
 }
 
 /*
+ * Hashes the nr pages of a leaf whose page the caller got a reference on
+ * (NULL: nothing to hash), then drops it. Returns 1 (handled) or <0.
+ */
+static int mi_hash_leaf(struct mi_walk *w, struct page *page, unsigned long nr)
+{
+	int err;
+
+	if (!page)
+		return 1;
+	err = mi_add_huge(w, page, nr);
+	put_page(page);
+	return err ? err : 1;
+}
+
+/*
  * A pmd that is (or was, when read without the lock) a leaf: THP, hugetlb,
  * devmap, or a non-present migration entry. Returns 1 when handled, 0 when
  * the pmd now points to a page table (split meanwhile), <0 on error.
@@ -110,7 +125,6 @@ static int mi_walk_huge_pmd(struct mi_walk *w, pmd_t *pmdp,
 	struct page *page = NULL;
 	spinlock_t *ptl;
 	pmd_t pmd;
-	int err;
 
 	ptl = pmd_lock(w->mm, pmdp);
 	pmd = READ_ONCE(*pmdp);
@@ -135,11 +149,7 @@ static int mi_walk_huge_pmd(struct mi_walk *w, pmd_t *pmdp,
 		}
 	}
 	spin_unlock(ptl);
-	if (!page)
-		return 1;
-	err = mi_add_huge(w, page, nr);
-	put_page(page);
-	return err ? err : 1;
+	return mi_hash_leaf(w, page, nr);
 }
 
 /* Same for a pud leaf (1 GiB hugetlb or devmap); 262144 pages each. */
@@ -150,7 +160,6 @@ static int mi_walk_huge_pud(struct mi_walk *w, pud_t *pudp,
 	struct page *page = NULL;
 	spinlock_t *ptl;
 	pud_t pud;
-	int err;
 
 	ptl = pud_lock(w->mm, pudp);
 	pud = READ_ONCE(*pudp);
@@ -173,11 +182,7 @@ static int mi_walk_huge_pud(struct mi_walk *w, pud_t *pudp,
 		}
 	}
 	spin_unlock(ptl);
-	if (!page)
-		return 1;
-	err = mi_add_huge(w, page, nr);
-	put_page(page);
-	return err ? err : 1;
+	return mi_hash_leaf(w, page, nr);
 }
 
 /*
