@@ -18,24 +18,42 @@ const char *usm_policy_kinds(void)
 	return "fifo, clock";
 }
 
+static const struct usm_policy_ops *find_ops(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(policies) / sizeof(policies[0]); i++)
+		if (strcmp(name, policies[i]->name) == 0)
+			return policies[i];
+	return NULL;
+}
+
 int usm_policy_create(const char *name, usm_policy_rearm_fn rearm, void *ctx,
 		      struct usm_policy **out)
 {
-	for (size_t i = 0; name && i < sizeof(policies) / sizeof(policies[0]); i++) {
-		struct usm_policy *p;
+	const struct usm_policy_ops *ops = find_ops(name);
+	struct usm_policy *p;
 
-		if (strcmp(name, policies[i]->name) != 0)
-			continue;
-		p = usm_rawmem_alloc(sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		p->ops = policies[i];
-		p->rearm = rearm;
-		p->rearm_ctx = ctx;
-		*out = p;
-		return 0;
-	}
-	return -EINVAL;
+	if (!ops)
+		return -EINVAL;
+	p = usm_rawmem_alloc(sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->ops = ops;
+	p->rearm = rearm;
+	p->rearm_ctx = ctx;
+	*out = p;
+	return 0;
+}
+
+/* Every policy keeps the same ring (policy_list_*); only the order in
+ * which it inserts and picks differs, so a switch is a change of ops. */
+int usm_policy_switch(struct usm_policy *p, const char *name)
+{
+	const struct usm_policy_ops *ops = find_ops(name);
+
+	if (!ops)
+		return -EINVAL;
+	p->ops = ops;
+	return 0;
 }
 
 /* The nodes belong to the pager; they are only let go of. */

@@ -42,6 +42,8 @@ struct usm_pager_stats {
 	uint64_t peak_resident_held;         /* ... while evictions were held (fork, mremap) */
 	uint64_t latency_p50_ns, latency_p99_ns;
 	uint64_t regions, managed_bytes;
+	uint64_t limit;                      /* bytes, now (usmd may move it) */
+	uint64_t pinned;                     /* bytes pinned by usm_hint */
 };
 
 void usm_pager_config_defaults(struct usm_pager_config *c);
@@ -84,5 +86,19 @@ void usm_pager_forget(struct usm_pager *p, void *addr, size_t len);
 void usm_pager_abandon(struct usm_pager *p);
 
 void usm_pager_get_stats(struct usm_pager *p, struct usm_pager_stats *s);
+
+/* A new resident cap in bytes (0 = none). A lower cap is met, by eviction,
+ * before this returns (except while evictions are held for a fork or an
+ * mremap: then as soon as they resume). */
+void usm_pager_set_limit(struct usm_pager *p, uint64_t limit);
+
+/* Switches the eviction policy; resident pages keep their order.
+ * 0 or -EINVAL for an unknown name. */
+int usm_pager_set_policy(struct usm_pager *p, const char *name);
+
+/* Acts on a usm_hint() of the program (enum usm_hint_kind in usm/proto.h)
+ * for the managed pages of [addr, addr+len): 0 or -errno (-EINVAL for a bad
+ * kind, -ENOMEM when pinning would hold more than half the limit). */
+long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind);
 
 #endif

@@ -32,6 +32,8 @@ typedef void (*usm_policy_rearm_fn)(void *ctx, struct usm_policy_node **nodes, s
 int usm_policy_create(const char *name, usm_policy_rearm_fn rearm, void *ctx,
 		      struct usm_policy **out);
 void usm_policy_destroy(struct usm_policy *p);
+/* Another order for the same nodes: 0 or -EINVAL for an unknown name. */
+int usm_policy_switch(struct usm_policy *p, const char *name);
 const char *usm_policy_name(const struct usm_policy *p);
 /* One line listing the accepted names, for --help and error messages. */
 const char *usm_policy_kinds(void);

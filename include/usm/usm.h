@@ -17,6 +17,8 @@
 #include <usm/store.h>
 #include <usm/policy.h>
 #include <usm/pager.h>
+#include <usm/proto.h>
+#include <usm/hint.h>
 
 /* The library's version, which may differ from the headers' USM_VERSION
  * when a program runs against another installed libusm. */

@@ -108,13 +108,8 @@ static void evict_run(struct usm_pager *p, struct mpage **run, size_t n)
 	p->st.evictions += n;
 }
 
-static void evict_batch(struct usm_pager *p, size_t want)
+void evict_pages(struct usm_pager *p, struct mpage **v, size_t n)
 {
-	size_t n = usm_policy_pick(p->policy, p->victims, want);
-	struct mpage **v = (struct mpage **)p->victims;
-
-	for (size_t i = 0; i < n; i++)
-		v[i] = as_page(p->victims[i]);
 	sort_by_address(v, n);
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
@@ -125,18 +120,44 @@ static void evict_batch(struct usm_pager *p, size_t want)
 	}
 }
 
-void evict_make_room(struct usm_pager *p, uint64_t need)
+static void evict_batch(struct usm_pager *p, size_t want)
 {
-	if (!p->limit_pages || p->evict_hold || p->resident_pages + need <= p->limit_pages)
-		return;
-	uint64_t target = p->low_pages > need ? p->low_pages - need : 0;
+	size_t n = usm_policy_pick(p->policy, p->victims, want);
+	struct mpage **v = (struct mpage **)p->victims;
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = as_page(p->victims[i]);
+	evict_pages(p, v, n);
+}
+
+static void evict_down_to(struct usm_pager *p, uint64_t target)
+{
 	while (p->resident_pages > target) {
 		uint64_t want = p->resident_pages - target;
 		uint64_t before_pages = p->resident_pages;
 		evict_batch(p, want < p->cfg.batch ? want : p->cfg.batch);
 		if (p->resident_pages == before_pages)
-			break; /* nothing left to evict */
+			break; /* nothing left to evict (or all of it pinned) */
 	}
+}
+
+void evict_make_room(struct usm_pager *p, uint64_t need)
+{
+	if (!p->limit_pages || p->evict_hold || p->resident_pages + need <= p->limit_pages)
+		return;
+	evict_down_to(p, p->low_pages > need ? p->low_pages - need : 0);
+}
+
+/* A new limit (usmd grew or shrank this process's share): a lower one is
+ * met before the caller hears back, so that the frames are really free
+ * when usmd hands them to another process. */
+void evict_set_limit(struct usm_pager *p, uint64_t limit_bytes)
+{
+	p->limit_pages = limit_bytes / PAGE_SIZE;
+	p->low_pages = p->limit_pages * p->cfg.low_pct / 100;
+	p->st.limit = p->limit_pages * PAGE_SIZE;
+	if (p->limit_pages && !p->evict_hold)
+		evict_down_to(p, p->limit_pages);
 }
 
 /* For "clock": pages whose referenced bit the hand cleared are

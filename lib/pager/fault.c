@@ -157,7 +157,8 @@ void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 	uint64_t page = addr & ~(PAGE_SIZE - 1);
 	uint64_t fs = p->cfg.fault_size;
 	uint64_t start = addr - addr % fs, end = start + fs;
-	bool sequential = addr >= p->next_seq_addr - fs && addr < p->next_seq_addr + fs;
+	bool sequential = r->sequential ||
+			  (addr >= p->next_seq_addr - fs && addr < p->next_seq_addr + fs);
 	struct mpage *m = region_page(r, (page - r->start) / PAGE_SIZE, false);
 	bool refault = m && m->state == PAGE_EVICTED;
 

@@ -163,7 +163,16 @@ static long run_request(struct usm_pager *p, struct request *q)
 		return 0;
 	case REQ_RESUME:
 		p->evict_hold--;
+		if (!p->evict_hold && p->limit_pages && p->resident_pages > p->limit_pages)
+			evict_make_room(p, 0);
 		return 0;
+	case REQ_SET_LIMIT:
+		evict_set_limit(p, (uint64_t)a[0]);
+		return 0;
+	case REQ_SET_POLICY:
+		return usm_policy_switch(p->policy, (const char *)a[0]);
+	case REQ_HINT:
+		return hint_apply(p, (uint64_t)a[0], (uint64_t)a[1], (int)a[2]);
 	}
 	return -EINVAL;
 }
@@ -318,6 +327,7 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	p->uffd = p->wakefd = p->memfd = -1;
 	p->limit_pages = c->limit / PAGE_SIZE;
 	p->low_pages = p->limit_pages * c->low_pct / 100;
+	p->st.limit = p->limit_pages * PAGE_SIZE;
 
 	rc = usm_policy_create(c->policy, evict_rearm, p, &p->policy);
 	if (rc < 0)
@@ -432,10 +442,31 @@ void usm_pager_abandon(struct usm_pager *p)
 	close(p->memfd);
 }
 
+void usm_pager_set_limit(struct usm_pager *p, uint64_t limit)
+{
+	call(p, REQ_SET_LIMIT, (long)limit, 0, 0, 0);
+}
+
+int usm_pager_set_policy(struct usm_pager *p, const char *name)
+{
+	return (int)call(p, REQ_SET_POLICY, (long)name, 0, 0, 0);
+}
+
+long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind)
+{
+	uint64_t start = (uint64_t)(uintptr_t)addr & ~(PAGE_SIZE - 1);
+	uint64_t end = ((uint64_t)(uintptr_t)addr + len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+
+	if (end < start)
+		return -EINVAL;
+	return call(p, REQ_HINT, (long)start, (long)(end - start), kind, 0);
+}
+
 void usm_pager_get_stats(struct usm_pager *p, struct usm_pager_stats *s)
 {
 	*s = p->st;
 	s->resident = p->resident_pages * PAGE_SIZE;
+	s->pinned = p->pinned_pages * PAGE_SIZE;
 	s->latency_p50_ns = latency_percentile(p, 50);
 	s->latency_p99_ns = latency_percentile(p, 99);
 }

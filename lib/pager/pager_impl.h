@@ -35,17 +35,20 @@ struct mpage {
 	bool wp;                      /* write-protected now */
 	bool wp_faulted;              /* written since it came back protected */
 	uint8_t write_score;          /* > 0: comes back writable (fault.c) */
+	bool pinned;                  /* usm_hint PIN: resident, out of the policy's reach */
 };
 
 struct region {
 	uint64_t start, npages;
 	struct mpage ***leaves;       /* npages/LEAF_PAGES leaves, each made on first use */
 	uint64_t nleaves;
+	bool sequential;              /* usm_hint SEQUENTIAL: every fault prefetches */
 };
 
 enum request_op {
 	REQ_ADD, REQ_MUNMAP, REQ_MADVISE, REQ_BRK,
 	REQ_MREMAP_BEGIN, REQ_MREMAP_END, REQ_FORGET, REQ_FORK_PREPARE, REQ_RESUME,
+	REQ_SET_LIMIT, REQ_SET_POLICY, REQ_HINT,
 };
 
 struct request {
@@ -70,6 +73,8 @@ struct usm_pager {
 	size_t nregions, cap;
 
 	uint64_t resident_pages, limit_pages, low_pages;
+	uint64_t pinned_pages;
+	uint64_t hint_pages;          /* hint.c's count of a range */
 	unsigned evict_hold;          /* > 0: no eviction (mremap, fork) */
 
 	_Atomic(struct request *) queue;
@@ -94,6 +99,7 @@ struct usm_pager {
 
 /* region.c */
 struct region *region_find(struct usm_pager *p, uint64_t addr);
+struct region *region_next(struct usm_pager *p, uint64_t addr);  /* holding addr, or the next one */
 struct region *region_insert(struct usm_pager *p, uint64_t start, uint64_t npages);
 struct mpage *region_page(struct region *r, uint64_t index, bool create);
 static inline uint64_t region_end(const struct region *r) { return r->start + r->npages * PAGE_SIZE; }
@@ -113,7 +119,12 @@ int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t c
 
 /* evict.c */
 void evict_make_room(struct usm_pager *p, uint64_t need_pages);
+void evict_set_limit(struct usm_pager *p, uint64_t limit_bytes);
+void evict_pages(struct usm_pager *p, struct mpage **v, size_t n);  /* unlinked from the policy */
 void evict_rearm(void *ctx, struct usm_policy_node **nodes, size_t n);
+
+/* hint.c */
+long hint_apply(struct usm_pager *p, uint64_t addr, uint64_t len, int kind);
 
 /* latency.c */
 void latency_record(struct usm_pager *p, uint64_t ns);

@@ -35,6 +35,17 @@ struct region *region_find(struct usm_pager *p, uint64_t addr)
 	return addr < region_end(r) ? r : NULL;
 }
 
+struct region *region_next(struct usm_pager *p, uint64_t addr)
+{
+	struct region *r = region_find(p, addr);
+	size_t i;
+
+	if (r)
+		return r;
+	i = find_index(p, addr);
+	return i < p->nregions ? p->regions[i] : NULL;
+}
+
 static uint64_t leaves_for(uint64_t npages)
 {
 	return (npages + LEAF_PAGES - 1) / LEAF_PAGES;
@@ -107,6 +118,10 @@ void page_forget(struct usm_pager *p, struct mpage *m)
 		usm_policy_removed(p->policy, &m->node);
 		p->resident_pages--;
 	}
+	if (m->pinned) {
+		m->pinned = false;
+		p->pinned_pages--;
+	}
 	usm_store_drop(p->store, m->copy);
 	m->copy = 0;
 	m->state = 0;
@@ -150,6 +165,7 @@ static void split_at(struct usm_pager *p, uint64_t addr)
 	uint64_t tail = r->npages - k;
 	p->st.managed_bytes -= tail * PAGE_SIZE; /* region_insert counts it again */
 	struct region *t = region_insert(p, addr, tail);
+	t->sequential = r->sequential;
 	for (uint64_t i = k; i < r->npages; i++) {
 		struct mpage *m = region_page(r, i, false);
 		if (!m)

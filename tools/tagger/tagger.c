@@ -2,7 +2,9 @@
  *
  * Settings come from the environment that usm run prepares (docs/run.md):
  * USM_LIMIT, USM_FAULT_SIZE, USM_LOW_PCT, USM_BATCH, USM_PREFETCH,
- * USM_POLICY, USM_STORE, USM_STORE_MAX, USM_STATS_DIR. At exit each process
+ * USM_POLICY, USM_STORE, USM_STORE_MAX, USM_STATS_DIR, and USM_DAEMON (the
+ * usmd socket to join) with USM_SET (which of them the user gave, as
+ * USM_SET_* bits: they win over usmd's config). At exit each process
  * writes its figures to USM_STATS_DIR/PID.json; a process the pager had to
  * stop writes PID.fatal with the reason. */
 #include "tagger.h"
@@ -25,7 +27,10 @@ struct usm_pager *tagger_pager;
 
 static struct usm_pager_config config;
 static char store_spec[PATH_MAX + 16];
+static char daemon_store[PATH_MAX];
 static const char *stats_dir;
+static const char *daemon_path;
+static uint32_t set_by_user;
 
 void tagger_die(const char *fmt, ...)
 {
@@ -73,10 +78,19 @@ static uint64_t env_size(const char *name, uint64_t fallback)
 	return n;
 }
 
+/* Every process of the tree needs a swap file of its own. */
+static void choose_store(const char *store)
+{
+	if (store && !strncmp(store, "file:", 5)) {
+		snprintf(store_spec, sizeof(store_spec), "%s.%d", store, (int)getpid());
+		config.store = store_spec;
+	} else if (store) {
+		config.store = store;
+	}
+}
+
 static void read_config(void)
 {
-	const char *store;
-
 	usm_pager_config_defaults(&config);
 	config.limit = env_size("USM_LIMIT", 0);
 	config.fault_size = env_size("USM_FAULT_SIZE", config.fault_size);
@@ -86,16 +100,25 @@ static void read_config(void)
 	config.store_max = env_size("USM_STORE_MAX", 0);
 	if (getenv("USM_POLICY"))
 		config.policy = getenv("USM_POLICY");
-	store = getenv("USM_STORE");
-	if (store && !strncmp(store, "file:", 5)) {
-		/* every process of the tree needs a swap file of its own */
-		snprintf(store_spec, sizeof(store_spec), "%s.%d", store, (int)getpid());
-		config.store = store_spec;
-	} else if (store) {
-		config.store = store;
-	}
+	choose_store(getenv("USM_STORE"));
 	config.fatal = on_fatal;
 	stats_dir = getenv("USM_STATS_DIR");
+	daemon_path = getenv("USM_DAEMON");
+	set_by_user = (uint32_t)env_size("USM_SET", 0);
+}
+
+/* With usmd: its grant is the limit, its config may choose policy and
+ * store. Without it (or when it refuses us) the process pages on its own. */
+static bool join_daemon(void)
+{
+	if (!daemon_path || !*daemon_path)
+		return false;
+	if (tagger_link_join(daemon_path, &config, set_by_user, daemon_store,
+			     sizeof(daemon_store)) < 0)
+		return false;
+	if (config.store == daemon_store)
+		choose_store(daemon_store);
+	return true;
 }
 
 static void start_pager(void)
@@ -111,6 +134,14 @@ static void start_pager(void)
 	 * outlive the process, however the process ends */
 	if (config.store == store_spec)
 		unlink(store_spec + 5);
+}
+
+static void start_link(void)
+{
+	int rc = tagger_link_start(tagger_pager);
+
+	if (rc < 0)
+		tagger_die("cannot start the link to usmd: %s", strerror(-rc));
 }
 
 static void fork_prepare(void)
@@ -134,23 +165,45 @@ static void fork_child(void)
 	 * store: it starts a pager of its own. */
 	usm_pager_abandon(tagger_pager);
 	tagger_pager = NULL;
+	tagger_link_forget();
 	usm_rawmem_reset_after_fork();
 	read_config();
+	bool joined = join_daemon();
 	start_pager();
 	tagger_scan_mappings(tagger_pager);
+	if (joined)
+		start_link();
 }
 
 __attribute__((constructor)) static void tagger_init(void)
 {
 	int rc;
+	bool joined;
 
 	read_config();
+	joined = join_daemon();
 	start_pager();
 	rc = tagger_patch_libc();
 	if (rc < 0)
 		tagger_die("cannot hook libc's mapping calls: %s", strerror(-rc));
 	tagger_scan_mappings(tagger_pager);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (joined)
+		start_link();
+}
+
+/* usm_hint() of libusm finds this by name (lib/hint.c): the one symbol
+ * the tagger exports (tagger.map). */
+__attribute__((visibility("default"))) long usm_tagger_hint(void *addr, size_t len, int kind)
+{
+	long rc;
+
+	if (!tagger_pager)
+		return -ENOSYS;
+	rc = usm_pager_hint(tagger_pager, addr, len, kind);
+	if (rc == 0)
+		tagger_link_hint(kind, len);
+	return rc;
 }
 
 __attribute__((destructor)) static void tagger_exit(void)
@@ -158,6 +211,7 @@ __attribute__((destructor)) static void tagger_exit(void)
 	struct usm_pager_stats s;
 	char json[1024];
 
+	tagger_link_leave();
 	if (!tagger_pager || !stats_dir)
 		return;
 	usm_pager_get_stats(tagger_pager, &s);

@@ -3,11 +3,14 @@
  *   tagger.c   start-up, settings from the environment, fork, exit figures
  *   hooks.c    the replacements for libc's mapping calls
  *   patch.c    installing them over libc's own entry points
- *   scan.c     the anonymous mappings that exist before the hooks */
+ *   scan.c     the anonymous mappings that exist before the hooks
+ *   link.c     the link to usmd, when usm run found one */
 #ifndef USM_TAGGER_H
 #define USM_TAGGER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <usm/pager.h>
 
@@ -26,6 +29,21 @@ int tagger_munmap(void *addr, size_t len);
 void *tagger_mremap(void *old, size_t old_len, size_t new_len, int flags, ...);
 int tagger_madvise(void *addr, size_t len, int advice);
 int tagger_brk(void *addr);
+
+/* usmd (link.c). join says hello before the pager starts and sets c's
+ * limit (the grant), and its policy and store when usmd's config names
+ * them (store_buf holds the store's spec): 0, or -errno after one line on
+ * stderr (then the process pages on its own). start runs the link thread
+ * for the pager. */
+int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_by_user,
+		     char *store_buf, size_t store_len);
+int tagger_link_start(struct usm_pager *p);
+void tagger_link_hint(int kind, uint64_t bytes);
+void tagger_link_forget(void);   /* in a fork child */
+void tagger_link_leave(void);    /* at exit */
+
+/* What usm_hint() calls in a managed process (lib/hint.c). */
+long usm_tagger_hint(void *addr, size_t len, int kind);
 
 /* Says why and ends the process: the tagger cannot leave it half managed. */
 void tagger_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -27,6 +27,9 @@
 struct run_options {
 	struct usm_pager_config pager;
 	const char *stats_path;
+	const char *socket;       /* --socket, else the default */
+	bool no_daemon;
+	uint32_t set_by_user;     /* USM_SET_*: options usmd's config must not override */
 	bool quiet;
 	char **cmd;
 };
@@ -38,7 +41,10 @@ static void usage(FILE *out)
 		"\n"
 		"Runs CMD with its private anonymous memory (heap, mmap, thread stacks) faulted\n"
 		"in, placed and evicted by usm under a budget, through userfaultfd. Each process\n"
-		"of CMD's tree gets its own budget. At the end a summary goes to stderr.\n"
+		"of CMD's tree gets its own budget. When usmd runs, each process joins its pool\n"
+		"and its budget is the share usmd grants (--limit then caps that share; usmd's\n"
+		"config may choose policy and store, unless given here). At the end a summary\n"
+		"goes to stderr.\n"
 		"\n"
 		"  -l, --limit SIZE        resident managed memory per process (e.g. 64M); the\n"
 		"                          default, none, pages without evicting\n"
@@ -51,6 +57,10 @@ static void usage(FILE *out)
 		"                          (default 90)\n"
 		"      --batch N           pages evicted per round at most (default 256)\n"
 		"      --stats FILE        write the summary as JSON to FILE\n"
+		"      --socket PATH       the usmd to join (default: $USM_SOCKET, else\n"
+		"                          /run/usm/usmd.sock for root, else\n"
+		"                          $XDG_RUNTIME_DIR/usm/usmd.sock)\n"
+		"      --no-daemon         page on this run's own budget even when usmd runs\n"
 		"  -q, --quiet             no summary\n"
 		"  -h, --help              show this help\n"
 		"\n"
@@ -106,7 +116,8 @@ static int check_choices(struct run_options *o)
 
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
-	enum { OPT_PREFETCH = 256, OPT_POLICY, OPT_STORE, OPT_STORE_MAX, OPT_LOW, OPT_BATCH, OPT_STATS };
+	enum { OPT_PREFETCH = 256, OPT_POLICY, OPT_STORE, OPT_STORE_MAX, OPT_LOW, OPT_BATCH, OPT_STATS,
+	       OPT_SOCKET, OPT_NO_DAEMON };
 	static const struct option options[] = {
 		{ "limit", required_argument, NULL, 'l' },
 		{ "page-size", required_argument, NULL, 'p' },
@@ -117,6 +128,8 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "low-watermark", required_argument, NULL, OPT_LOW },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "stats", required_argument, NULL, OPT_STATS },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "no-daemon", no_argument, NULL, OPT_NO_DAEMON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -131,6 +144,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		switch (c) {
 		case 'l':
 			rc = parse_size_option("--limit", optarg, &o->pager.limit);
+			o->set_by_user |= USM_SET_LIMIT;
 			break;
 		case 'p':
 			rc = parse_size_option("--page-size", optarg, &size);
@@ -141,9 +155,11 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			break;
 		case OPT_POLICY:
 			o->pager.policy = optarg;
+			o->set_by_user |= USM_SET_POLICY;
 			break;
 		case OPT_STORE:
 			o->pager.store = optarg;
+			o->set_by_user |= USM_SET_STORE;
 			break;
 		case OPT_STORE_MAX:
 			rc = parse_size_option("--store-max", optarg, &o->pager.store_max);
@@ -156,6 +172,12 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			break;
 		case OPT_STATS:
 			o->stats_path = optarg;
+			break;
+		case OPT_SOCKET:
+			o->socket = optarg;
+			break;
+		case OPT_NO_DAEMON:
+			o->no_daemon = true;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -281,7 +303,31 @@ static void set_env(const char *name, const char *fmt, ...)
 	setenv(name, value, 1);
 }
 
-static void prepare_child_env(const struct run_options *o, const char *tagger, const char *dir)
+/* The usmd socket this run joins, or "" for none: the default one when
+ * something listens there, the one named by --socket always (a missing one
+ * is an error). */
+static int find_daemon(const struct run_options *o, char *out, size_t len)
+{
+	struct stat st;
+
+	out[0] = '\0';
+	if (o->no_daemon)
+		return 0;
+	if (o->socket) {
+		if (stat(o->socket, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+			usm_error("run: --socket: no usmd at %s", o->socket);
+			return -1;
+		}
+		snprintf(out, len, "%s", o->socket);
+		return 0;
+	}
+	if (usm_daemon_socket_path(out, len) < 0 || stat(out, &st) < 0 || !S_ISSOCK(st.st_mode))
+		out[0] = '\0';
+	return 0;
+}
+
+static void prepare_child_env(const struct run_options *o, const char *tagger, const char *dir,
+			      const char *daemon)
 {
 	const char *preload = getenv("LD_PRELOAD");
 
@@ -298,6 +344,12 @@ static void prepare_child_env(const struct run_options *o, const char *tagger, c
 	set_env("USM_STORE", "%s", o->pager.store);
 	set_env("USM_STORE_MAX", "%" PRIu64, o->pager.store_max);
 	set_env("USM_STATS_DIR", "%s", dir);
+	if (*daemon) {
+		set_env("USM_DAEMON", "%s", daemon);
+		set_env("USM_SET", "%u", o->set_by_user);
+	} else {
+		unsetenv("USM_DAEMON");
+	}
 }
 
 static void remove_dir(const char *dir)
@@ -333,14 +385,15 @@ static int wait_child(pid_t pid, int *status)
 	return 0;
 }
 
-static int settings_json(const struct run_options *o, char *buf, size_t len)
+static int settings_json(const struct run_options *o, const char *daemon, char *buf, size_t len)
 {
 	return snprintf(buf, len,
 			"{\"limit\": %" PRIu64 ", \"page_size\": %zu, \"prefetch\": %u, "
 			"\"policy\": \"%s\", \"store\": \"%s\", \"low_watermark_pct\": %u, "
-			"\"batch\": %u}",
+			"\"batch\": %u, \"daemon\": %s%s%s}",
 			o->pager.limit, o->pager.fault_size, o->pager.prefetch, o->pager.policy,
-			o->pager.store, o->pager.low_pct, o->pager.batch);
+			o->pager.store, o->pager.low_pct, o->pager.batch, *daemon ? "\"" : "",
+			*daemon ? daemon : "null", *daemon ? "\"" : "");
 }
 
 int cmd_run(int argc, char **argv)
@@ -349,6 +402,7 @@ int cmd_run(int argc, char **argv)
 	struct usm_features f;
 	struct run_summary summary;
 	char path[PATH_MAX], tagger[PATH_MAX], dir[] = "/tmp/usm-run.XXXXXX", settings[1024];
+	char daemon[PATH_MAX];
 	int rc, status = 0, exit_status, sig = 0;
 	pid_t pid;
 
@@ -372,6 +426,8 @@ int cmd_run(int argc, char **argv)
 			  "(see 'usm features')");
 		return 1;
 	}
+	if (find_daemon(&o, daemon, sizeof(daemon)) < 0)
+		return 1;
 	if (!mkdtemp(dir)) {
 		usm_error_errno(-errno, "run: cannot make a directory for the figures");
 		return 1;
@@ -385,7 +441,7 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	if (pid == 0) {
-		prepare_child_env(&o, tagger, dir);
+		prepare_child_env(&o, tagger, dir, daemon);
 		execv(path, o.cmd);
 		usm_error_errno(-errno, "run: %s", o.cmd[0]);
 		_exit(127);
@@ -407,7 +463,7 @@ int cmd_run(int argc, char **argv)
 	if (!o.quiet)
 		run_summary_print(stderr, &summary);
 	if (o.stats_path) {
-		settings_json(&o, settings, sizeof(settings));
+		settings_json(&o, daemon, settings, sizeof(settings));
 		if (run_summary_write_json(o.stats_path, &summary, settings, exit_status, sig) < 0) {
 			usm_error("run: cannot write %s", o.stats_path);
 			if (!exit_status)

@@ -1,0 +1,400 @@
+/* The tagger's link to usmd (docs/protocol.md). When usm run found a usmd,
+ * the tagger says hello before its pager starts (the config may choose the
+ * policy and store), takes the grant as its limit, and a link thread then:
+ *   - asks for more frames (LEASE) while the pager evicts under its grant,
+ *     backing off when usmd says not now;
+ *   - gives frames back when usmd asks (RECLAIM: the pager evicts first,
+ *     then RECLAIMED) and unasked when it holds far more than it uses;
+ *   - sends STATS, and switches policy on SET_POLICY;
+ *   - when usmd goes away, keeps paging on what it holds and says hello
+ *     again to a new usmd every half second.
+ * Nothing here waits on usmd for long: every wait has a deadline, and the
+ * socket is non-blocking once joined. The thread runs on a usm_rawmem stack
+ * and keeps its buffers in static storage, off managed memory. */
+#include "tagger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <usm/proto.h>
+#include <usm/rawmem.h>
+
+#define HELLO_TIMEOUT_MS 2000
+#define TICK_MS 50
+#define REJOIN_MS 500
+#define DENIED_BACKOFF_MS 500
+#define LEASE_TIMEOUT_MS 2000
+#define RELEASE_IDLE_MS 1000
+#define MIN_STEP (1ull << 20)
+#define MAX_STEP (32ull << 20)
+
+static struct {
+	char path[108];
+	int fd;                   /* -1 while usmd is away */
+	pthread_mutex_t send_lock;
+	uint32_t seq;
+	struct usm_pager *pager;
+	uint64_t user_limit;      /* usm run --limit, 0 = none */
+	uint32_t set_by_user;
+	uint64_t min_grant;
+	uint64_t cap;             /* the smaller of user_limit and the config's limit */
+	uint64_t grant;
+	unsigned stats_ms;
+	char policy[USM_PROTO_POLICY_MAX];
+	uint32_t page_size;
+	bool started;
+} link_ = { .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct usm_msg_reader reader;  /* 64 KiB: static, not on the thread's stack */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t frames_up(uint64_t bytes)
+{
+	return (bytes + USM_FRAME_SIZE - 1) / USM_FRAME_SIZE * USM_FRAME_SIZE;
+}
+
+static int send_msg(unsigned type, const void *payload, size_t len)
+{
+	int rc = -ENOTCONN;
+
+	pthread_mutex_lock(&link_.send_lock);
+	if (link_.fd >= 0)
+		rc = usm_msg_send(link_.fd, type, ++link_.seq, payload, len);
+	pthread_mutex_unlock(&link_.send_lock);
+	return rc;
+}
+
+static void send_amount(unsigned type, uint64_t bytes)
+{
+	struct usm_msg_amount a = { .bytes = bytes };
+
+	send_msg(type, &a, sizeof(a));
+}
+
+static void drop_connection(void)
+{
+	pthread_mutex_lock(&link_.send_lock);
+	if (link_.fd >= 0)
+		close(link_.fd);
+	link_.fd = -1;
+	pthread_mutex_unlock(&link_.send_lock);
+}
+
+static uint64_t effective_limit(void)
+{
+	return link_.cap && link_.cap < link_.grant ? link_.cap : link_.grant;
+}
+
+static void apply_limit(void)
+{
+	if (link_.pager)
+		usm_pager_set_limit(link_.pager, effective_limit());
+}
+
+/* HELLO and its WELCOME (or ERROR), within HELLO_TIMEOUT_MS. 0, or -errno
+ * with *why set for an ERROR. */
+static int hello(uint64_t resident, struct usm_msg_welcome *w, char *why, size_t why_len)
+{
+	struct usm_msg_hello h = {
+		.pid = (uint32_t)getpid(),
+		.role = USM_ROLE_CLIENT,
+		.set_by_user = link_.set_by_user,
+		.page_size = link_.page_size,
+		.limit = link_.user_limit,
+		.min_grant = link_.min_grant,
+		.resident = frames_up(resident),
+	};
+	const struct usm_msg_header *mh;
+	const void *payload;
+	int fd, rc;
+
+	prctl(PR_GET_NAME, h.name);
+	h.name[sizeof(h.name) - 1] = '\0';
+	snprintf(h.policy, sizeof(h.policy), "%s", link_.policy);
+	fd = usm_daemon_connect(link_.path);
+	if (fd < 0)
+		return fd;
+	reader.have = reader.consumed = 0;
+	rc = usm_msg_send(fd, USM_MSG_HELLO, 0, &h, sizeof(h));
+	if (rc == 0)
+		rc = usm_msg_read_timeout(fd, &reader, HELLO_TIMEOUT_MS, &mh, &payload);
+	if (rc == 1 && mh->type == USM_MSG_WELCOME) {
+		*w = *(const struct usm_msg_welcome *)payload;
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		pthread_mutex_lock(&link_.send_lock);
+		link_.fd = fd;
+		link_.seq = 0;
+		pthread_mutex_unlock(&link_.send_lock);
+		return 0;
+	}
+	if (rc == 1 && mh->type == USM_MSG_ERROR) {
+		const struct usm_msg_error *e = payload;
+		snprintf(why, why_len, "%s", e->text);
+		rc = e->code > 0 ? -e->code : -EPROTO;
+	} else if (rc >= 0) {
+		rc = -EPROTO;
+	}
+	close(fd);
+	return rc;
+}
+
+static void take_welcome(const struct usm_msg_welcome *w)
+{
+	uint64_t cfg_limit = w->limit;
+
+	link_.grant = w->grant;
+	link_.stats_ms = w->stats_interval_ms ? w->stats_interval_ms : 250;
+	if (link_.set_by_user & USM_SET_LIMIT)
+		link_.cap = link_.user_limit;
+	else if (link_.user_limit && cfg_limit)
+		link_.cap = link_.user_limit < cfg_limit ? link_.user_limit : cfg_limit;
+	else
+		link_.cap = link_.user_limit ? link_.user_limit : cfg_limit;
+}
+
+int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_by_user,
+		     char *store_buf, size_t store_len)
+{
+	struct usm_msg_welcome w;
+	char why[USM_PROTO_TEXT_MAX] = "";
+	int rc;
+
+	snprintf(link_.path, sizeof(link_.path), "%s", path);
+	link_.user_limit = c->limit / USM_FRAME_SIZE * USM_FRAME_SIZE;
+	link_.set_by_user = set_by_user;
+	link_.page_size = (uint32_t)c->fault_size;
+	link_.min_grant = frames_up(c->fault_size * (1 + (uint64_t)c->prefetch) +
+				    (uint64_t)c->batch * USM_FRAME_SIZE);
+	snprintf(link_.policy, sizeof(link_.policy), "%s", c->policy);
+	rc = hello(0, &w, why, sizeof(why));
+	if (rc < 0) {
+		dprintf(2, "usm: tagger[%d]: usmd at %s: %s; this process pages on its own\n",
+			(int)getpid(), path, why[0] ? why : strerror(-rc));
+		return rc;
+	}
+	take_welcome(&w);
+	if (w.policy[0] && !(set_by_user & USM_SET_POLICY)) {
+		snprintf(link_.policy, sizeof(link_.policy), "%s", w.policy);
+		c->policy = link_.policy;
+	}
+	if (w.store[0] && !(set_by_user & USM_SET_STORE) && store_len > strlen(w.store)) {
+		snprintf(store_buf, store_len, "%s", w.store);
+		c->store = store_buf;
+	}
+	c->limit = effective_limit();
+	return 0;
+}
+
+/* ---- the link thread ---- */
+
+static struct {
+	long long last_stats, lease_sent, denied_at, last_eviction;
+	uint64_t evictions;
+	bool lease_pending;
+} tick;
+
+static uint64_t step(void)
+{
+	uint64_t s = frames_up(link_.grant / 8);
+
+	return s < MIN_STEP ? MIN_STEP : s > MAX_STEP ? MAX_STEP : s;
+}
+
+static void handle(const struct usm_msg_header *h, const void *payload)
+{
+	const struct usm_msg_amount *a = payload;
+
+	switch (h->type) {
+	case USM_MSG_GRANT:
+		link_.grant = a->grant;
+		tick.lease_pending = false;
+		if (a->bytes == 0)
+			tick.denied_at = now_ms();
+		apply_limit();
+		break;
+	case USM_MSG_RECLAIM: {
+		uint64_t before = link_.grant;
+		link_.grant = a->grant < before ? a->grant : before;
+		apply_limit(); /* evicts down to it before we answer */
+		send_amount(USM_MSG_RECLAIMED, before - link_.grant);
+		break;
+	}
+	case USM_MSG_SET_POLICY: {
+		const struct usm_msg_set_policy *s = payload;
+		if (usm_pager_set_policy(link_.pager, s->policy) == 0)
+			snprintf(link_.policy, sizeof(link_.policy), "%s", s->policy);
+		break;
+	}
+	case USM_MSG_ERROR: {
+		const struct usm_msg_error *e = payload;
+		dprintf(2, "usm: tagger[%d]: usmd: %s\n", (int)getpid(), e->text);
+		drop_connection();
+		break;
+	}
+	default: /* nothing else is meant for a client */
+		break;
+	}
+}
+
+static void send_stats(const struct usm_pager_stats *s)
+{
+	struct usm_msg_stats m = {
+		.resident = s->resident, .peak_resident = s->peak_resident,
+		.first_touch = s->first_touch, .refaults = s->refaults, .evictions = s->evictions,
+		.bytes_to_store = s->bytes_to_store, .bytes_from_store = s->bytes_from_store,
+		.latency_p50_ns = s->latency_p50_ns, .latency_p99_ns = s->latency_p99_ns,
+		.limit = s->limit,
+	};
+
+	snprintf(m.policy, sizeof(m.policy), "%s", link_.policy);
+	send_msg(USM_MSG_STATS, &m, sizeof(m));
+}
+
+/* Asks for more while the pager evicts under the grant; gives back what
+ * lies idle well above what is resident. */
+static void balance(const struct usm_pager_stats *s, long long now)
+{
+	bool evicting = s->evictions > tick.evictions;
+
+	tick.evictions = s->evictions;
+	if (evicting)
+		tick.last_eviction = now;
+	if (tick.lease_pending && now - tick.lease_sent > LEASE_TIMEOUT_MS)
+		tick.lease_pending = false;
+	if (evicting && !tick.lease_pending && now - tick.denied_at > DENIED_BACKOFF_MS &&
+	    (!link_.cap || link_.grant < link_.cap)) {
+		send_amount(USM_MSG_LEASE, step());
+		tick.lease_pending = true;
+		tick.lease_sent = now;
+		return;
+	}
+	uint64_t keep = frames_up(s->resident) + step();
+	if (keep < link_.min_grant)
+		keep = link_.min_grant;
+	if (!tick.lease_pending && now - tick.last_eviction > RELEASE_IDLE_MS &&
+	    link_.grant > keep + step()) {
+		uint64_t give = link_.grant - keep;
+		link_.grant = keep;
+		apply_limit();
+		send_amount(USM_MSG_RELEASE, give);
+	}
+}
+
+static void rejoin(void)
+{
+	struct usm_pager_stats s;
+	struct usm_msg_welcome w;
+	char why[USM_PROTO_TEXT_MAX];
+
+	usm_pager_get_stats(link_.pager, &s);
+	if (hello(s.resident, &w, why, sizeof(why)) < 0)
+		return;
+	take_welcome(&w);
+	apply_limit();
+	tick.lease_pending = false;
+}
+
+static void *link_main(void *arg)
+{
+	long long next_rejoin = 0;
+
+	(void)arg;
+	for (;;) {
+		struct usm_pager_stats s;
+		long long now = now_ms();
+
+		if (link_.fd < 0) {
+			if (now >= next_rejoin) {
+				rejoin();
+				next_rejoin = now + REJOIN_MS;
+			}
+			if (link_.fd < 0) {
+				poll(NULL, 0, REJOIN_MS / 5);
+				continue;
+			}
+		}
+		struct pollfd pfd = { .fd = link_.fd, .events = POLLIN };
+		if (poll(&pfd, 1, TICK_MS) > 0) {
+			const struct usm_msg_header *h;
+			const void *payload;
+			int rc;
+			while ((rc = usm_msg_read(link_.fd, &reader, &h, &payload)) == 1)
+				handle(h, payload);
+			if (rc < 0 || link_.fd < 0) {
+				/* usmd is gone (or spoke nonsense): page on what we hold */
+				drop_connection();
+				next_rejoin = now + REJOIN_MS;
+				continue;
+			}
+		}
+		usm_pager_get_stats(link_.pager, &s);
+		now = now_ms();
+		balance(&s, now);
+		if (now - tick.last_stats >= link_.stats_ms) {
+			send_stats(&s);
+			tick.last_stats = now;
+		}
+	}
+	return NULL;
+}
+
+int tagger_link_start(struct usm_pager *p)
+{
+	static const size_t stack_size = 128 << 10;
+	pthread_attr_t attr;
+	pthread_t thread;
+	void *stack = usm_rawmem_alloc(stack_size);
+	int rc;
+
+	if (!stack)
+		return -ENOMEM;
+	link_.pager = p;
+	memset(&tick, 0, sizeof(tick));
+	pthread_attr_init(&attr);
+	pthread_attr_setstack(&attr, stack, stack_size);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = -pthread_create(&thread, &attr, link_main, NULL);
+	pthread_attr_destroy(&attr);
+	link_.started = rc == 0;
+	return rc;
+}
+
+void tagger_link_hint(int kind, uint64_t bytes)
+{
+	struct usm_msg_hint h = { .kind = (uint32_t)kind, .bytes = bytes };
+
+	if (link_.started)
+		send_msg(USM_MSG_HINT, &h, sizeof(h));
+}
+
+/* In a fork child: the connection is the parent's and the thread is gone. */
+void tagger_link_forget(void)
+{
+	if (link_.fd >= 0)
+		close(link_.fd);
+	link_.fd = -1;
+	link_.started = false;
+	link_.pager = NULL;
+	pthread_mutex_init(&link_.send_lock, NULL);
+}
+
+void tagger_link_leave(void)
+{
+	if (link_.started)
+		send_msg(USM_MSG_BYE, NULL, 0);
+}
