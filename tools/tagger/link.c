@@ -219,19 +219,22 @@ static void handle(const struct usm_msg_header *h, const void *payload)
 {
 	const struct usm_msg_amount *a = payload;
 
+	/* Amounts are applied as changes, not totals: a RELEASE of ours may
+	 * cross a GRANT or RECLAIM of usmd's on the wire, and changes add up
+	 * the same in either order. */
 	switch (h->type) {
 	case USM_MSG_GRANT:
-		link_.grant = a->grant;
+		link_.grant += a->bytes;
 		tick.lease_pending = false;
 		if (a->bytes == 0)
 			tick.denied_at = now_ms();
 		apply_limit();
 		break;
 	case USM_MSG_RECLAIM: {
-		uint64_t before = link_.grant;
-		link_.grant = a->grant < before ? a->grant : before;
+		uint64_t give = a->bytes < link_.grant ? a->bytes : link_.grant;
+		link_.grant -= give;
 		apply_limit(); /* evicts down to it before we answer */
-		send_amount(USM_MSG_RECLAIMED, before - link_.grant);
+		send_amount(USM_MSG_RECLAIMED, give);
 		break;
 	}
 	case USM_MSG_SET_POLICY: {
