@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 #include <usm/features.h>
+#include <usm/hint.h>
 #include <usm/pager.h>
 
 #define MB (1UL << 20)
@@ -131,6 +132,80 @@ static void unmapped_memory_leaves_the_budget(void **state)
 	assert_int_equal(usm_pager_munmap(pager, (void *)1, 4096), -EINVAL);
 }
 
+/* usmd moves a process's budget: a lower limit is met before the call
+ * returns, a higher one lets more stay resident. */
+static void a_new_limit_is_met_before_the_call_returns(void **state)
+{
+	struct usm_pager_stats s;
+	size_t len = 2 * MB;
+
+	if (!pager)
+		skip();
+	usm_pager_get_stats(pager, &s);
+	uint64_t evictions = s.evictions;
+	usm_pager_set_limit(pager, 4 * MB);
+	uint64_t *w = managed_region(len);
+	fill(w, len, 5);
+	usm_pager_get_stats(pager, &s);
+	assert_int_equal(s.evictions, evictions); /* all of it fits the raised limit */
+	assert_int_equal(s.limit, 4 * MB);
+	usm_pager_set_limit(pager, LIMIT / 2);
+	usm_pager_get_stats(pager, &s);
+	assert_true(s.resident <= LIMIT / 2);
+	assert_true(intact(w, len, 5));
+	usm_pager_set_limit(pager, LIMIT);
+	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
+}
+
+static void policy_switches_keep_the_data(void **state)
+{
+	size_t len = 4 * MB;
+
+	if (!pager)
+		skip();
+	uint64_t *w = managed_region(len);
+	fill(w, len, 6);
+	assert_int_equal(usm_pager_set_policy(pager, "clock"), 0);
+	assert_true(intact(w, len, 6));
+	assert_int_equal(usm_pager_set_policy(pager, "nope"), -EINVAL);
+	assert_int_equal(usm_pager_set_policy(pager, "fifo"), 0);
+	assert_true(intact(w, len, 6));
+	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
+}
+
+static void pinned_pages_stay_and_cold_ones_go(void **state)
+{
+	struct usm_pager_stats s;
+	size_t len = 4 * MB, pin = LIMIT / 4;
+
+	if (!pager)
+		skip();
+	uint64_t *w = managed_region(len);
+	fill(w, len, 7);
+	assert_int_equal(usm_pager_hint(pager, w, pin, USM_HINT_PIN), 0);
+	assert_int_equal(usm_pager_hint(pager, w, LIMIT, USM_HINT_PIN), -ENOMEM);
+	usm_pager_get_stats(pager, &s);
+	assert_int_equal(s.pinned, pin);
+	uint64_t evictions = s.evictions;
+	fill(w + pin / 8, len - pin, 8); /* streams past the pinned head */
+	assert_true(intact(w, pin, 7));
+	usm_pager_get_stats(pager, &s);
+	assert_true(s.evictions > evictions);
+	/* the head never left */
+	unsigned char v[LIMIT / 4 / 4096];
+	assert_int_equal(mincore(w, pin, v), 0);
+	for (size_t i = 0; i < sizeof(v); i++)
+		assert_true(v[i] & 1);
+	assert_int_equal(usm_pager_hint(pager, w, pin, USM_HINT_UNPIN), 0);
+	assert_int_equal(usm_pager_hint(pager, w, pin, USM_HINT_COLD), 0);
+	assert_int_equal(mincore(w, pin, v), 0);
+	for (size_t i = 0; i < sizeof(v); i++)
+		assert_false(v[i] & 1);
+	assert_true(intact(w, pin, 7));
+	assert_int_equal(usm_pager_hint(pager, w, pin, 42), -EINVAL);
+	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -138,6 +213,9 @@ int main(void)
 		cmocka_unit_test(dontneed_reads_zeros_and_keeps_the_rest),
 		cmocka_unit_test(mremap_moves_evicted_pages_with_the_mapping),
 		cmocka_unit_test(unmapped_memory_leaves_the_budget),
+		cmocka_unit_test(a_new_limit_is_met_before_the_call_returns),
+		cmocka_unit_test(policy_switches_keep_the_data),
+		cmocka_unit_test(pinned_pages_stay_and_cold_ones_go),
 	};
 	return cmocka_run_group_tests_name("pager", tests, setup, NULL);
 }
