@@ -100,6 +100,15 @@ static bool drops_contents(int advice)
 	       advice == MADV_DONTNEED_LOCKED;
 }
 
+static void copy_stats(struct usm_pager *p, struct usm_pager_stats *s)
+{
+	*s = p->st;
+	s->resident = p->resident_pages * PAGE_SIZE;
+	s->pinned = p->pinned_pages * PAGE_SIZE;
+	s->latency_p50_ns = latency_percentile(p, 50);
+	s->latency_p99_ns = latency_percentile(p, 99);
+}
+
 static long run_request(struct usm_pager *p, struct request *q)
 {
 	long *a = q->args;
@@ -173,6 +182,9 @@ static long run_request(struct usm_pager *p, struct request *q)
 		return usm_policy_switch(p->policy, (const char *)a[0]);
 	case REQ_HINT:
 		return hint_apply(p, (uint64_t)a[0], (uint64_t)a[1], (int)a[2]);
+	case REQ_STATS:
+		copy_stats(p, (struct usm_pager_stats *)a[0]);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -462,11 +474,9 @@ long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind)
 	return call(p, REQ_HINT, (long)start, (long)(end - start), kind, 0);
 }
 
+/* A snapshot taken by the pager thread: a thread woken by a fill may run
+ * before the pager has counted the pages it filled. */
 void usm_pager_get_stats(struct usm_pager *p, struct usm_pager_stats *s)
 {
-	*s = p->st;
-	s->resident = p->resident_pages * PAGE_SIZE;
-	s->pinned = p->pinned_pages * PAGE_SIZE;
-	s->latency_p50_ns = latency_percentile(p, 50);
-	s->latency_p99_ns = latency_percentile(p, 99);
+	call(p, REQ_STATS, (long)s, 0, 0, 0);
 }

@@ -148,6 +148,7 @@ static void a_new_limit_is_met_before_the_call_returns(void **state)
 	fill(w, len, 5);
 	usm_pager_get_stats(pager, &s);
 	assert_int_equal(s.evictions, evictions); /* all of it fits the raised limit */
+	assert_int_equal(s.resident, len);
 	assert_int_equal(s.limit, 4 * MB);
 	usm_pager_set_limit(pager, LIMIT / 2);
 	usm_pager_get_stats(pager, &s);
