@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+import native  # next to this script
+
 USM, PROGS = sys.argv[1], sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="usm-run-test.")
 ENV = dict(os.environ, LC_ALL="C")
@@ -36,13 +38,7 @@ def tap(ok, name, diag=""):
 
 
 def run_native(argv, stdin):
-    """stdout, exit status, peak RSS in bytes of the largest process."""
-    with open(stdin or os.devnull, "rb") as inp:
-        p = subprocess.Popen(argv, stdin=inp, stdout=subprocess.PIPE, env=ENV)
-        out = p.stdout.read()
-        _, status, usage = os.wait4(p.pid, 0)
-    # wait4's figure covers the child and the descendants it waited for
-    return out, os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024
+    return native.run_native(argv, stdin, ENV)
 
 
 def run_usm(args, argv, stdin, timeout=900):

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from native import run_native  # next to this script
+
 USM, USMD, PROGS = sys.argv[1], sys.argv[2], sys.argv[3]
 TMP = tempfile.mkdtemp(prefix="usmd-run-test.")
 SOCK = os.path.join(TMP, "usmd.sock")
@@ -86,11 +88,7 @@ def workloads():
 
 
 def native(argv, stdin):
-    with open(stdin or os.devnull, "rb") as inp:
-        p = subprocess.Popen(argv, stdin=inp, stdout=subprocess.PIPE, env=ENV)
-        out = p.stdout.read()
-        _, status, usage = os.wait4(p.pid, 0)
-    return out, os.waitstatus_to_exitcode(status), usage.ru_maxrss * 1024
+    return run_native(argv, stdin, ENV)
 
 
 def start_usm(name, argv, stdin, extra=()):
