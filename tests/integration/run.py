@@ -16,27 +16,17 @@ import subprocess
 import sys
 import tempfile
 
+import taplib
+from taplib import tap  # next to this script
+
 import native  # next to this script
+from workloads import PYTHON_WORK
 
 USM, PROGS = sys.argv[1], sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="usm-run-test.")
 ENV = dict(os.environ, LC_ALL="C")
 for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):  # the workloads are not ours
     ENV.pop(k, None)
-n = failed = 0
-
-
-def tap(ok, name, diag=""):
-    global n, failed
-    n += 1
-    if not ok:
-        failed += 1
-    print(f"{'ok' if ok else 'not ok'} {n} - {name}")
-    for line in str(diag).splitlines()[:20] if not ok else []:
-        print(f"#   {line}")
-    sys.stdout.flush()
-
-
 def run_native(argv, stdin):
     return native.run_native(argv, stdin, ENV)
 
@@ -108,17 +98,6 @@ SELECT count(*) FROM t a JOIN t b ON a.name = b.name WHERE a.id % 7 = 0;
     return words, blob, src, sql
 
 
-PYTHON_WORK = """
-import hashlib
-d = {i: str(i) * 3 for i in range(1500000)}
-l = [(i * 7919) % 1000003 for i in range(2000000)]
-l.sort()
-h = hashlib.sha256()
-for k in range(0, 1500000, 7):
-    h.update(d[k].encode())
-h.update(str(sum(l[::3])).encode())
-print(len(d), len(l), h.hexdigest())
-"""
 
 
 def contract_tests():
@@ -206,9 +185,9 @@ def main():
     workload("xz", ["sh", "-c", f"xz -9 -T1 -c {blob} | xz -dc | sha256sum"])
     obj = os.path.join(TMP, "big.o")
     workload("gcc", ["sh", "-c", f"gcc -O2 -c {src} -o {obj} && sha256sum < {obj}"])
-    print(f"1..{n}")
+    status = taplib.done()
     shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+    return status
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+
+import taplib
+from taplib import tap  # next to this script
 import time
 
 USMD, USM = sys.argv[1], sys.argv[2]
@@ -30,21 +33,6 @@ LOG = os.path.join(TMP, "usmd.log")
 CONF = os.path.join(TMP, "usmd.conf")
 WAIT = 30  # seconds: only to end a hang, never a measurement
 M = 1 << 20
-n = failed = 0
-
-
-def tap(ok, name, diag=""):
-    global n, failed
-    n += 1
-    if not ok:
-        failed += 1
-    print(f"{'ok' if ok else 'not ok'} {n} - {name}")
-    for line in str(diag).splitlines()[:30] if not ok else []:
-        print(f"#   {line}")
-    sys.stdout.flush()
-    return ok
-
-
 # ---- the protocol (include/usm/proto.h) ----
 
 MAGIC, VERSION = 0x314D5355, 1
@@ -709,12 +697,11 @@ def main():
         "--foreground logs one line per event", log[:2000])
     stale_and_busy_socket()
     daemon_mode()
-    print(f"1..{n}")
-    if failed == 0:
+    if taplib.failed == 0:
         subprocess.run(["rm", "-rf", TMP])
     else:
         print(f"# kept {TMP}")
-    return 1 if failed else 0
+    return taplib.done()
 
 
 if __name__ == "__main__":

@@ -18,9 +18,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+
+import taplib
+from taplib import tap  # next to this script
 import time
 
 from native import run_native  # next to this script
+from workloads import PYTHON_WORK
 
 USM, USMD, PROGS = sys.argv[1], sys.argv[2], sys.argv[3]
 TMP = tempfile.mkdtemp(prefix="usmd-run-test.")
@@ -30,31 +34,6 @@ for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):  # the workloads are not ours
     ENV.pop(k, None)
 DAEMON_ENV = dict(os.environ)  # usmd itself may run under ASan
 MIN_GRANT = (64 << 10) * 5 + 256 * 4096  # default page size x (1 + prefetch) + one batch
-n = failed = 0
-
-
-def tap(ok, name, diag=""):
-    global n, failed
-    n += 1
-    if not ok:
-        failed += 1
-    print(f"{'ok' if ok else 'not ok'} {n} - {name}")
-    for line in str(diag).splitlines()[:20] if not ok else []:
-        print(f"#   {line}")
-    sys.stdout.flush()
-
-
-PYTHON_WORK = """
-import hashlib
-d = {i: str(i) * 3 for i in range(1500000)}
-l = [(i * 7919) % 1000003 for i in range(2000000)]
-l.sort()
-h = hashlib.sha256()
-for k in range(0, 1500000, 7):
-    h.update(d[k].encode())
-h.update(str(sum(l[::3])).encode())
-print(len(d), len(l), h.hexdigest())
-"""
 
 # runs a while under a small share: for the kill and restart cases
 PYTHON_LONG = """
@@ -194,11 +173,20 @@ def client_pids(st, name):
     return [r["pid"] for r in rows(st) if r["name"] == name]
 
 
+def joins(args):
+    """The usmd socket a usm run joined, from its --stats settings."""
+    stats = os.path.join(TMP, "joins.json")
+    subprocess.run([USM, "run", "-q", "--stats", stats] + args + ["--", "true"], env=ENV, timeout=60)
+    return json.load(open(stats))["settings"]["daemon"]
+
+
 def kill_client():
     ref, _, _ = native(["python3", "-c", PYTHON_LONG], None)
     pool = 96 << 20
     log = open(os.path.join(TMP, "usmd-kill.log"), "w")
     d = start_usmd(pool, log)
+    tap(joins([]) == SOCK, "usm run joins the usmd whose socket exists")
+    tap(joins(["--no-daemon"]) is None, "usm run --no-daemon does not")
     a = start_usm("long-a", ["python3", "-c", PYTHON_LONG], None)
     b = start_usm("long-b", ["python3", "-c", PYTHON_LONG], None)
     both = wait_for(lambda: (lambda st: st if len(client_pids(st, "python3")) == 2 else None)(status()))
@@ -252,8 +240,7 @@ def main():
     shared_pool()
     kill_client()
     kill_daemon()
-    print(f"1..{n}")
-    return 1 if failed else 0
+    return taplib.done()
 
 
 if __name__ == "__main__":
