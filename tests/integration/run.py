@@ -77,8 +77,11 @@ def make_inputs():
             f.write("".join("%08x %s\n" % (rnd.getrandbits(32), "abcdefghij"[rnd.randint(0, 9)] * rnd.randint(1, 40))
                             for _ in range(10000)))
     blob = os.path.join(TMP, "blob")
-    with open(blob, "wb") as f:  # compressible but not trivially
-        for i in range(200000):
+    # compressible but not trivially; 2 MB: xz -9's match finder reads its
+    # tables at random, so at a quarter of its peak nearly every access
+    # faults (about 2.5 minutes here)
+    with open(blob, "wb") as f:
+        for i in range(50000):
             f.write(b"line %d %s\n" % (rnd.getrandbits(20), b"xyz" * rnd.randint(0, 20)))
     src = os.path.join(TMP, "big.c")
     with open(src, "w") as f:

@@ -50,7 +50,7 @@ static void usage(FILE *out)
 		"                          default, none, pages without evicting\n"
 		"  -p, --page-size SIZE    fault granularity, a multiple of 4K (default 64K)\n"
 		"      --prefetch N        blocks filled ahead on a sequential run (default 4, 0 = off)\n"
-		"      --policy NAME       eviction policy: %s (default clock)\n"
+		"      --policy NAME       eviction policy: %s (default fifo)\n"
 		"      --store SPEC        where evicted pages go: %s (default mem)\n"
 		"      --store-max SIZE    cap on what the store holds (default none)\n"
 		"      --low-watermark PCT eviction, once started, goes down to PCT%% of the limit\n"
