@@ -239,10 +239,36 @@ def kill_daemon():
     d.wait(timeout=30)
 
 
+def stopped_daemon():
+    """A usmd that accepts but never answers (SIGSTOP) costs a client one
+    bounded wait; its descendants do not wait again, and it joins once usmd
+    runs again."""
+    ref, _, _ = native(["python3", "-c", PYTHON_LONG], None)
+    log = open(os.path.join(TMP, "usmd-stopped.log"), "w")
+    d = start_usmd(96 << 20, log)
+    d.send_signal(signal.SIGSTOP)
+    r = subprocess.run([USM, "run", "-q", "--", "sh", "-c", "sh -c true; sh -c true"],
+                       capture_output=True, env=ENV, timeout=120)
+    tap(r.returncode == 0 and r.stderr.count(b"until it answers") == 1,
+        "with usmd stopped, a process tree runs, and only its first process waited for usmd",
+        r.stderr.decode(errors="replace"))
+    p = start_usm("stopped", ["python3", "-c", PYTHON_LONG], None)
+    time.sleep(1)
+    d.send_signal(signal.SIGCONT)
+    joined = wait_for(lambda: client_pids(status(), "python3"), timeout=30)
+    out, err, _ = finish(p)
+    tap(bool(joined) and p.returncode == 0 and out == ref,
+        "a client that started while usmd was stopped joins when it runs again, output right",
+        err.decode(errors="replace"))
+    d.send_signal(signal.SIGTERM)
+    d.wait(timeout=30)
+
+
 def main():
     shared_pool()
     kill_client()
     kill_daemon()
+    stopped_daemon()
     return taplib.done()
 
 

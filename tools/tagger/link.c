@@ -8,6 +8,10 @@
  *   - sends STATS, and switches policy on SET_POLICY;
  *   - when usmd goes away, keeps paging on what it holds and says hello
  *     again to a new usmd every half second.
+ * A usmd that does not answer the first hello (stopped, dead with its
+ * socket left) costs the process one wait of HELLO_TIMEOUT_MS; it then
+ * pages on its own budget and its link thread keeps trying, and
+ * USM_DAEMON_AWAY tells its descendants to start that way at once.
  * Nothing here waits on usmd for long: every wait has a deadline, and the
  * socket is non-blocking once joined. The thread runs on a usm_rawmem stack
  * and keeps its buffers in static storage, off managed memory. */
@@ -19,6 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -168,7 +173,7 @@ static void take_welcome(const struct usm_msg_welcome *w)
 }
 
 int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_by_user,
-		     char *store_buf, size_t store_len)
+		     char *store_buf, size_t store_len, bool may_setenv)
 {
 	struct usm_msg_welcome w;
 	char why[USM_PROTO_TEXT_MAX] = "";
@@ -181,11 +186,21 @@ int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_
 	link_.min_grant = frames_up(c->fault_size * (1 + (uint64_t)c->prefetch) +
 				    (uint64_t)c->batch * USM_FRAME_SIZE);
 	snprintf(link_.policy, sizeof(link_.policy), "%s", c->policy);
+	/* an ancestor found usmd away: join from the link thread, without
+	 * making every process of the tree wait for it again */
+	if (getenv("USM_DAEMON_AWAY"))
+		return 1;
 	rc = hello(0, &w, why, sizeof(why));
 	if (rc < 0) {
-		dprintf(2, "usm: tagger[%d]: usmd at %s: %s; this process pages on its own\n",
-			(int)getpid(), path, why[0] ? why : strerror(-rc));
-		return rc;
+		dprintf(2, "usm: tagger[%d]: usmd at %s: %s; %s\n", (int)getpid(), path,
+			why[0] ? why : strerror(-rc),
+			why[0] ? "this process pages on its own"
+			       : "paging on this run's own budget until it answers");
+		if (why[0])
+			return rc; /* refused: asking again will not help */
+		if (may_setenv)
+			setenv("USM_DAEMON_AWAY", "1", 1);
+		return 1;
 	}
 	take_welcome(&w);
 	if (w.policy[0] && !(set_by_user & USM_SET_POLICY)) {

@@ -108,17 +108,20 @@ static void read_config(void)
 }
 
 /* With usmd: its grant is the limit, its config may choose policy and
- * store. Without it (or when it refuses us) the process pages on its own. */
-static bool join_daemon(void)
+ * store. Without it (or when it refuses us) the process pages on its own;
+ * one that did not answer is joined later by the link thread. Returns
+ * whether to start the link thread. */
+static bool join_daemon(bool may_setenv)
 {
+	int rc;
+
 	if (!daemon_path || !*daemon_path)
 		return false;
-	if (tagger_link_join(daemon_path, &config, set_by_user, daemon_store,
-			     sizeof(daemon_store)) < 0)
-		return false;
-	if (config.store == daemon_store)
+	rc = tagger_link_join(daemon_path, &config, set_by_user, daemon_store, sizeof(daemon_store),
+			      may_setenv);
+	if (rc == 0 && config.store == daemon_store)
 		choose_store(daemon_store);
-	return true;
+	return rc >= 0;
 }
 
 static void start_pager(void)
@@ -168,7 +171,9 @@ static void fork_child(void)
 	tagger_link_forget();
 	usm_rawmem_reset_after_fork();
 	read_config();
-	bool joined = join_daemon();
+	/* no setenv here: another thread of the parent may have held the
+	 * environment's lock when it forked */
+	bool joined = join_daemon(false);
 	start_pager();
 	tagger_scan_mappings(tagger_pager);
 	if (joined)
@@ -181,7 +186,7 @@ __attribute__((constructor)) static void tagger_init(void)
 	bool joined;
 
 	read_config();
-	joined = join_daemon();
+	joined = join_daemon(true);
 	start_pager();
 	rc = tagger_patch_libc();
 	if (rc < 0)

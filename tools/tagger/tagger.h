@@ -32,11 +32,13 @@ int tagger_brk(void *addr);
 
 /* usmd (link.c). join says hello before the pager starts and sets c's
  * limit (the grant), and its policy and store when usmd's config names
- * them (store_buf holds the store's spec): 0, or -errno after one line on
- * stderr (then the process pages on its own). start runs the link thread
- * for the pager. */
+ * them (store_buf holds the store's spec). Returns 0 (joined), 1 (usmd did
+ * not answer: page on c as it is, and let the link thread join later;
+ * may_setenv lets it tell the descendants so) or -errno (refused: page on
+ * c for good), with one line on stderr unless joined. start runs the link
+ * thread for the pager. */
 int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_by_user,
-		     char *store_buf, size_t store_len);
+		     char *store_buf, size_t store_len, bool may_setenv);
 int tagger_link_start(struct usm_pager *p);
 void tagger_link_hint(int kind, uint64_t bytes);
 void tagger_link_forget(void);   /* in a fork child */
