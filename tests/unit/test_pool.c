@@ -260,14 +260,22 @@ static void min_grant_and_pins_are_never_reclaimed(void **state)
 	assert_int_equal(a.pc.grant, 10 * F);
 }
 
+
+/* A pool of 100 frames, fair, and two clients of weight 1 with a floor
+ * of one frame, not joined yet. */
+static void two_equal_clients(struct pool *p, struct sim *a, struct sim *b)
+{
+	pool_init(p, 100 * F, POOL_FAIR, &ops, NULL);
+	setup_client(a, 1, 0, 0, F);
+	setup_client(b, 1, 0, 0, F);
+}
+
 static void release_and_death_return_frames(void **state)
 {
 	struct pool p;
 	struct sim a, b;
 
-	pool_init(&p, 100 * F, POOL_FAIR, &ops, NULL);
-	setup_client(&a, 1, 0, 0, F);
-	setup_client(&b, 1, 0, 0, F);
+	two_equal_clients(&p, &a, &b);
 	join(&p, &a, 0);
 	join(&p, &b, 0);
 	answer(&p, &a);
@@ -296,9 +304,7 @@ static void reclaimed_is_checked(void **state)
 	struct pool p;
 	struct sim a, b;
 
-	pool_init(&p, 100 * F, POOL_FAIR, &ops, NULL);
-	setup_client(&a, 1, 0, 0, F);
-	setup_client(&b, 1, 0, 0, F);
+	two_equal_clients(&p, &a, &b);
 	join(&p, &a, 0);
 	assert_int_equal(pool_reclaimed(&p, &a.pc, F), -EPROTO); /* nothing asked */
 	join(&p, &b, 0);
@@ -312,9 +318,7 @@ static void a_release_crossing_a_reclaim_adds_up(void **state)
 	struct pool p;
 	struct sim a, b;
 
-	pool_init(&p, 100 * F, POOL_FAIR, &ops, NULL);
-	setup_client(&a, 1, 0, 0, F);
-	setup_client(&b, 1, 0, 0, F);
+	two_equal_clients(&p, &a, &b);
 	join(&p, &a, 0);
 	join(&p, &b, 0);
 	answer(&p, &a); /* a 99, b 1 */
@@ -342,9 +346,7 @@ static void leases_and_reclaims_time_out(void **state)
 	struct sim a, b;
 	uint64_t next;
 
-	pool_init(&p, 100 * F, POOL_FAIR, &ops, NULL);
-	setup_client(&a, 1, 0, 0, F);
-	setup_client(&b, 1, 0, 0, F);
+	two_equal_clients(&p, &a, &b);
 	join(&p, &a, 0);
 	join(&p, &b, 0);
 	answer(&p, &a);
