@@ -155,7 +155,6 @@ void evict_set_limit(struct usm_pager *p, uint64_t limit_bytes)
 {
 	p->limit_pages = limit_bytes / PAGE_SIZE;
 	p->low_pages = p->limit_pages * p->cfg.low_pct / 100;
-	p->st.limit = p->limit_pages * PAGE_SIZE;
 	if (p->limit_pages && !p->evict_hold)
 		evict_down_to(p, p->limit_pages);
 }

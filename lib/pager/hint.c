@@ -11,10 +11,11 @@
 
 #include <usm/proto.h>
 
-typedef void (*range_fn)(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count);
+typedef void (*range_fn)(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+			 void *ctx);
 
 /* Calls fn for each managed part of [start, start+len). */
-static void each_part(struct usm_pager *p, uint64_t start, uint64_t len, range_fn fn)
+static void each_part(struct usm_pager *p, uint64_t start, uint64_t len, range_fn fn, void *ctx)
 {
 	uint64_t end = start + len;
 
@@ -22,7 +23,7 @@ static void each_part(struct usm_pager *p, uint64_t start, uint64_t len, range_f
 	     r = region_next(p, region_end(r))) {
 		uint64_t from = start > r->start ? start : r->start;
 		uint64_t to = end < region_end(r) ? end : region_end(r);
-		fn(p, r, (from - r->start) / PAGE_SIZE, (to - from) / PAGE_SIZE);
+		fn(p, r, (from - r->start) / PAGE_SIZE, (to - from) / PAGE_SIZE, ctx);
 	}
 }
 
@@ -31,7 +32,8 @@ static uint64_t chunk_pages(const struct usm_pager *p)
 	return p->fill_buf_size / PAGE_SIZE; /* what one fill may copy at once */
 }
 
-static void will_need(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count)
+static void will_need(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+		       void *ctx)
 {
 	/* more than the budget would evict what the hint just filled */
 	uint64_t room = count;
@@ -51,12 +53,14 @@ static void will_need(struct usm_pager *p, struct region *r, uint64_t first, uin
 	}
 }
 
-static void sequential(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count)
+static void sequential(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+		        void *ctx)
 {
 	r->sequential = true;
 }
 
-static void cold(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count)
+static void cold(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+		  void *ctx)
 {
 	struct mpage **v = (struct mpage **)p->victims;
 	size_t n = 0;
@@ -75,7 +79,8 @@ static void cold(struct usm_pager *p, struct region *r, uint64_t first, uint64_t
 	evict_pages(p, v, n);
 }
 
-static void pin(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count)
+static void pin(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+		 void *ctx)
 {
 	for (uint64_t i = 0; i < count; i += chunk_pages(p)) {
 		uint64_t n = count - i < chunk_pages(p) ? count - i : chunk_pages(p);
@@ -91,7 +96,8 @@ static void pin(struct usm_pager *p, struct region *r, uint64_t first, uint64_t 
 	}
 }
 
-static void unpin(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count)
+static void unpin(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+		   void *ctx)
 {
 	for (uint64_t i = 0; i < count; i++) {
 		struct mpage *m = region_page(r, first + i, false);
@@ -103,38 +109,42 @@ static void unpin(struct usm_pager *p, struct region *r, uint64_t first, uint64_
 	}
 }
 
-static void count_unpinned(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count)
+static void count_unpinned(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+			   void *ctx)
 {
+	uint64_t *pages = ctx;
+
 	for (uint64_t i = 0; i < count; i++) {
 		struct mpage *m = region_page(r, first + i, false);
-		p->hint_pages += !(m && m->pinned);
+		*pages += !(m && m->pinned);
 	}
 }
 
 long hint_apply(struct usm_pager *p, uint64_t addr, uint64_t len, int kind)
 {
+	uint64_t unpinned = 0;
+
 	switch (kind) {
 	case USM_HINT_WILLNEED:
 		p->fill_for_write = false;
-		each_part(p, addr, len, will_need);
+		each_part(p, addr, len, will_need, NULL);
 		return 0;
 	case USM_HINT_SEQUENTIAL:
-		each_part(p, addr, len, sequential);
+		each_part(p, addr, len, sequential, NULL);
 		return 0;
 	case USM_HINT_COLD:
 		if (!p->evict_hold)
-			each_part(p, addr, len, cold);
+			each_part(p, addr, len, cold, NULL);
 		return 0;
 	case USM_HINT_PIN:
-		p->hint_pages = 0;
-		each_part(p, addr, len, count_unpinned);
-		if (p->limit_pages && (p->pinned_pages + p->hint_pages) * 2 > p->limit_pages)
+		each_part(p, addr, len, count_unpinned, &unpinned);
+		if (p->limit_pages && (p->pinned_pages + unpinned) * 2 > p->limit_pages)
 			return -ENOMEM;
 		p->fill_for_write = false;
-		each_part(p, addr, len, pin);
+		each_part(p, addr, len, pin, NULL);
 		return 0;
 	case USM_HINT_UNPIN:
-		each_part(p, addr, len, unpin);
+		each_part(p, addr, len, unpin, NULL);
 		return 0;
 	}
 	return -EINVAL;

@@ -105,6 +105,7 @@ static void copy_stats(struct usm_pager *p, struct usm_pager_stats *s)
 	*s = p->st;
 	s->resident = p->resident_pages * PAGE_SIZE;
 	s->pinned = p->pinned_pages * PAGE_SIZE;
+	s->limit = p->limit_pages * PAGE_SIZE;
 	s->latency_p50_ns = latency_percentile(p, 50);
 	s->latency_p99_ns = latency_percentile(p, 99);
 }
@@ -172,8 +173,7 @@ static long run_request(struct usm_pager *p, struct request *q)
 		return 0;
 	case REQ_RESUME:
 		p->evict_hold--;
-		if (!p->evict_hold && p->limit_pages && p->resident_pages > p->limit_pages)
-			evict_make_room(p, 0);
+		evict_make_room(p, 0); /* what the fork's fill put over the limit */
 		return 0;
 	case REQ_SET_LIMIT:
 		evict_set_limit(p, (uint64_t)a[0]);
@@ -337,9 +337,7 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 		return -ENOMEM;
 	p->cfg = *c;
 	p->uffd = p->wakefd = p->memfd = -1;
-	p->limit_pages = c->limit / PAGE_SIZE;
-	p->low_pages = p->limit_pages * c->low_pct / 100;
-	p->st.limit = p->limit_pages * PAGE_SIZE;
+	evict_set_limit(p, c->limit); /* nothing is resident yet: sets, evicts nothing */
 
 	rc = usm_policy_create(c->policy, evict_rearm, p, &p->policy);
 	if (rc < 0)
@@ -395,11 +393,18 @@ fail:
 	return rc;
 }
 
+/* The whole pages [addr, addr+len) touches. */
+static void page_span(const void *addr, size_t len, uint64_t *start, uint64_t *end)
+{
+	*start = (uint64_t)(uintptr_t)addr & ~(PAGE_SIZE - 1);
+	*end = ((uint64_t)(uintptr_t)addr + len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+}
+
 int usm_pager_add(struct usm_pager *p, void *addr, size_t len)
 {
-	uint64_t start = (uint64_t)(uintptr_t)addr & ~(PAGE_SIZE - 1);
-	uint64_t end = ((uint64_t)(uintptr_t)addr + len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	uint64_t start, end;
 
+	page_span(addr, len, &start, &end);
 	if (usm_rawmem_owns(addr, len))
 		return -EINVAL;
 	return (int)call(p, REQ_ADD, (long)start, (long)(end - start), 0, 0);
@@ -466,9 +471,9 @@ int usm_pager_set_policy(struct usm_pager *p, const char *name)
 
 long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind)
 {
-	uint64_t start = (uint64_t)(uintptr_t)addr & ~(PAGE_SIZE - 1);
-	uint64_t end = ((uint64_t)(uintptr_t)addr + len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	uint64_t start, end;
 
+	page_span(addr, len, &start, &end);
 	if (end < start)
 		return -EINVAL;
 	return call(p, REQ_HINT, (long)start, (long)(end - start), kind, 0);

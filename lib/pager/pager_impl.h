@@ -74,7 +74,6 @@ struct usm_pager {
 
 	uint64_t resident_pages, limit_pages, low_pages;
 	uint64_t pinned_pages;
-	uint64_t hint_pages;          /* hint.c's count of a range */
 	unsigned evict_hold;          /* > 0: no eviction (mremap, fork) */
 
 	_Atomic(struct request *) queue;
