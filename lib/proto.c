@@ -194,18 +194,26 @@ static int whole_message(struct usm_msg_reader *r, const struct usm_msg_header *
 	return 1;
 }
 
+/* Drops the message reported last, then reports the next one if it is
+ * already whole in r. */
+static int buffered_message(struct usm_msg_reader *r, const struct usm_msg_header **h,
+			    const void **payload)
+{
+	if (r->consumed) {
+		memmove(r->buf.bytes, r->buf.bytes + r->consumed, r->have - r->consumed);
+		r->have -= r->consumed;
+		r->consumed = 0;
+	}
+	return whole_message(r, h, payload);
+}
+
 int usm_msg_read(int fd, struct usm_msg_reader *r, const struct usm_msg_header **h,
 		 const void **payload)
 {
 	ssize_t n;
 	int rc;
 
-	if (r->consumed) {
-		memmove(r->buf.bytes, r->buf.bytes + r->consumed, r->have - r->consumed);
-		r->have -= r->consumed;
-		r->consumed = 0;
-	}
-	rc = whole_message(r, h, payload);
+	rc = buffered_message(r, h, payload);
 	if (rc)
 		return rc;
 	do {
@@ -237,18 +245,9 @@ int usm_msg_read_timeout(int fd, struct usm_msg_reader *r, int timeout_ms,
 		long long left;
 		int rc;
 
-		/* a message already buffered needs no wait */
-		if (r->consumed || r->have) {
-			size_t had = r->have - r->consumed;
-			if (r->consumed) {
-				memmove(r->buf.bytes, r->buf.bytes + r->consumed, had);
-				r->have = had;
-				r->consumed = 0;
-			}
-			rc = whole_message(r, h, payload);
-			if (rc)
-				return rc;
-		}
+		rc = buffered_message(r, h, payload); /* a message already here needs no wait */
+		if (rc)
+			return rc;
 		left = deadline - now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;

@@ -55,7 +55,6 @@ static struct {
 	unsigned stats_ms;
 	char policy[USM_PROTO_POLICY_MAX];
 	uint32_t page_size;
-	bool started;
 } link_ = { .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static struct usm_msg_reader reader;  /* 64 KiB: static, not on the thread's stack */
@@ -158,18 +157,15 @@ static int hello(uint64_t resident, struct usm_msg_welcome *w, char *why, size_t
 	return rc;
 }
 
+/* The cap is the run's own limit, or the config's when that is smaller
+ * (or the only one), unless the user gave --limit. */
 static void take_welcome(const struct usm_msg_welcome *w)
 {
-	uint64_t cfg_limit = w->limit;
-
 	link_.grant = w->grant;
 	link_.stats_ms = w->stats_interval_ms ? w->stats_interval_ms : 250;
-	if (link_.set_by_user & USM_SET_LIMIT)
-		link_.cap = link_.user_limit;
-	else if (link_.user_limit && cfg_limit)
-		link_.cap = link_.user_limit < cfg_limit ? link_.user_limit : cfg_limit;
-	else
-		link_.cap = link_.user_limit ? link_.user_limit : cfg_limit;
+	link_.cap = link_.user_limit;
+	if (!(link_.set_by_user & USM_SET_LIMIT) && w->limit && (!link_.cap || w->limit < link_.cap))
+		link_.cap = w->limit;
 }
 
 int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_by_user,
@@ -388,7 +384,6 @@ int tagger_link_start(struct usm_pager *p)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = -pthread_create(&thread, &attr, link_main, NULL);
 	pthread_attr_destroy(&attr);
-	link_.started = rc == 0;
 	return rc;
 }
 
@@ -396,8 +391,7 @@ void tagger_link_hint(int kind, uint64_t bytes)
 {
 	struct usm_msg_hint h = { .kind = (uint32_t)kind, .bytes = bytes };
 
-	if (link_.started)
-		send_msg(USM_MSG_HINT, &h, sizeof(h));
+	send_msg(USM_MSG_HINT, &h, sizeof(h)); /* nothing without a connection */
 }
 
 /* In a fork child: the connection is the parent's and the thread is gone. */
@@ -406,13 +400,11 @@ void tagger_link_forget(void)
 	if (link_.fd >= 0)
 		close(link_.fd);
 	link_.fd = -1;
-	link_.started = false;
 	link_.pager = NULL;
 	pthread_mutex_init(&link_.send_lock, NULL);
 }
 
 void tagger_link_leave(void)
 {
-	if (link_.started)
-		send_msg(USM_MSG_BYE, NULL, 0);
+	send_msg(USM_MSG_BYE, NULL, 0);
 }
