@@ -1,6 +1,9 @@
 # Sourced by integration tests: TAP output helpers for POSIX sh.
 #   ok_if NAME CMD...   ok when CMD exits 0
 #   is NAME WANT GOT    ok when equal
+#   checker_results FILE [PREFIX]
+#                       lines "ok NAME" / "not ok NAME: why" of a checker
+#                       program, as TAP cases (names after PREFIX)
 #   done_testing        prints the plan; exits 1 when anything failed
 tap_n=0
 tap_failed=0
@@ -25,6 +28,15 @@ ok_if() {
 is() {
 	if [ "$2" = "$3" ]; then tap_result ok "$1"; else tap_result fail "$1" "want: $2
 got:  $3"; fi
+}
+
+checker_results() {
+	while IFS= read -r l; do
+		case $l in
+		"ok "*) tap_result ok "${2-}${l#ok }" ;;
+		"not ok "*) tap_result fail "${2-}${l#not ok }" ;;
+		esac
+	done <"$1"
 }
 
 done_testing() {

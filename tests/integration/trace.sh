@@ -13,16 +13,6 @@ run() { # run ARGS... ; sets rc, out (stdout), err (stderr)
 	out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
 }
 
-# Lines "ok NAME" / "not ok NAME: why" from a checker, as TAP cases.
-results() {
-	while IFS= read -r l; do
-		case $l in
-		"ok "*) tap_result ok "${l#ok }" ;;
-		"not ok "*) tap_result fail "${l#not ok }" ;;
-		esac
-	done <"$1"
-}
-
 # objsize CAPMAP SIZE: the object lines of that size; writes CAPMAP SIZE:
 # the writes counted on them
 objs() { awk -F, -v s="$2" '!/^ / && $4 == s' "$1"; }
@@ -68,7 +58,7 @@ is "report --json exits 0" 0 "$rc"
 cp "$tmp/out" "$tmp/p.json"
 python3 "$here/trace/check_pattern.py" "$tmp/p.capmap" "$tmp/p.addrs" "$tmp/p.json" \
 	"$here/trace/pattern.c" >"$tmp/checks" 2>&1 || echo "not ok checker ran: $(cat "$tmp/checks")" >>"$tmp/checks"
-results "$tmp/checks"
+checker_results "$tmp/checks"
 run trace report "$tmp/p.capmap"
 is "report exits 0" 0 "$rc"
 ok_if "report names the busiest object first" sh -c "sed -n '5p' '$tmp/out' | grep -q 'g_counts'"

@@ -44,11 +44,6 @@ PY
 # Duktape's sources are amalgamated with #line, so its sites name duk_*.c
 python3 "$here/trace/compare_dhat.py" "$tmp/duk.capmap" "$tmp/report.json" "$tmp/dhat.json" \
 	'^duk_.*\.c$' >"$tmp/checks" 2>&1 || echo "not ok comparison ran: $(cat "$tmp/checks")" >>"$tmp/checks"
-while IFS= read -r l; do
-	case $l in
-	"ok "*) tap_result ok "DHAT agrees: ${l#ok }" ;;
-	"not ok "*) tap_result fail "DHAT agrees: ${l#not ok }" ;;
-	esac
-done <"$tmp/checks"
+checker_results "$tmp/checks" "DHAT agrees: "
 
 done_testing
