@@ -203,10 +203,8 @@ int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_
 		snprintf(link_.policy, sizeof(link_.policy), "%s", w.policy);
 		c->policy = link_.policy;
 	}
-	if (w.store[0] && !(set_by_user & USM_SET_STORE) && store_len > strlen(w.store)) {
+	if (w.store[0] && !(set_by_user & USM_SET_STORE) && store_len > strlen(w.store))
 		snprintf(store_buf, store_len, "%s", w.store);
-		c->store = store_buf;
-	}
 	c->limit = effective_limit();
 	return 0;
 }

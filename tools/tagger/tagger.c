@@ -117,9 +117,10 @@ static bool join_daemon(bool may_setenv)
 
 	if (!daemon_path || !*daemon_path)
 		return false;
+	daemon_store[0] = '\0'; /* a fork child's own answer, not its parent's */
 	rc = tagger_link_join(daemon_path, &config, set_by_user, daemon_store, sizeof(daemon_store),
 			      may_setenv);
-	if (rc == 0 && config.store == daemon_store)
+	if (rc == 0 && daemon_store[0])
 		choose_store(daemon_store);
 	return rc >= 0;
 }

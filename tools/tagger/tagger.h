@@ -31,8 +31,8 @@ int tagger_madvise(void *addr, size_t len, int advice);
 int tagger_brk(void *addr);
 
 /* usmd (link.c). join says hello before the pager starts and sets c's
- * limit (the grant), and its policy and store when usmd's config names
- * them (store_buf holds the store's spec). Returns 0 (joined), 1 (usmd did
+ * limit (the grant) and its policy when usmd's config names one, and
+ * copies the config's store spec, if any, into store_buf. Returns 0 (joined), 1 (usmd did
  * not answer: page on c as it is, and let the link thread join later;
  * may_setenv lets it tell the descendants so) or -errno (refused: page on
  * c for good), with one line on stderr unless joined. start runs the link
