@@ -20,24 +20,18 @@
 __thread struct rt_thread *rt_self RT_TLS;
 
 #define NCLASSES 14 /* tables of 4 << 0 .. 4 << 13 slots (512 KiB) */
-#define TABLE(k)                                                                                   \
-	{                                                                                          \
-		PTHREAD_MUTEX_INITIALIZER,                                                         \
-		        sizeof(struct rt_table) + (4UL << (k)) * sizeof(struct rt_slot), NULL,     \
-		        NULL, NULL                                                                 \
-	}
+#define TABLE(k) RT_POOL_INIT(sizeof(struct rt_table) + (4UL << (k)) * sizeof(struct rt_slot))
 
-static struct rt_pool access_pool = {PTHREAD_MUTEX_INITIALIZER, sizeof(struct rt_access), NULL,
-                                     NULL, NULL};
-static struct rt_pool thread_pool = {PTHREAD_MUTEX_INITIALIZER, sizeof(struct rt_thread), NULL,
-                                     NULL, NULL};
+static struct rt_pool access_pool = RT_POOL_INIT(sizeof(struct rt_access));
+static struct rt_pool thread_pool = RT_POOL_INIT(sizeof(struct rt_thread));
 static struct rt_pool table_pools[NCLASSES] = {
         TABLE(0), TABLE(1), TABLE(2), TABLE(3),  TABLE(4),  TABLE(5),  TABLE(6),
         TABLE(7), TABLE(8), TABLE(9), TABLE(10), TABLE(11), TABLE(12), TABLE(13),
 };
-/* Held (shared) while a counter is being added under an object's spin
- * lock: fork takes it exclusively, so no child inherits a held one. */
-static pthread_rwlock_t adding = PTHREAD_RWLOCK_INITIALIZER;
+/* An object's lock holds the fork generation it was taken in: a child
+ * bumps the generation, and a lock of an older one was held by a thread
+ * the child does not have, so it is free to take. */
+static uint32_t lock_gen = 1;
 static pthread_key_t thread_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
@@ -49,6 +43,7 @@ static void thread_exit(void *p)
 	rt_self = NULL;
 	rt_munmap(t->pairs, RT_PAIR_SIZE * sizeof(*t->pairs));
 	rt_pool_put(&thread_pool, t);
+	rt_pool_thread_exit();
 	rt_busy--;
 }
 
@@ -135,8 +130,15 @@ static int table_class(const struct rt_table *tb)
 
 static void obj_lock(struct rt_obj *o)
 {
-	while (__atomic_exchange_n(&o->lock, 1, __ATOMIC_ACQUIRE))
+	uint32_t gen = RT_LOAD(&lock_gen), held;
+
+	for (;;) {
+		held = RT_LOAD(&o->lock);
+		if (held != gen && __atomic_compare_exchange_n(&o->lock, &held, gen, false,
+		                                               __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return;
 		sched_yield();
+	}
 }
 
 static void obj_unlock(struct rt_obj *o)
@@ -218,7 +220,6 @@ static struct rt_access *counter_new(struct rt_obj *o, uintptr_t ip, pid_t tid)
 {
 	struct rt_access *a;
 
-	pthread_rwlock_rdlock(&adding);
 	obj_lock(o);
 	a = table_find(o, ip, tid);
 	if (a)
@@ -238,7 +239,6 @@ static struct rt_access *counter_new(struct rt_obj *o, uintptr_t ip, pid_t tid)
 		RT_STORE(&o->table_full, 1);
 out:
 	obj_unlock(o);
-	pthread_rwlock_unlock(&adding);
 	return a;
 }
 
@@ -258,19 +258,6 @@ void rt_obj_release_counters(struct rt_obj *o)
 	}
 }
 
-/* The objects this thread looked up last: an interpreter goes back and
- * forth between a few (its stack, the current function, this object). */
-static struct rt_obj *recent_find(struct rt_thread *t, uintptr_t addr)
-{
-	for (int i = 0; i < RT_RECENT; i++) {
-		struct rt_obj *o = t->recent[i];
-
-		if (o && RT_LOAD(&o->state) == RT_OBJ_LIVE && addr - o->va < RT_LOAD(&o->extent))
-			return o;
-	}
-	return NULL;
-}
-
 void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip)
 {
 	struct rt_thread *t = thread_get();
@@ -284,17 +271,9 @@ void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip)
 	if (addr - t->stack_lo < t->stack_len)
 		return;
 	rt_busy++;
-	o = t->last;
-	if (!o || RT_LOAD(&o->state) != RT_OBJ_LIVE || addr - o->va >= RT_LOAD(&o->extent)) {
-		o = recent_find(t, addr);
-		if (!o) {
-			o = rt_index_lookup(addr);
-			if (!o)
-				goto out;
-			t->recent[t->recent_next++ % RT_RECENT] = o;
-		}
-		t->last = o;
-	}
+	o = rt_index_lookup(addr);
+	if (!o)
+		goto out;
 	pair = &t->pairs[pair_hash(o, ip) & (RT_PAIR_SIZE - 1)];
 	if (pair->obj == o && pair->ip == ip && pair->acc && RT_LOAD(&o->gen) == pair->gen) {
 		a = pair->acc;
@@ -324,12 +303,8 @@ out:
 
 void rt_access_atfork(int phase)
 {
-	if (phase == RT_FORK_PREPARE)
-		pthread_rwlock_wrlock(&adding);
-	else if (phase == RT_FORK_PARENT)
-		pthread_rwlock_unlock(&adding);
-	else
-		pthread_rwlock_init(&adding, NULL);
+	if (phase == RT_FORK_CHILD)
+		RT_STORE(&lock_gen, lock_gen + 1 ? lock_gen + 1 : 1);
 	for (int k = 0; k < NCLASSES; k++) {
 		if (phase == RT_FORK_PREPARE)
 			rt_pool_lock(&table_pools[k]);
@@ -361,6 +336,4 @@ void rt_thread_atfork_child(void)
 	t->tid = rt_gettid();
 	memset(t->ipc, 0, sizeof(t->ipc));
 	memset(t->pairs, 0, RT_PAIR_SIZE * sizeof(*t->pairs));
-	t->last = NULL;
-	memset(t->recent, 0, sizeof(t->recent));
 }

@@ -13,7 +13,6 @@
 #include "rt.h"
 
 #define RT_IPC_SIZE 256
-#define RT_RECENT   8
 
 struct rt_ipc_ent {
 	uintptr_t ip;
@@ -36,12 +35,9 @@ struct rt_pair_ent {
 struct rt_thread {
 	pid_t tid;
 	uint16_t name_id;
-	struct rt_obj *last;
 	/* this thread's stack: accesses there are never to an object */
 	uintptr_t stack_lo, stack_len;
 	struct rt_pair_ent *pairs;
-	struct rt_obj *recent[RT_RECENT];
-	unsigned recent_next;
 	struct rt_ipc_ent ipc[RT_IPC_SIZE];
 };
 
@@ -61,6 +57,9 @@ static inline void rt_access_fast(uintptr_t addr, int is_write, uintptr_t ip)
 		return;
 	t = rt_self;
 	if (RT_LIKELY(t != NULL)) {
+		/* a third of an interpreter's accesses: its own stack, never an object */
+		if (addr - t->stack_lo < t->stack_len)
+			return;
 		e = &t->ipc[(ip ^ (ip >> 8)) & (RT_IPC_SIZE - 1)];
 		o = e->obj;
 		if (e->ip == ip && o && RT_LOAD(&o->gen) == e->gen &&

@@ -1,222 +1,205 @@
-/* The live-object index: which object holds an address, in O(log n).
+/* The live-object index: which object holds an address, in O(1), read
+ * without a lock from any number of threads.
  *
- * Objects are spread over 64 shards by the 1 MiB region their first byte
- * is in, each an AVL tree under its own reader-writer lock, so threads
- * working in different regions never share a lock's cache line. An object
- * smaller than a region spans at most two regions: a lookup asks the
- * shard of the address's region, then the shard of the region before.
- * Objects of a region or more (big mmaps, big arrays) live in one more
- * tree of their own, asked last and only when it is not empty. Live
- * objects never overlap, so the greatest start <= address is the only
- * candidate in a tree. */
+ * A shadow map, as ASan keeps one: every 16-byte granule of the address
+ * space has a slot that points at the live object covering it. glibc's
+ * malloc hands out 16-aligned blocks with a chunk header between any two,
+ * instrumented globals are 32-aligned with a redzone after, mappings are
+ * page-aligned: no two live objects share a granule. A page that one
+ * object covers whole is written once, in a per-page slot, so a big
+ * mapping costs a slot per page, not per granule.
+ *
+ * The map is two levels: a table of 4 MiB regions (256 MiB of address
+ * space reserved, never populated beyond what is used), each region a
+ * page array and a granule array made on first use and never freed, so a
+ * reader never sees one go away. A writer owns the range it writes (the
+ * allocator gave it those bytes); a lookup checks the object it found
+ * (live, address inside), so a slot read during a change is harmless. */
 #include "rt.h"
 
-#define REGION_SHIFT 20
-#define NSHARDS      64
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-struct shard {
-	pthread_rwlock_t lock;
-	struct rt_obj *root;
-} __attribute__((aligned(64)));
+#define GRANULE_SHIFT 4
+#define PAGE_SHIFT    12
+#define REGION_SHIFT  22
+#define ADDR_BITS     47
+#define NREGIONS      (1UL << (ADDR_BITS - REGION_SHIFT))
+#define REGION_PAGES  (1UL << (REGION_SHIFT - PAGE_SHIFT))
+#define REGION_GRANS  (1UL << (REGION_SHIFT - GRANULE_SHIFT))
+#define PAGE_SIZE_    (1UL << PAGE_SHIFT)
 
-static struct shard shards[NSHARDS + 1] = {
-        [0 ... NSHARDS] = {PTHREAD_RWLOCK_INITIALIZER, NULL},
+struct region {
+	struct rt_obj *pages[REGION_PAGES];
+	struct rt_obj *granules[REGION_GRANS];
 };
-#define LARGE (&shards[NSHARDS])
-static long nlarge;
 
-static struct shard *shard_of_region(uintptr_t region)
+static struct region **regions; /* set up before any thread but the first runs */
+
+/* Reserved, not committed: only the parts written ever take memory. */
+static void *reserve(size_t len)
 {
-	return &shards[(region * 0x9E3779B97F4A7C15ULL) >> 58];
-}
+	long p = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
+	                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-static struct shard *shard_of(const struct rt_obj *o)
-{
-	return o->in_large ? LARGE : shard_of_region(o->va >> REGION_SHIFT);
-}
-
-static int height(const struct rt_obj *n)
-{
-	return n ? n->height : 0;
-}
-
-static void fix_height(struct rt_obj *n)
-{
-	int l = height(n->left), r = height(n->right);
-
-	n->height = (l > r ? l : r) + 1;
-}
-
-static struct rt_obj *rotate_right(struct rt_obj *n)
-{
-	struct rt_obj *l = n->left;
-
-	n->left = l->right;
-	l->right = n;
-	fix_height(n);
-	fix_height(l);
-	return l;
-}
-
-static struct rt_obj *rotate_left(struct rt_obj *n)
-{
-	struct rt_obj *r = n->right;
-
-	n->right = r->left;
-	r->left = n;
-	fix_height(n);
-	fix_height(r);
-	return r;
-}
-
-static struct rt_obj *balance(struct rt_obj *n)
-{
-	int b;
-
-	fix_height(n);
-	b = height(n->left) - height(n->right);
-	if (b > 1) {
-		if (height(n->left->left) < height(n->left->right))
-			n->left = rotate_left(n->left);
-		return rotate_right(n);
-	}
-	if (b < -1) {
-		if (height(n->right->right) < height(n->right->left))
-			n->right = rotate_right(n->right);
-		return rotate_left(n);
-	}
-	return n;
-}
-
-static struct rt_obj *avl_insert(struct rt_obj *root, struct rt_obj *o)
-{
-	if (!root) {
-		o->left = o->right = NULL;
-		o->height = 1;
-		return o;
-	}
-	/* Equal starts cannot both be live; the caller removed the stale one. */
-	if (o->va < root->va)
-		root->left = avl_insert(root->left, o);
-	else
-		root->right = avl_insert(root->right, o);
-	return balance(root);
-}
-
-static struct rt_obj *avl_remove_min(struct rt_obj *n, struct rt_obj **min)
-{
-	if (!n->left) {
-		*min = n;
-		return n->right;
-	}
-	n->left = avl_remove_min(n->left, min);
-	return balance(n);
-}
-
-/* Removes exactly o (found by address and identity). */
-static struct rt_obj *avl_remove(struct rt_obj *n, struct rt_obj *o)
-{
-	struct rt_obj *l, *r, *min;
-
-	if (!n)
+	if (p < 0 && p > -4096)
 		return NULL;
-	if (n != o) {
-		if (o->va < n->va)
-			n->left = avl_remove(n->left, o);
-		else
-			n->right = avl_remove(n->right, o);
-		return balance(n);
+	return (void *)p;
+}
+
+bool rt_index_init(void)
+{
+	if (!regions)
+		regions = reserve(NREGIONS * sizeof(*regions));
+	return regions != NULL;
+}
+
+/* The region of addr, made if need be (for writers), or NULL. */
+static struct region *region_get(uintptr_t addr, bool make)
+{
+	struct region **t = regions;
+	struct region *r, *mine;
+	uintptr_t i = addr >> REGION_SHIFT;
+
+	if (!t || i >= NREGIONS)
+		return NULL;
+	r = __atomic_load_n(&t[i], __ATOMIC_ACQUIRE);
+	if (r || !make)
+		return r;
+	mine = reserve(sizeof(*mine));
+	if (!mine)
+		return NULL;
+	if (!__atomic_compare_exchange_n(&t[i], &r, mine, false, __ATOMIC_ACQ_REL,
+	                                 __ATOMIC_ACQUIRE)) {
+		rt_munmap(mine, sizeof(*mine));
+		return r;
 	}
-	l = n->left;
-	r = n->right;
-	if (!r)
-		return l;
-	r = avl_remove_min(r, &min);
-	min->left = l;
-	min->right = r;
-	return balance(min);
+	return mine;
 }
 
-static struct rt_obj *avl_floor(struct rt_obj *n, uintptr_t addr)
+static bool covers(const struct rt_obj *o, uintptr_t addr)
 {
-	struct rt_obj *best = NULL;
-
-	while (n) {
-		if (n->va <= addr) {
-			best = n;
-			n = n->right;
-		} else {
-			n = n->left;
-		}
-	}
-	return best;
-}
-
-static struct rt_obj *shard_find(struct shard *s, uintptr_t addr)
-{
-	struct rt_obj *o;
-
-	pthread_rwlock_rdlock(&s->lock);
-	o = avl_floor(s->root, addr);
-	if (o && addr - o->va >= (o->extent ? o->extent : 1))
-		o = NULL;
-	pthread_rwlock_unlock(&s->lock);
-	return o;
-}
-
-void rt_index_insert(struct rt_obj *o)
-{
-	struct shard *s;
-	struct rt_obj *stale;
-
-	/* A free the runtime could not see (made while it was busy) leaves a
-	 * stale object over this address: the allocator never hands out bytes
-	 * of a live block, so whatever still claims them is gone. */
-	while ((stale = rt_index_lookup(o->va)))
-		rt_obj_free(stale, 0, o->alloc_ns);
-
-	o->in_large = o->extent >= (1UL << REGION_SHIFT);
-	s = shard_of(o);
-	pthread_rwlock_wrlock(&s->lock);
-	s->root = avl_insert(s->root, o);
-	if (o->in_large)
-		__atomic_add_fetch(&nlarge, 1, __ATOMIC_RELAXED);
-	pthread_rwlock_unlock(&s->lock);
-}
-
-void rt_index_remove(struct rt_obj *o)
-{
-	struct shard *s = shard_of(o);
-
-	pthread_rwlock_wrlock(&s->lock);
-	s->root = avl_remove(s->root, o);
-	if (o->in_large)
-		__atomic_sub_fetch(&nlarge, 1, __ATOMIC_RELAXED);
-	pthread_rwlock_unlock(&s->lock);
+	return RT_LOAD(&o->state) == RT_OBJ_LIVE && addr - o->va < RT_LOAD(&o->extent);
 }
 
 struct rt_obj *rt_index_lookup(uintptr_t addr)
 {
-	uintptr_t region = addr >> REGION_SHIFT;
-	struct shard *s = shard_of_region(region), *prev = shard_of_region(region - 1);
+	struct region *r = region_get(addr, false);
 	struct rt_obj *o;
 
-	o = shard_find(s, addr);
-	if (!o && prev != s)
-		o = shard_find(prev, addr);
-	if (!o && RT_LOAD(&nlarge))
-		o = shard_find(LARGE, addr);
-	return o;
+	if (!r)
+		return NULL;
+	o = RT_LOAD(&r->pages[(addr >> PAGE_SHIFT) & (REGION_PAGES - 1)]);
+	if (!o)
+		o = RT_LOAD(&r->granules[(addr >> GRANULE_SHIFT) & (REGION_GRANS - 1)]);
+	return o && covers(o, addr) ? o : NULL;
 }
 
-void rt_index_atfork(int phase)
+/* What a range change does to each slot: set it to the new object (and
+ * say which other object held it), or clear it if it still names o. */
+enum op { SET, CLEAR };
+
+static struct rt_obj *slot_apply(struct rt_obj **slot, struct rt_obj *o, enum op op)
 {
-	for (int i = 0; i <= NSHARDS; i++) {
-		if (phase == RT_FORK_PREPARE)
-			pthread_rwlock_wrlock(&shards[i].lock);
-		else if (phase == RT_FORK_PARENT)
-			pthread_rwlock_unlock(&shards[i].lock);
-		else
-			pthread_rwlock_init(&shards[i].lock, NULL);
+	struct rt_obj *old = RT_LOAD(slot);
+
+	if (op == SET) {
+		RT_STORE(slot, o);
+		return old != o ? old : NULL;
 	}
+	if (old == o)
+		RT_STORE(slot, NULL);
+	return NULL;
+}
+
+/* Applies op to the granule slots of [lo, hi) (hi > lo, one region at a
+ * time); returns one other object found there, if any. */
+static struct rt_obj *granules_apply(uintptr_t lo, uintptr_t hi, struct rt_obj *o, enum op op)
+{
+	struct rt_obj *other = NULL;
+
+	for (uintptr_t a = lo & ~((1UL << GRANULE_SHIFT) - 1); a < hi;) {
+		struct region *r = region_get(a, op == SET);
+		uintptr_t end = ((a >> REGION_SHIFT) + 1) << REGION_SHIFT;
+
+		if (end > hi)
+			end = hi;
+		if (r) {
+			for (uintptr_t g = a; g < end; g += 1UL << GRANULE_SHIFT) {
+				struct rt_obj *x = slot_apply(
+				        &r->granules[(g >> GRANULE_SHIFT) & (REGION_GRANS - 1)], o, op);
+
+				if (x)
+					other = x;
+			}
+		}
+		a = end;
+	}
+	return other;
+}
+
+static struct rt_obj *pages_apply(uintptr_t lo, uintptr_t hi, struct rt_obj *o, enum op op)
+{
+	struct rt_obj *other = NULL;
+
+	for (uintptr_t a = lo; a < hi; a += PAGE_SIZE_) {
+		struct region *r = region_get(a, op == SET);
+
+		if (r) {
+			struct rt_obj *x =
+			        slot_apply(&r->pages[(a >> PAGE_SHIFT) & (REGION_PAGES - 1)], o, op);
+
+			if (x)
+				other = x;
+		}
+	}
+	return other;
+}
+
+/* The pages [va, va + len) covers whole go in page slots, the rest (the
+ * partial pages at either end) in granule slots. */
+static struct rt_obj *range_apply(uintptr_t va, size_t len, struct rt_obj *o, enum op op)
+{
+	uintptr_t end = va + len, first = (va + PAGE_SIZE_ - 1) & ~(PAGE_SIZE_ - 1);
+	uintptr_t last = end & ~(PAGE_SIZE_ - 1);
+	struct rt_obj *a, *b, *c = NULL;
+
+	if (end < va)
+		end = UINTPTR_MAX;
+	if (first >= last)
+		return granules_apply(va, end, o, op);
+	a = granules_apply(va, first, o, op);
+	b = pages_apply(first, last, o, op);
+	if (last < end)
+		c = granules_apply(last, end, o, op);
+	return a ? a : b ? b : c;
+}
+
+void rt_index_insert(struct rt_obj *o)
+{
+	struct rt_obj *stale;
+
+	/* A free the runtime could not see (made while it was busy) leaves a
+	 * stale object over these bytes: the allocator never hands out bytes
+	 * of a live block, so whatever still claims them is gone. Retiring it
+	 * clears only the slots that still name it, then ours are set again
+	 * in case it shared one. */
+	while ((stale = range_apply(o->va, o->extent, o, SET)) != NULL) {
+		if (RT_LOAD(&stale->state) == RT_OBJ_LIVE)
+			rt_obj_free(stale, 0, o->alloc_ns);
+		else
+			range_apply(stale->va, stale->extent, stale, CLEAR);
+	}
+}
+
+void rt_index_remove(struct rt_obj *o)
+{
+	range_apply(o->va, o->extent, o, CLEAR);
+}
+
+void rt_index_extend(struct rt_obj *o, size_t old_extent)
+{
+	if (o->extent > old_extent)
+		range_apply(o->va, o->extent, o, SET);
 }

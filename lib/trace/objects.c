@@ -18,8 +18,7 @@ struct list {
 static struct list lists[NLISTS] = {
         [0 ... NLISTS - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL},
 };
-static struct rt_pool obj_pool = {PTHREAD_MUTEX_INITIALIZER, sizeof(struct rt_obj), NULL, NULL,
-                                  NULL};
+static struct rt_pool obj_pool = RT_POOL_INIT(sizeof(struct rt_obj));
 
 /* Process names (the CAPMAP's process field), interned: objects keep a
  * 16-bit id instead of 16 bytes each. Id 0 is "?" when the table is full. */
@@ -112,10 +111,14 @@ void rt_obj_free(struct rt_obj *o, uintptr_t ip, uint64_t now)
 
 void rt_obj_set_extent(struct rt_obj *o, size_t extent)
 {
+	size_t old = o->extent;
+
 	/* Growing in place cannot reach another live object: the allocator
 	 * gave these bytes to this one. */
-	if (extent > o->extent)
+	if (extent > old) {
 		RT_STORE(&o->extent, extent);
+		rt_index_extend(o, old);
+	}
 }
 
 static void release(struct rt_obj *o)

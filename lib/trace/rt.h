@@ -76,16 +76,13 @@ struct rt_obj {
 	struct rt_access *accesses;  /* every counter, for the dump */
 	struct rt_table *table;      /* the same, by (IP, thread), for counting */
 	struct rt_obj *prev, *next;  /* the list of all objects, per list shard */
-	struct rt_obj *left, *right; /* the index's AVL tree */
 	uint32_t gen;                /* bumped at each reuse of this struct */
+	uint32_t lock;               /* guards adding counters (access.c) */
 	pid_t tid;
-	int height;
 	uint16_t name_id;
 	uint8_t allocator;
 	uint8_t state;
 	uint8_t list_shard;
-	uint8_t in_large;   /* which index tree holds it */
-	uint8_t lock;       /* guards adding counters */
 	uint8_t table_full; /* the table is at its largest: look in the list too */
 };
 
@@ -95,13 +92,17 @@ void rt_munmap(void *p, size_t len);
 struct rt_pool {
 	pthread_mutex_t lock;
 	size_t item;
-	void *free;
+	void *free; /* items threads gave back beyond what they keep */
 	char *chunk, *chunk_end;
+	int id; /* which per-thread cache serves it (0: not yet chosen) */
 };
+#define RT_POOL_INIT(size) {.lock = PTHREAD_MUTEX_INITIALIZER, .item = (size)}
 /* Not zeroed: a recycled item keeps its contents (rt_obj keeps its gen);
- * fresh ones are zero, from mmap. */
+ * fresh ones are zero, from mmap. Each thread keeps a cache of items per
+ * pool, so a get or put takes no lock unless that cache runs dry or over. */
 void *rt_pool_get(struct rt_pool *pool);
 void rt_pool_put(struct rt_pool *pool, void *p);
+void rt_pool_thread_exit(void); /* gives the caller's cached items back */
 void rt_pool_lock(struct rt_pool *pool);
 void rt_pool_unlock(struct rt_pool *pool);
 void rt_pool_reinit(struct rt_pool *pool);
@@ -152,10 +153,11 @@ uint16_t rt_name_intern(const char *name);
 const char *rt_name(uint16_t id);
 
 /* index.c: live objects by address. */
+bool rt_index_init(void); /* false: no address space for it */
 void rt_index_insert(struct rt_obj *o);
 void rt_index_remove(struct rt_obj *o);
+void rt_index_extend(struct rt_obj *o, size_t old_extent);
 struct rt_obj *rt_index_lookup(uintptr_t addr);
-void rt_index_atfork(int phase);
 
 /* access.c: counting loads and stores. */
 void rt_obj_release_counters(struct rt_obj *o);

@@ -68,7 +68,7 @@ static void set_output(void)
 /* Every lock of the runtime is held across fork, so that the child
  * inherits none held by a thread it does not have. They are taken in the
  * order any code nests them: a dump's lock (a dump takes the object lists'
- * under it), then the lists, the index, and last the counters' (adding a
+ * under it), then the lists, and last the counters' (adding a
  * counter holds "adding", then takes the pools'). */
 static void fork_prepare(void)
 {
@@ -76,14 +76,12 @@ static void fork_prepare(void)
 	rt_capmap_atfork(RT_FORK_PREPARE);
 	rt_modules_atfork(RT_FORK_PREPARE);
 	rt_objs_atfork(RT_FORK_PREPARE);
-	rt_index_atfork(RT_FORK_PREPARE);
 	rt_access_atfork(RT_FORK_PREPARE);
 }
 
 static void fork_parent(void)
 {
 	rt_access_atfork(RT_FORK_PARENT);
-	rt_index_atfork(RT_FORK_PARENT);
 	rt_objs_atfork(RT_FORK_PARENT);
 	rt_modules_atfork(RT_FORK_PARENT);
 	rt_capmap_atfork(RT_FORK_PARENT);
@@ -93,7 +91,6 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	rt_access_atfork(RT_FORK_CHILD);
-	rt_index_atfork(RT_FORK_CHILD);
 	rt_objs_atfork(RT_FORK_CHILD);
 	rt_modules_atfork(RT_FORK_CHILD);
 	rt_capmap_atfork(RT_FORK_CHILD);
@@ -116,6 +113,11 @@ __attribute__((constructor(101))) static void rt_init(void)
 	rt.active = env_flag("USM_TRACE_ACTIVE", 0);
 	rt.pid = getpid();
 	rt.root_pid = root ? (pid_t)atoi(root) : rt.pid;
+	if (rt.active && !rt_index_init()) {
+		fprintf(stderr, "usm: trace: cannot reserve address space for the object index "
+		                "(ulimit -v?): not tracing\n");
+		rt.active = 0;
+	}
 	if (rt.active) {
 		struct timespec ts;
 
