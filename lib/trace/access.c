@@ -222,7 +222,8 @@ static struct rt_access *counter_new(struct rt_obj *o, uintptr_t ip, pid_t tid)
 
 	obj_lock(o);
 	a = table_find(o, ip, tid);
-	if (a)
+	/* freed meanwhile (a program racing its own free): nothing to count */
+	if (a || RT_LOAD(&o->state) != RT_OBJ_LIVE)
 		goto out;
 	a = rt_pool_get(&access_pool);
 	if (!a)
@@ -240,6 +241,21 @@ static struct rt_access *counter_new(struct rt_obj *o, uintptr_t ip, pid_t tid)
 out:
 	obj_unlock(o);
 	return a;
+}
+
+/* A dead object gets no new counters, so the table that finds them goes
+ * back to its pool at once (the dump reads the list): the tables in use
+ * are those of live objects only, and stay warm in the cache. */
+void rt_obj_drop_table(struct rt_obj *o)
+{
+	struct rt_table *tb;
+
+	obj_lock(o);
+	tb = o->table;
+	__atomic_store_n(&o->table, NULL, __ATOMIC_RELEASE);
+	obj_unlock(o);
+	if (tb)
+		rt_pool_put(&table_pools[table_class(tb)], tb);
 }
 
 void rt_obj_release_counters(struct rt_obj *o)

@@ -107,6 +107,7 @@ void rt_obj_free(struct rt_obj *o, uintptr_t ip, uint64_t now)
 	o->free_ns = now;
 	RT_STORE(&o->state, RT_OBJ_DEAD);
 	pthread_mutex_unlock(&l->lock);
+	rt_obj_drop_table(o);
 }
 
 void rt_obj_set_extent(struct rt_obj *o, size_t extent)

@@ -160,6 +160,7 @@ void rt_index_extend(struct rt_obj *o, size_t old_extent);
 struct rt_obj *rt_index_lookup(uintptr_t addr);
 
 /* access.c: counting loads and stores. */
+void rt_obj_drop_table(struct rt_obj *o); /* at its free */
 void rt_obj_release_counters(struct rt_obj *o);
 void rt_thread_atfork_child(void);
 void rt_access_atfork(int phase);
