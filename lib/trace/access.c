@@ -228,11 +228,7 @@ static struct rt_access *counter_new(struct rt_obj *o, uintptr_t ip, pid_t tid)
 	a = rt_pool_get(&access_pool);
 	if (!a)
 		goto out;
-	memset(a, 0, sizeof(*a));
-	a->ip = ip;
-	a->tid = tid;
-	a->obj = o;
-	a->next = o->accesses;
+	*a = (struct rt_access){.ip = ip, .tid = tid, .obj = o, .next = o->accesses};
 	__atomic_store_n(&o->accesses, a, __ATOMIC_RELEASE);
 	if (table_room(o))
 		table_put_slot(o->table, a);

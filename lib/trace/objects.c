@@ -71,17 +71,18 @@ struct rt_obj *rt_obj_new(uintptr_t va, size_t size, size_t extent, size_t cache
 	if (!o)
 		return NULL;
 	gen = o->gen;
-	memset(o, 0, sizeof(*o));
-	o->gen = gen + 1;
-	o->va = va;
-	o->size = size;
-	o->extent = extent ? extent : 1;
-	o->cache = cache;
-	o->alloc_ip = ip;
-	o->alloc_ns = now;
-	o->tid = tid;
-	o->name_id = rt_thread_name_id();
-	o->allocator = (uint8_t)allocator;
+	*o = (struct rt_obj){
+	        .gen = gen + 1,
+	        .va = va,
+	        .size = size,
+	        .extent = extent ? extent : 1,
+	        .cache = cache,
+	        .alloc_ip = ip,
+	        .alloc_ns = now,
+	        .tid = tid,
+	        .name_id = rt_thread_name_id(),
+	        .allocator = (uint8_t)allocator,
+	};
 	o->list_shard = (uint8_t)((unsigned)tid % NLISTS);
 	rt_index_insert(o);
 	/* Published to lookups only once complete: the state goes last. */
