@@ -6,11 +6,12 @@
  * thread increments it (relaxed stores; a dump reads concurrently). Each
  * object finds its counters in a small open-addressing table of its own:
  * the object's memory is already in cache when the lookup starts, and a
- * table dies with its object, so nothing needs purging. Readers take no
- * lock; a table is replaced, never changed in place, when it grows.
- * Tables and counters come from pools whose memory is never returned, so a
- * reader holding an old table reads stale but valid slots: it checks the
- * counter it found (object, IP, thread) before using it. */
+ * table goes back to its pool when its object is freed, so nothing needs
+ * purging. Readers take no lock; a table is replaced, never changed in
+ * place, when it grows. Tables and counters come from pools whose memory
+ * is never returned, so a reader holding an old table reads stale but
+ * valid slots: it trusts what it read only if the object still has that
+ * table afterwards (table_find). */
 #include "access.h"
 
 #include <sched.h>
@@ -146,14 +147,20 @@ static void obj_unlock(struct rt_obj *o)
 	__atomic_store_n(&o->lock, 0, __ATOMIC_RELEASE);
 }
 
-static bool is_mine(const struct rt_access *a, const struct rt_obj *o, uintptr_t ip, pid_t tid)
+static bool is_mine(const struct rt_access *a, uintptr_t ip, pid_t tid)
 {
-	return RT_LOAD(&a->obj) == o && RT_LOAD(&a->ip) == ip && RT_LOAD(&a->tid) == tid;
+	return RT_LOAD(&a->ip) == ip && RT_LOAD(&a->tid) == tid;
 }
 
-static struct rt_access *table_find(struct rt_obj *o, uintptr_t ip, pid_t tid)
+/* (ip, tid)'s counter in o's table, without a lock. Another thread may
+ * replace the table meanwhile (it grew) and its pool give the old one to
+ * another object: what was read counts only if o still has the table
+ * when the search is done (tables only grow, so o never gets one back).
+ * Then *sure: a NULL means there is none, as only thread tid adds one. */
+static struct rt_access *table_find(struct rt_obj *o, uintptr_t ip, pid_t tid, bool *sure)
 {
 	struct rt_table *tb = __atomic_load_n(&o->table, __ATOMIC_ACQUIRE);
+	struct rt_access *found = NULL;
 	size_t mask, i;
 
 	if (tb) {
@@ -164,18 +171,23 @@ static struct rt_access *table_find(struct rt_obj *o, uintptr_t ip, pid_t tid)
 
 			if (!a)
 				break;
-			if (RT_LOAD(&tb->slots[i].ip) == ip && is_mine(a, o, ip, tid))
-				return a;
+			if (RT_LOAD(&tb->slots[i].ip) == ip && is_mine(a, ip, tid)) {
+				found = a;
+				break;
+			}
 		}
 	}
 	/* A table that could not grow: the rest are only in the list. */
-	if (RT_LOAD(&o->table_full)) {
+	if (!found && RT_LOAD(&o->table_full)) {
 		for (struct rt_access *a = __atomic_load_n(&o->accesses, __ATOMIC_ACQUIRE); a;
 		     a = a->next)
-			if (is_mine(a, o, ip, tid))
-				return a;
+			if (is_mine(a, ip, tid)) {
+				found = a;
+				break;
+			}
 	}
-	return NULL;
+	*sure = __atomic_load_n(&o->table, __ATOMIC_ACQUIRE) == tb;
+	return *sure ? found : NULL;
 }
 
 static void table_put_slot(struct rt_table *tb, struct rt_access *a)
@@ -216,19 +228,22 @@ static bool table_room(struct rt_obj *o)
 	return true;
 }
 
-static struct rt_access *counter_new(struct rt_obj *o, uintptr_t ip, pid_t tid)
+/* Adds (ip, tid)'s counter to o, unless a search under the lock finds it
+ * (needed only when the lock-free one was not sure). */
+static struct rt_access *counter_new(struct rt_obj *o, uintptr_t ip, pid_t tid, bool sure)
 {
-	struct rt_access *a;
+	struct rt_access *a = NULL;
 
 	obj_lock(o);
-	a = table_find(o, ip, tid);
+	if (!sure)
+		a = table_find(o, ip, tid, &sure);
 	/* freed meanwhile (a program racing its own free): nothing to count */
 	if (a || RT_LOAD(&o->state) != RT_OBJ_LIVE)
 		goto out;
 	a = rt_pool_get(&access_pool);
 	if (!a)
 		goto out;
-	*a = (struct rt_access){.ip = ip, .tid = tid, .obj = o, .next = o->accesses};
+	*a = (struct rt_access){.ip = ip, .tid = tid, .next = o->accesses};
 	__atomic_store_n(&o->accesses, a, __ATOMIC_RELEASE);
 	if (table_room(o))
 		table_put_slot(o->table, a);
@@ -264,7 +279,6 @@ void rt_obj_release_counters(struct rt_obj *o)
 	while (a) {
 		struct rt_access *next = a->next;
 
-		RT_STORE(&a->obj, NULL);
 		rt_pool_put(&access_pool, a);
 		a = next;
 	}
@@ -290,9 +304,11 @@ void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip)
 	if (pair->obj == o && pair->ip == ip && pair->acc && RT_LOAD(&o->gen) == pair->gen) {
 		a = pair->acc;
 	} else {
-		a = table_find(o, ip, t->tid);
+		bool sure;
+
+		a = table_find(o, ip, t->tid, &sure);
 		if (!a)
-			a = counter_new(o, ip, t->tid);
+			a = counter_new(o, ip, t->tid, sure);
 		if (!a)
 			goto out;
 		pair->obj = o;

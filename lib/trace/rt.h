@@ -47,7 +47,6 @@ struct rt_access {
 	uint64_t reads;
 	uint64_t writes;
 	struct rt_access *next;
-	struct rt_obj *obj; /* lets a lock-free lookup check what it found */
 	pid_t tid;
 };
 
