@@ -1,38 +1,56 @@
 #!/bin/sh
-# Slowdown of a real program under usm trace, beside Valgrind DHAT, as
+# Slowdown of real programs under usm trace, beside Valgrind DHAT, as
 # ratios to the same program's native run measured in the same script.
-# The program is Duktape (duktape-dev) running tests/integration/trace/
-# workload.js N times; each row is the best of RUNS runs (wall clock).
-# Not part of make check.
+# Two programs at opposite ends: Duktape (duktape-dev) running
+# tests/integration/trace/workload.js N times (an interpreter: 600 000
+# allocations, 155 million loads and stores, a new (object, IP) pair every
+# tenth access), and bench/stb_png.c (libstb-dev: PNG encode, decode and
+# resize of a SIDE x SIDE image, twice: few objects, tight loops). Each row
+# is the best of RUNS runs (wall clock). The "floor" row is the program
+# built by usm cc with callbacks that only return (bench/trace_floor.c):
+# what the calls alone cost. Not part of make check.
 #
-#   bench/trace.sh [--n N] [--runs RUNS] [BUILD_DIR]    (default: N=5, RUNS=3, build)
+#   bench/trace.sh [--n N] [--side SIDE] [--runs RUNS] [--program duktape|stb|both] [BUILD_DIR]
+#   (default: N=5, SIDE=768, RUNS=3, both, build)
 set -eu
 n=5
+side=768
 runs=3
+program=both
 while [ $# -gt 0 ]; do
 	case $1 in
 	--n) n=$2; shift 2 ;;
+	--side) side=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
-	-h | --help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--program) program=$2; shift 2 ;;
+	-h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	-*) echo "bench/trace.sh: unknown option '$1'" >&2; exit 2 ;;
 	*) break ;;
 	esac
 done
+case $program in duktape | stb | both) ;; *) echo "bench/trace.sh: --program: duktape, stb or both" >&2; exit 2 ;; esac
 build=${1:-build}
 usm=$build/tools/usm/usm
 root=$(cd "$(dirname "$0")/.." && pwd)
 duk=/usr/share/duktape
-script=$root/tests/integration/trace/workload.js
 [ -x "$usm" ] || { echo "bench/trace.sh: no $usm (run make first)" >&2; exit 1; }
 [ -f "$duk/duktape.c" ] || { echo "bench/trace.sh: no $duk/duktape.c (scripts/deps.sh)" >&2; exit 1; }
+[ -f /usr/include/stb/stb_image.h ] || { echo "bench/trace.sh: no stb headers (scripts/deps.sh)" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # DWARF 4: Valgrind 3.19 cannot read clang 14's DWARF 5
-flags="-O1 -gdwarf-4 -I$duk"
-clang $flags "$root/tests/integration/trace/duk_driver.c" "$duk/duktape.c" -lm -o "$tmp/native"
-"$usm" cc $flags "$root/tests/integration/trace/duk_driver.c" "$duk/duktape.c" -lm -o "$tmp/traced"
-want=$("$tmp/native" "$script" "$n")
+flags="-O1 -gdwarf-4"
+
+# builds NAME SOURCES...: $tmp/NAME.native, .traced (usm cc) and .floor
+builds() {
+	name=$1; shift
+	clang $flags "$@" -lm -o "$tmp/$name.native"
+	"$usm" cc $flags "$@" -lm -o "$tmp/$name.traced"
+	mkdir -p "$tmp/$name.o"
+	(cd "$tmp/$name.o" && "$root/$usm" cc $flags -c "$@")
+	clang "$tmp/$name.o"/*.o "$root/bench/trace_floor.c" -lm -o "$tmp/$name.floor"
+}
 
 now() { date +%s.%N; }
 best= # best LABEL COMMAND...: prints the best wall time of RUNS runs
@@ -52,20 +70,41 @@ best() {
 	echo "$b"
 }
 
-base=$(best native "$tmp/native" "$script" "$n")
 row() { # row LABEL SECONDS
-	printf '%-44s %9.3f s %8.1fx\n' "$1" "$2" "$(awk "BEGIN { print $2 / $base }")"
+	printf '%-50s %9.3f s %8.1fx\n' "$1" "$2" "$(awk "BEGIN { print $2 / $base }")"
 }
-echo "Duktape, workload.js x$n, best of $runs (wall clock), ratio to native"
-row "native (clang -O1)" "$base"
-row "usm cc build, not traced" "$(best passive "$tmp/traced" "$script" "$n")"
-row "usm trace, uninstrumented build (objects only)" \
-	"$(best preload "$usm" trace -o "$tmp/c.capmap" -- "$tmp/native" "$script" "$n")"
-row "usm trace --log-access off (usm cc build)" \
-	"$(best noacc "$usm" trace --log-access off -o "$tmp/a.capmap" -- "$tmp/traced" "$script" "$n")"
-usm_full=$(best usm "$usm" trace -o "$tmp/b.capmap" -- "$tmp/traced" "$script" "$n")
-row "usm trace (objects and every access)" "$usm_full"
-dhat=$(best dhat valgrind --tool=dhat --dhat-out-file="$tmp/dhat.json" "$tmp/native" "$script" "$n")
-row "valgrind --tool=dhat" "$dhat"
-printf 'usm trace / DHAT: %.2f; CAPMAP %s bytes\n' "$(awk "BEGIN { print $usm_full / $dhat }")" \
-	"$(wc -c <"$tmp/b.capmap")"
+
+# measure TITLE NAME ARGS...: every row for one program
+measure() {
+	title=$1 name=$2; shift 2
+	bin=$tmp/$name
+	want=$("$bin.native" "$@")
+	base=$(best native "$bin.native" "$@")
+	echo "$title, best of $runs (wall clock), ratio to native"
+	row "native (clang $flags)" "$base"
+	floor=$(best floor "$bin.floor" "$@")
+	row "floor: usm cc build, callbacks that only return" "$floor"
+	row "usm cc build, not traced" "$(best passive "$bin.traced" "$@")"
+	objs=$(best objects "$usm" trace -o "$tmp/o.capmap" -- "$bin.native" "$@")
+	row "usm trace, uninstrumented build (objects only)" "$objs"
+	row "usm trace --log-access off (usm cc build)" \
+		"$(best noacc "$usm" trace --log-access off -o "$tmp/a.capmap" -- "$bin.traced" "$@")"
+	full=$(best usm "$usm" trace -o "$tmp/b.capmap" -- "$bin.traced" "$@")
+	row "usm trace (objects and every access)" "$full"
+	dhat=$(best dhat valgrind --tool=dhat --dhat-out-file="$tmp/dhat.json" "$bin.native" "$@")
+	row "valgrind --tool=dhat" "$dhat"
+	awk -v o="$objs" -v f="$full" -v fl="$floor" -v d="$dhat" -v b="$base" 'BEGIN {
+		printf "slowdown / DHAT'"'"'s: objects only %.2f, every access %.2f, floor %.2f\n",
+			(o / b) / (d / b), (f / b) / (d / b), (fl / b) / (d / b) }'
+	printf 'CAPMAP of the full trace: %s bytes, %s access lines\n\n' "$(wc -c <"$tmp/b.capmap")" \
+		"$(grep -c '^  ' "$tmp/b.capmap" || true)"
+}
+
+if [ "$program" != stb ]; then
+	builds duk "$root/tests/integration/trace/duk_driver.c" "$duk/duktape.c" -I"$duk"
+	measure "Duktape, workload.js x$n" duk "$root/tests/integration/trace/workload.js" "$n"
+fi
+if [ "$program" != duktape ]; then
+	builds stb "$root/bench/stb_png.c"
+	measure "stb PNG round trip, ${side}x$side x2" stb "$side" 2
+fi

@@ -143,8 +143,6 @@ void *rt_pool_get(struct rt_pool *pool)
 	if (c->bump + pool->item <= c->bump_end) {
 		p = c->bump;
 		c->bump += pool->item;
-		/* the next item is fresh memory: start fetching it now */
-		__builtin_prefetch(c->bump, 1, 3);
 		return p;
 	}
 	return refill(pool, c);
