@@ -11,6 +11,10 @@
 
 #include <string.h>
 
+/* Every instrumented access runs one of these: no frame of their own (the
+ * runtime keeps frame pointers elsewhere, for profiles). */
+#pragma GCC optimize("omit-frame-pointer")
+
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
 #define RT_LOADSTORE(n)                                                                            \
