@@ -40,6 +40,17 @@ is "  ... in one line" 1 "$(wc -l <"$tmp/err")"
 run trace -- "$tmp/does-not-exist"
 is "trace of a missing program exits 127" 127 "$rc"
 ok_if "  ... and says so" grep -q "^usm: trace: cannot run" "$tmp/err"
+# The runtime's index needs 256 MiB of address space reserved: without it,
+# one line says so and the program runs untraced (usm itself may be an
+# ASan build that a small ulimit -v would stop, so the runtime runs alone).
+rtlib=$(cd "$(dirname "$usm")/../../lib/trace" && pwd)/libusm-trace.so
+(ulimit -v 200000 && USM_TRACE_ACTIVE=1 USM_TRACE_OUTPUT="$tmp/lim.capmap" LD_PRELOAD="$rtlib" \
+	/bin/true) 2>"$tmp/err"
+is "under ulimit -v 200000 the program still runs" 0 "$?"
+is "  ... with one line saying it is not traced" \
+	"usm: trace: cannot reserve address space for the object index (ulimit -v?): not tracing" \
+	"$(cat "$tmp/err")"
+ok_if "  ... and no CAPMAP" test ! -e "$tmp/lim.capmap"
 
 run cc -O0 -g -pthread "$here/trace/pattern.c" -o "$tmp/pattern"
 is "usm cc builds the pattern program" 0 "$rc"
