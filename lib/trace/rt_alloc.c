@@ -32,7 +32,7 @@ void rt_munmap(void *p, size_t len)
 
 /* Per-thread caches: a free list and a slice of fresh memory per pool. A
  * cache trades items with its pool in batches of about 64 KiB. */
-#define RT_NPOOLS   32
+#define RT_NPOOLS   20 /* 17 pools today; any beyond take the locked path */
 #define BATCH_BYTES (64UL << 10)
 
 struct pool_cache {

@@ -187,6 +187,19 @@ ok_if "fork: the child wrote its own CAPMAP, named by its pid" test -s "$tmp/c.c
 is "fork: the child's object, with its 5 writes" 5 "$(writes "$tmp/c.capmap.$child" 999)"
 is "fork: allocated by the child's thread" "$child" "$(objs "$tmp/c.capmap.$child" 999 | cut -d, -f2)"
 
+# --- an instrumented library in a host that is not (a Python C extension) -------
+run cc -O0 -g -fPIC -shared "$here/trace/plugin.c" -o "$tmp/libplugin.so"
+is "usm cc builds a shared library" 0 "$rc"
+py=$(python3 -c 'import sys; print(sys.executable)')
+host='import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).plugin_sum(1000))'
+is "python3 loads it untraced and gets its result" 499500 \
+	"$("$py" -c "$host" "$tmp/libplugin.so" 2>&1)"
+run trace -o "$tmp/pl.capmap" -- "$py" -c "$host" "$tmp/libplugin.so"
+is "  ... and the same under usm trace" 499500 "$out"
+is "  ... where its 4000-byte object has the library's 1000 writes" 1000 \
+	"$(writes "$tmp/pl.capmap" 4000)"
+is "  ... and 1000 reads" 1000 "$(awk -F, '!/^ / { cur = ($4 == 4000) } /^ / && cur { r += $3 } END { print r + 0 }' "$tmp/pl.capmap")"
+
 # --- many threads, a fork, and dumps from outside, at once ----------------------
 run cc -O1 -g -pthread "$here/trace/stress.c" -o "$tmp/stress"
 is "usm cc builds the stress program" 0 "$rc"
