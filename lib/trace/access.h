@@ -3,10 +3,10 @@
  *
  * A thread keeps a small cache indexed by access IP: an IP that touched an
  * object last time usually touches the same one again (a loop over an
- * array), and then the count costs a few compares and one add. Otherwise
- * rt_access_slow() finds the object (the thread's recent objects, then the
- * index) and its counter for this IP and thread (a per-thread cache, then
- * the object's own table). */
+ * array), and then the count costs a few compares and one add. Accesses
+ * to the thread's own stack are dropped before that. Otherwise
+ * rt_access_slow() finds the object (the index) and its counter for this
+ * IP and thread (a per-thread cache, then the object's own table). */
 #ifndef USM_TRACE_ACCESS_H
 #define USM_TRACE_ACCESS_H
 
