@@ -236,6 +236,20 @@ for f in "$tmp"/mid.*.capmap; do
 done
 is "  ... every dump it wrote is a valid CAPMAP" 0 "$bad_dumps"
 
+# --- objects made by one thread, written and freed by another -------------------
+run cc -O0 -g -pthread "$here/trace/handoff.c" -o "$tmp/handoff"
+is "usm cc builds the handoff program" 0 "$rc"
+run trace -o "$tmp/h.capmap" -- "$tmp/handoff"
+is "handoff: exits 0" 0 "$rc"
+set -- $out # producer tid, consumer tid, objects, writes
+got=$(awk -F, -v p="$1" -v c="$2" '
+	!/^ / { cur = ($4 == 72 && $2 == p); if (cur) { n++; if ($6 == 0) live++ } }
+	/^ / && cur && $4 == c { w += $2 }
+	/^ / && cur && $4 != c { other++ }
+	END { print n + 0, w + 0, live + 0, other + 0 }' "$tmp/h.capmap")
+is "handoff: every object the producer made, every write of the consumer, all freed, no other thread's counts" \
+	"$3 $4 0 0" "$got"
+
 # --- report on bad input -------------------------------------------------------
 good="$tmp/p.capmap"
 bad() { # bad NAME FILE: report must fail in one clear line
