@@ -113,46 +113,33 @@ static struct rt_obj *slot_apply(struct rt_obj **slot, struct rt_obj *o, enum op
 	return NULL;
 }
 
-/* Applies op to the granule slots of [lo, hi) (hi > lo, one region at a
- * time); returns one other object found there, if any. */
-static struct rt_obj *granules_apply(uintptr_t lo, uintptr_t hi, struct rt_obj *o, enum op op)
+/* Applies op to the slots of [lo, hi) in the page array (pages) or the
+ * granule array, one region at a time; returns one other object found
+ * there, if any. */
+static struct rt_obj *slots_apply(uintptr_t lo, uintptr_t hi, bool pages, struct rt_obj *o,
+                                  enum op op)
 {
+	unsigned shift = pages ? PAGE_SHIFT : GRANULE_SHIFT;
+	uintptr_t mask = (1UL << (REGION_SHIFT - shift)) - 1;
 	struct rt_obj *other = NULL;
 
-	for (uintptr_t a = lo & ~((1UL << GRANULE_SHIFT) - 1); a < hi;) {
+	for (uintptr_t a = lo & ~((1UL << shift) - 1); a < hi;) {
 		struct region *r = region_get(a, op == SET);
 		uintptr_t end = ((a >> REGION_SHIFT) + 1) << REGION_SHIFT;
 
 		if (end > hi)
 			end = hi;
 		if (r) {
-			for (uintptr_t g = a; g < end; g += 1UL << GRANULE_SHIFT) {
-				struct rt_obj *x = slot_apply(
-				        &r->granules[(g >> GRANULE_SHIFT) & (REGION_GRANS - 1)], o, op);
+			struct rt_obj **slots = pages ? r->pages : r->granules;
+
+			for (uintptr_t g = a; g < end; g += 1UL << shift) {
+				struct rt_obj *x = slot_apply(&slots[(g >> shift) & mask], o, op);
 
 				if (x)
 					other = x;
 			}
 		}
 		a = end;
-	}
-	return other;
-}
-
-static struct rt_obj *pages_apply(uintptr_t lo, uintptr_t hi, struct rt_obj *o, enum op op)
-{
-	struct rt_obj *other = NULL;
-
-	for (uintptr_t a = lo; a < hi; a += PAGE_SIZE_) {
-		struct region *r = region_get(a, op == SET);
-
-		if (r) {
-			struct rt_obj *x =
-			        slot_apply(&r->pages[(a >> PAGE_SHIFT) & (REGION_PAGES - 1)], o, op);
-
-			if (x)
-				other = x;
-		}
 	}
 	return other;
 }
@@ -168,11 +155,11 @@ static struct rt_obj *range_apply(uintptr_t va, size_t len, struct rt_obj *o, en
 	if (end < va)
 		end = UINTPTR_MAX;
 	if (first >= last)
-		return granules_apply(va, end, o, op);
-	a = granules_apply(va, first, o, op);
-	b = pages_apply(first, last, o, op);
+		return slots_apply(va, end, false, o, op);
+	a = slots_apply(va, first, false, o, op);
+	b = slots_apply(first, last, true, o, op);
 	if (last < end)
-		c = granules_apply(last, end, o, op);
+		c = slots_apply(last, end, false, o, op);
 	return a ? a : b ? b : c;
 }
 
@@ -200,6 +187,5 @@ void rt_index_remove(struct rt_obj *o)
 
 void rt_index_extend(struct rt_obj *o, size_t old_extent)
 {
-	if (o->extent > old_extent)
-		range_apply(o->va, o->extent, o, SET);
+	range_apply(o->va + old_extent, o->extent - old_extent, o, SET);
 }

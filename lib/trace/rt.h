@@ -155,7 +155,7 @@ const char *rt_name(uint16_t id);
 bool rt_index_init(void); /* false: no address space for it */
 void rt_index_insert(struct rt_obj *o);
 void rt_index_remove(struct rt_obj *o);
-void rt_index_extend(struct rt_obj *o, size_t old_extent);
+void rt_index_extend(struct rt_obj *o, size_t old_extent); /* it grew from that */
 struct rt_obj *rt_index_lookup(uintptr_t addr);
 
 /* access.c: counting loads and stores. */
