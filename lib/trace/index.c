@@ -17,10 +17,6 @@
  * (live, address inside), so a slot read during a change is harmless. */
 #include "rt.h"
 
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #define GRANULE_SHIFT 4
 #define PAGE_SHIFT    12
 #define REGION_SHIFT  22
@@ -37,21 +33,10 @@ struct region {
 
 static struct region **regions; /* set up before any thread but the first runs */
 
-/* Reserved, not committed: only the parts written ever take memory. */
-static void *reserve(size_t len)
-{
-	long p = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
-	                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	if (p < 0 && p > -4096)
-		return NULL;
-	return (void *)p;
-}
-
 bool rt_index_init(void)
 {
 	if (!regions)
-		regions = reserve(NREGIONS * sizeof(*regions));
+		regions = rt_reserve(NREGIONS * sizeof(*regions));
 	return regions != NULL;
 }
 
@@ -67,7 +52,7 @@ static struct region *region_get(uintptr_t addr, bool make)
 	r = __atomic_load_n(&t[i], __ATOMIC_ACQUIRE);
 	if (r || !make)
 		return r;
-	mine = reserve(sizeof(*mine));
+	mine = rt_reserve(sizeof(*mine));
 	if (!mine)
 		return NULL;
 	if (!__atomic_compare_exchange_n(&t[i], &r, mine, false, __ATOMIC_ACQ_REL,

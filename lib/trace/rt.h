@@ -87,6 +87,7 @@ struct rt_obj {
 
 /* rt_alloc.c: memory for the runtime itself, from mmap, never malloc. */
 void *rt_mmap(size_t len);
+void *rt_reserve(size_t len); /* address space only: what is written takes memory */
 void rt_munmap(void *p, size_t len);
 struct rt_pool {
 	pthread_mutex_t lock;

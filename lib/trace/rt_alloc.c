@@ -12,16 +12,26 @@
 
 #define RT_CHUNK (4UL << 20)
 
-/* MAP_POPULATE: the runtime fills what it maps at once, and one populating
- * call costs far less than a page fault per page (on a VM especially). */
-void *rt_mmap(size_t len)
+static void *map(size_t len, int flags)
 {
 	long p = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
-	                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	                 MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 
 	if (p < 0 && p > -4096)
 		return NULL;
 	return (void *)p;
+}
+
+/* MAP_POPULATE: the runtime fills what it maps at once, and one populating
+ * call costs far less than a page fault per page (on a VM especially). */
+void *rt_mmap(size_t len)
+{
+	return map(len, MAP_POPULATE);
+}
+
+void *rt_reserve(size_t len)
+{
+	return map(len, MAP_NORESERVE);
 }
 
 void rt_munmap(void *p, size_t len)
@@ -100,14 +110,14 @@ static void *refill(struct rt_pool *pool, struct pool_cache *c)
 	if (pool->free) {
 		/* up to a batch of given-back items, the first for the caller */
 		void *last = p = pool->free;
+		size_t taken = 1;
 
-		for (size_t i = 1; i < n && *(void **)last; i++)
+		for (; taken < n && *(void **)last; taken++)
 			last = *(void **)last;
 		pool->free = *(void **)last;
 		*(void **)last = NULL;
 		c->free = *(void **)p;
-		for (void *q = c->free; q; q = *(void **)q)
-			c->nfree++;
+		c->nfree = taken - 1;
 	} else {
 		p = carve(pool, n);
 		if (p) {
