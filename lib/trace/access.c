@@ -269,13 +269,11 @@ void rt_obj_drop_table(struct rt_obj *o)
 		rt_pool_put(&table_pools[table_class(tb)], tb);
 }
 
+/* Of a dead object (its table went at its free). */
 void rt_obj_release_counters(struct rt_obj *o)
 {
 	struct rt_access *a = __atomic_exchange_n(&o->accesses, NULL, __ATOMIC_ACQ_REL);
-	struct rt_table *tb = __atomic_exchange_n(&o->table, NULL, __ATOMIC_ACQ_REL);
 
-	if (tb)
-		rt_pool_put(&table_pools[table_class(tb)], tb);
 	while (a) {
 		struct rt_access *next = a->next;
 

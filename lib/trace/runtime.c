@@ -68,8 +68,8 @@ static void set_output(void)
 /* Every lock of the runtime is held across fork, so that the child
  * inherits none held by a thread it does not have. They are taken in the
  * order any code nests them: a dump's lock (a dump takes the object lists'
- * under it), then the lists, and last the counters' (adding a
- * counter holds "adding", then takes the pools'). */
+ * under it), then the lists, and last the pools'. An object's counter
+ * lock is not among them: it carries its fork generation (access.c). */
 static void fork_prepare(void)
 {
 	rt_busy++;
