@@ -13,12 +13,14 @@ run() { # run ARGS... ; sets rc, out (stdout), err (stderr)
 	out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
 }
 
-# objsize CAPMAP SIZE: the object lines of that size; writes CAPMAP SIZE:
-# the writes counted on them
+# objs CAPMAP SIZE: the object lines of that size; writes (reads) CAPMAP
+# SIZE: the writes (reads) counted on them
 objs() { awk -F, -v s="$2" '!/^ / && $4 == s' "$1"; }
-writes() {
-	awk -F, -v s="$2" '!/^ / { cur = ($4 == s) } /^ / && cur { w += $2 } END { print w + 0 }' "$1"
+counted() { # counted FIELD CAPMAP SIZE
+	awk -F, -v f="$1" -v s="$3" '!/^ / { cur = ($4 == s) } /^ / && cur { n += $f } END { print n + 0 }' "$2"
 }
+writes() { counted 2 "$@"; }
+reads() { counted 3 "$@"; }
 
 # --- usm cc ---------------------------------------------------------------
 run cc --help
@@ -198,7 +200,7 @@ run trace -o "$tmp/pl.capmap" -- "$py" -c "$host" "$tmp/libplugin.so"
 is "  ... and the same under usm trace" 499500 "$out"
 is "  ... where its 4000-byte object has the library's 1000 writes" 1000 \
 	"$(writes "$tmp/pl.capmap" 4000)"
-is "  ... and 1000 reads" 1000 "$(awk -F, '!/^ / { cur = ($4 == 4000) } /^ / && cur { r += $3 } END { print r + 0 }' "$tmp/pl.capmap")"
+is "  ... and 1000 reads" 1000 "$(reads "$tmp/pl.capmap" 4000)"
 
 # --- many threads, a fork, and dumps from outside, at once ----------------------
 run cc -O1 -g -pthread "$here/trace/stress.c" -o "$tmp/stress"
