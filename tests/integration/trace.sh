@@ -45,7 +45,7 @@ ok_if "  ... and says so" grep -q "^usm: trace: cannot run" "$tmp/err"
 # The runtime's index needs 256 MiB of address space reserved: without it,
 # one line says so and the program runs untraced (usm itself may be an
 # ASan build that a small ulimit -v would stop, so the runtime runs alone).
-rtlib=$(cd "$(dirname "$usm")/../../lib/trace" && pwd)/libusm-trace.so
+rtlib=$(cd "$(dirname "$usm")/../../runtime/trace" && pwd)/libusm-trace.so
 (ulimit -v 200000 && USM_TRACE_ACTIVE=1 USM_TRACE_OUTPUT="$tmp/lim.capmap" LD_PRELOAD="$rtlib" \
 	/bin/true) 2>"$tmp/err"
 is "under ulimit -v 200000 the program still runs" 0 "$?"

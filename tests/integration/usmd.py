@@ -142,7 +142,7 @@ class Conn:
     def answer_reclaim(self):
         """Takes a RECLAIM and gives back what it asks, as a tagger does."""
         b, total = AMOUNT_S.unpack(self.expect(RECLAIM))
-        give = min(b, self.grant)  # amounts are changes, as in tools/tagger/link.c
+        give = min(b, self.grant)  # amounts are changes, as in runtime/tagger/link.c
         self.grant -= give
         self.amount(RECLAIMED, give)
         self.sync()

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "page_dedup.h"
+#include "meminfo/page_dedup.h"
 
 #define PAGE USM_DEDUP_PAGE_SIZE
 #define MAX_PAGES 4096

@@ -2,7 +2,7 @@
  * caps, min_grant, pins, release, a client's death, timeouts, and the
  * accounting invariant over random operation sequences. The pool's
  * messages are recorded by fake ops; simulated clients answer them as a
- * tagger does (tools/tagger/link.c). */
+ * tagger does (runtime/tagger/link.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,7 +34,7 @@ static struct sim *sim_of(struct pool_client *pc)
 	return (struct sim *)((char *)pc - offsetof(struct sim, pc));
 }
 
-/* The client's side, as tools/tagger/link.c: amounts are changes. */
+/* The client's side, as runtime/tagger/link.c: amounts are changes. */
 static void on_grant(void *ctx, struct pool_client *pc, uint64_t bytes)
 {
 	struct sim *s = sim_of(pc);

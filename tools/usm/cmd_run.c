@@ -264,10 +264,10 @@ static int check_taggable(const char *cmd, const char *path)
 }
 
 /* The tagger next to this binary: build/tools/usm/usm finds
- * build/tools/tagger/, PREFIX/bin/usm finds PREFIX/lib/usm/. */
+ * build/runtime/tagger/, PREFIX/bin/usm finds PREFIX/lib/usm/. */
 static int find_tagger(char *out, size_t len)
 {
-	static const char *const candidates[] = { "../tagger/libusm-tagger.so",
+	static const char *const candidates[] = { "../../runtime/tagger/libusm-tagger.so",
 						  "../lib/usm/libusm-tagger.so" };
 	char self[PATH_MAX];
 	ssize_t n;

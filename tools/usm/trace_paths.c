@@ -36,7 +36,7 @@ const char *trace_runtime_path(char *buf, size_t len)
 		slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = 0;
-			snprintf(path, sizeof(path), "%s/../../lib/trace/libusm-trace.so", exe);
+			snprintf(path, sizeof(path), "%s/../../runtime/trace/libusm-trace.so", exe);
 			if (found(buf, len, path)) {
 				char *real = realpath(path, NULL);
 

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* $USM_TRACE_LIB if set; else the build tree's copy beside this usm binary
- * (../../lib/trace/ from tools/usm/); else the installed one in
+ * (../../runtime/trace/ from tools/usm/); else the installed one in
  * USM_LIBDIR. Returns buf, or NULL when none exists. */
 const char *trace_runtime_path(char *buf, size_t len);
 

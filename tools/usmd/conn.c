@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "usmd_log.h"
 
 void conn_mark_closing(struct conn *c, bool quiet)
 {

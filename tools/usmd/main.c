@@ -15,7 +15,7 @@
 #include <usm/usm.h>
 
 #include "config.h"
-#include "log.h"
+#include "usmd_log.h"
 #include "server.h"
 #include "socket.h"
 

@@ -13,7 +13,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "usmd_log.h"
 
 /* Deadlines: HELLO, partial messages, peers that do not read, and the
  * pool's own; then the timer is set for the next one. */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "usmd_log.h"
 
 /* ---- pool callbacks: only messages, never a close ---- */
 

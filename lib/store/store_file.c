@@ -2,7 +2,7 @@
  * slot at offset (handle - 1) * block_size. The file is created exclusively
  * (never someone else's file) with mode 0600 (it holds a process's memory)
  * and removed on close. */
-#include "store_impl.h"
+#include "store/store_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* "fifo": evicts in the order blocks became resident; access changes
  * nothing. The list's head is the oldest node. */
-#include "policy_impl.h"
+#include "policy/policy_impl.h"
 
 static void fifo_inserted(struct usm_policy *p, struct usm_policy_node *n)
 {

@@ -3,7 +3,7 @@
  * (smaller, slower to compress). Both codecs run on state allocated from
  * usm_rawmem, since malloc'd memory may itself be evicted. */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem: the allocator hook */
-#include "store_impl.h"
+#include "store/store_impl.h"
 
 #include <errno.h>
 #include <lz4.h>

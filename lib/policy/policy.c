@@ -1,7 +1,7 @@
 /* Policies: name -> ops, the calls every policy shares, and the circular
  * list the policies keep their nodes in. The orders themselves are
  * policy_fifo.c and policy_clock.c. */
-#include "policy_impl.h"
+#include "policy/policy_impl.h"
 
 #include <errno.h>
 #include <string.h>

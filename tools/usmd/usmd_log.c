@@ -1,5 +1,5 @@
-/* usmd's log (see log.h). */
-#include "log.h"
+/* usmd's log (see usmd_log.h). */
+#include "usmd_log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

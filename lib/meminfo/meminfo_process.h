@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "page_dedup.h"
+#include "meminfo/page_dedup.h"
 
 /* A process of the name being scanned. */
 struct meminfo_process {

@@ -1,5 +1,5 @@
 /* Identical-page detection: hash, sort, then memcmp inside equal hashes. */
-#include "page_dedup.h"
+#include "meminfo/page_dedup.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "meminfo_process.h"
+#include "meminfo/meminfo_process.h"
 #include "os/pagemap.h"
 #include "os/procfs.h"
-#include "page_dedup.h"
+#include "meminfo/page_dedup.h"
 
 static int cmp_pid(const void *a, const void *b)
 {

@@ -16,7 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../include/usm/trace.h"
+#include <usm/trace.h>
 
 static int listen_fd = -1;
 

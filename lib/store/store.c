@@ -1,6 +1,6 @@
 /* Stores: the spec string, dispatch to the kind, the max_bytes cap and the
  * statistics. The kinds themselves are store_mem.c and store_file.c. */
-#include "store_impl.h"
+#include "store/store_impl.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* The slot table of the stores: handle -> per-block record, with a free
  * list threaded through the free records so that it needs no memory of its
  * own. See lib/store_impl.h. */
-#include "store_impl.h"
+#include "store/store_impl.h"
 
 #include <errno.h>
 #include <string.h>

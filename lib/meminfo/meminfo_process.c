@@ -1,6 +1,6 @@
 /* One process of usm_meminfo_scan: smaps for the mappings, pagemap for
  * the present pages, /proc/PID/mem for the contents of present pages. */
-#include "meminfo_process.h"
+#include "meminfo/meminfo_process.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* "clock": second chance. The list's head is the hand; a new node goes just
  * behind it, so the hand reaches it last. A node the hand finds referenced
  * has the bit cleared and is passed over; one it finds clear is evicted. */
-#include "policy_impl.h"
+#include "policy/policy_impl.h"
 
 /* Nodes handed to rearm at once: small enough for the stack, large enough
  * that the pager can batch its write-protect calls. */
