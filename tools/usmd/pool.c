@@ -142,81 +142,77 @@ uint64_t pool_target(const struct pool *p, const struct pool_client *c)
 	return share(base, weights, c->weight);
 }
 
-/* Priority: clients of strictly lower priority than r, the lowest first,
- * the largest grant first within a level, each down to its floor. */
-static uint64_t take_lower(struct pool *p, struct pool_client *r, uint64_t want, uint64_t now)
+/* A victim chooser: the next client to ask for r's sake and the most it
+ * may be asked for beyond what it can give, or NULL when none is left.
+ * Asking a client makes avail() of it 0, so each is asked once. */
+typedef struct pool_client *(*victim_fn)(struct pool *p, struct pool_client *r, uint64_t *cap);
+
+static uint64_t take(struct pool *p, struct pool_client *r, uint64_t want, uint64_t now,
+                     victim_fn next_victim)
 {
-	uint64_t asked = 0;
+	uint64_t asked = 0, cap;
+	struct pool_client *v;
 
-	while (asked < want) {
-		struct pool_client *best = NULL;
+	while (asked < want && (v = next_victim(p, r, &cap))) {
+		uint64_t amount = min64(min64(want - asked, cap), avail(v));
 
-		for (struct pool_client *x = p->first; x; x = x->next) {
-			if (x == r || x->priority >= r->priority || !avail(x))
-				continue;
-			if (!best || x->priority < best->priority ||
-			    (x->priority == best->priority && x->grant > best->grant))
-				best = x;
-		}
-		if (!best)
-			break;
-		uint64_t amount = min64(want - asked, avail(best));
-		ask(p, best, amount, now);
+		ask(p, v, amount, now);
 		asked += amount;
 	}
 	return asked;
+}
+
+/* Priority: clients of strictly lower priority than r, the lowest first,
+ * the largest grant first within a level, each down to its floor. */
+static struct pool_client *lower_victim(struct pool *p, struct pool_client *r, uint64_t *cap)
+{
+	struct pool_client *best = NULL;
+
+	for (struct pool_client *x = p->first; x; x = x->next) {
+		if (x == r || x->priority >= r->priority || !avail(x))
+			continue;
+		if (!best || x->priority < best->priority ||
+		    (x->priority == best->priority && x->grant > best->grant))
+			best = x;
+	}
+	*cap = UINT64_MAX;
+	return best;
 }
 
 /* Fair (within r's level under priority): clients above their share, the
  * largest excess first, each for at most its excess. */
-static uint64_t take_excess(struct pool *p, struct pool_client *r, uint64_t want, uint64_t now)
+static struct pool_client *excess_victim(struct pool *p, struct pool_client *r, uint64_t *cap)
 {
-	uint64_t base, weights, asked = 0;
+	struct pool_client *best = NULL;
+	uint64_t base, weights, best_excess = 0;
 
 	level_of(p, r, &base, &weights);
-	while (asked < want) {
-		struct pool_client *best = NULL;
-		uint64_t best_excess = 0;
+	for (struct pool_client *x = p->first; x; x = x->next) {
+		uint64_t target = share(base, weights, x->weight), excess;
 
-		for (struct pool_client *x = p->first; x; x = x->next) {
-			uint64_t target = share(base, weights, x->weight), excess;
-
-			if (x == r || !same_level(p, r, x) || !avail(x) || x->grant <= target)
-				continue;
-			excess = x->grant - target;
-			if (excess > best_excess) {
-				best = x;
-				best_excess = excess;
-			}
+		if (x == r || !same_level(p, r, x) || !avail(x) || x->grant <= target)
+			continue;
+		excess = x->grant - target;
+		if (excess > best_excess) {
+			best = x;
+			best_excess = excess;
 		}
-		if (!best)
-			break;
-		uint64_t amount = min64(min64(want - asked, best_excess), avail(best));
-		ask(p, best, amount, now);
-		asked += amount;
 	}
-	return asked;
+	*cap = best_excess;
+	return best;
 }
 
 /* Anyone above its floor, the most first: only to end an overcommit the
  * policy found no victim for. */
-static uint64_t take_any(struct pool *p, struct pool_client *r, uint64_t want, uint64_t now)
+static struct pool_client *any_victim(struct pool *p, struct pool_client *r, uint64_t *cap)
 {
-	uint64_t asked = 0;
+	struct pool_client *best = NULL;
 
-	while (asked < want) {
-		struct pool_client *best = NULL;
-
-		for (struct pool_client *x = p->first; x; x = x->next)
-			if (x != r && avail(x) && (!best || avail(x) > avail(best)))
-				best = x;
-		if (!best)
-			break;
-		uint64_t amount = min64(want - asked, avail(best));
-		ask(p, best, amount, now);
-		asked += amount;
-	}
-	return asked;
+	for (struct pool_client *x = p->first; x; x = x->next)
+		if (x != r && avail(x) && (!best || avail(x) > avail(best)))
+			best = x;
+	*cap = UINT64_MAX;
+	return best;
 }
 
 /* Victims for r's lease: lower priorities first (priority), then peers
@@ -227,12 +223,12 @@ static uint64_t reclaim_for_lease(struct pool *p, struct pool_client *r, uint64_
 	uint64_t asked = 0, target, have;
 
 	if (p->policy == POOL_PRIORITY)
-		asked = take_lower(p, r, want, now);
+		asked = take(p, r, want, now, lower_victim);
 	if (asked < want) {
 		target = pool_target(p, r);
 		have = r->grant + asked;
 		if (target > have)
-			asked += take_excess(p, r, min64(want - asked, target - have), now);
+			asked += take(p, r, min64(want - asked, target - have), now, excess_victim);
 	}
 	return asked;
 }
@@ -294,11 +290,11 @@ uint64_t pool_join(struct pool *p, struct pool_client *c, uint64_t resident, uin
 		uint64_t asked = 0;
 
 		if (p->policy == POOL_PRIORITY)
-			asked = take_lower(p, c, c->slack, now);
+			asked = take(p, c, c->slack, now, lower_victim);
 		if (asked < c->slack)
-			asked += take_excess(p, c, c->slack - asked, now);
+			asked += take(p, c, c->slack - asked, now, excess_victim);
 		if (asked < c->slack)
-			take_any(p, c, c->slack - asked, now);
+			take(p, c, c->slack - asked, now, any_victim);
 	}
 	return g;
 }
