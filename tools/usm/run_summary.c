@@ -99,7 +99,7 @@ void run_summary_print(FILE *out, const struct run_summary *s)
 	fputc('\n', out);
 }
 
-int run_summary_write_json(const char *path, const struct run_summary *s, const char *settings_json,
+int run_summary_write_json(const char *path, const struct run_summary *s, json_object *settings,
 			   int exit_status, int signal)
 {
 	json_object *o = json_object_new_object();
@@ -115,8 +115,9 @@ int run_summary_write_json(const char *path, const struct run_summary *s, const 
 	PUT("exit_status", exit_status);
 	PUT("signal", signal);
 #undef PUT
-	json_object_object_add(o, "settings", json_tokener_parse(settings_json));
-	if (json_object_to_file_ext(path, o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED) < 0)
+	json_object_object_add(o, "settings", settings);
+	if (json_object_to_file_ext(path, o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+					     JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
 		rc = -EIO;
 	json_object_put(o);
 	return rc;

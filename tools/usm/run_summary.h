@@ -25,8 +25,8 @@ int run_summary_read(const char *dir, int cmd_pid, struct run_summary *s);
 void run_summary_print(FILE *out, const struct run_summary *s);
 
 /* Writes the figures with the run's settings and outcome as one JSON
- * object. Returns 0 or -errno. */
-int run_summary_write_json(const char *path, const struct run_summary *s, const char *settings_json,
+ * object; takes settings (which may be NULL). Returns 0 or -errno. */
+int run_summary_write_json(const char *path, const struct run_summary *s, json_object *settings,
 			   int exit_status, int signal);
 
 #endif
