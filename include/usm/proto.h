@@ -87,8 +87,9 @@ struct usm_msg_amount {
 	uint64_t grant;           /* d->c only: the total now granted; 0 in c->d */
 };
 
-/* The WIRE fields of USM_PAGER_STAT_FIELDS (usm/stats.h), in its order. */
+/* The WIRE and ROW fields of USM_PAGER_STAT_FIELDS (usm/stats.h), in its order. */
 #define USM_MSG_STATS_WIRE_(name) uint64_t name;
+#define USM_MSG_STATS_ROW_(name) uint64_t name;
 #define USM_MSG_STATS_LOCAL_(name)
 #define USM_MSG_STATS_MEMBER_(name, wire, merge, run_key) USM_MSG_STATS_##wire##_(name)
 struct usm_msg_stats {
@@ -97,6 +98,7 @@ struct usm_msg_stats {
 };
 #undef USM_MSG_STATS_MEMBER_
 #undef USM_MSG_STATS_LOCAL_
+#undef USM_MSG_STATS_ROW_
 #undef USM_MSG_STATS_WIRE_
 _Static_assert(sizeof(struct usm_msg_stats) == 96, "STATS is 96 bytes (docs/protocol.md)");
 
@@ -137,6 +139,7 @@ struct usm_status_row {
 	char name[USM_PROTO_NAME_MAX];
 	char policy[USM_PROTO_POLICY_MAX];
 	uint64_t grant, limit;
+	/* the ROW fields of USM_PAGER_STAT_FIELDS, in the row's own order */
 	uint64_t resident, evictions, first_touch, refaults;
 	uint64_t latency_p50_ns, latency_p99_ns;
 	uint64_t bytes_to_store, bytes_from_store;

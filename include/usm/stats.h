@@ -11,21 +11,22 @@
 /* X(name, wire, merge, run_key), every field a uint64_t:
  *   name     the field, and its key in the tagger's per-process file
  *   wire     WIRE: also sent to usmd in STATS, in this order (docs/protocol.md),
- *            so the WIRE fields come first and keep their order; LOCAL: not sent
+ *            so these fields come first and keep their order; ROW: as WIRE, and
+ *            usmd passes it on in its STATUS rows; LOCAL: not sent
  *   merge    how usm run combines its processes: SUM, MAX, CMD (the command's
  *            own, else the first process's that has one), NONE (not combined)
  *   run_key  its key in `usm run --stats`, NULL when not written there
  * A new figure is one line here; the names users see may not change. */
 #define USM_PAGER_STAT_FIELDS(X)                                                       \
-	X(resident,           WIRE,  NONE, NULL)                       /* bytes, now */    \
+	X(resident,           ROW,   NONE, NULL)                       /* bytes, now */    \
 	X(peak_resident,      WIRE,  MAX,  "peak_resident_bytes")      /* bytes */         \
-	X(first_touch,        WIRE,  SUM,  "first_touch_faults")       /* new pages */     \
-	X(refaults,           WIRE,  SUM,  "refaults")                 /* evicted ones */  \
-	X(evictions,          WIRE,  SUM,  "evictions")                /* pages */         \
-	X(bytes_to_store,     WIRE,  SUM,  "bytes_to_store")                               \
-	X(bytes_from_store,   WIRE,  SUM,  "bytes_from_store")                             \
-	X(latency_p50_ns,     WIRE,  CMD,  "fault_latency_p50_ns")     /* to filled page */ \
-	X(latency_p99_ns,     WIRE,  CMD,  "fault_latency_p99_ns")                         \
+	X(first_touch,        ROW,   SUM,  "first_touch_faults")       /* new pages */     \
+	X(refaults,           ROW,   SUM,  "refaults")                 /* evicted ones */  \
+	X(evictions,          ROW,   SUM,  "evictions")                /* pages */         \
+	X(bytes_to_store,     ROW,   SUM,  "bytes_to_store")                               \
+	X(bytes_from_store,   ROW,   SUM,  "bytes_from_store")                             \
+	X(latency_p50_ns,     ROW,   CMD,  "fault_latency_p50_ns")     /* to filled page */ \
+	X(latency_p99_ns,     ROW,   CMD,  "fault_latency_p99_ns")                         \
 	X(limit,              WIRE,  NONE, NULL)                       /* bytes, now */    \
 	X(first_write_faults, LOCAL, SUM,  "first_write_faults")       /* on clean pages */ \
 	X(evictions_clean,    LOCAL, SUM,  "evictions_clean")          /* copy kept */     \

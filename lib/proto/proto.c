@@ -41,11 +41,13 @@ void usm_msg_stats_fill(struct usm_msg_stats *m, const struct usm_pager_stats *s
 {
 	memset(m, 0, sizeof(*m));
 #define WIRE_(name) m->name = s->name;
+#define ROW_(name) WIRE_(name)
 #define LOCAL_(name)
 #define FILL_(name, wire, merge, run_key) wire##_(name)
 	USM_PAGER_STAT_FIELDS(FILL_)
 #undef FILL_
 #undef LOCAL_
+#undef ROW_
 #undef WIRE_
 }
 
