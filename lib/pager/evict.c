@@ -52,7 +52,7 @@ static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
 		m->write_score--;
 	m->wp_faulted = false;
 	if (!m->dirty && m->copy) {
-		p->st.dropped_clean++;
+		p->st.evictions_clean++;
 		return;
 	}
 	usm_store_drop(p->store, m->copy);

@@ -195,7 +195,7 @@ void fault_wp(struct usm_pager *p, uint64_t addr)
 		fault_missing(p, addr, true);
 		return;
 	}
-	p->st.wp_faults++;
+	p->st.first_write_faults++;
 	m->dirty = true;
 	m->wp_faulted = true;
 	m->wp = false;

@@ -37,6 +37,20 @@ static const struct {
 	[USM_MSG_STATUS] = { "STATUS", sizeof(struct usm_status_pool) },
 };
 
+void usm_msg_stats_fill(struct usm_msg_stats *m, const struct usm_pager_stats *s)
+{
+	memset(m, 0, sizeof(*m));
+#define WIRE_(name) m->name = s->name;
+#define ROW_(name) WIRE_(name)
+#define LOCAL_(name)
+#define FILL_(name, wire, merge, run_key) wire##_(name)
+	USM_PAGER_STAT_FIELDS(FILL_)
+#undef FILL_
+#undef LOCAL_
+#undef ROW_
+#undef WIRE_
+}
+
 const char *usm_msg_type_name(unsigned type)
 {
 	return type && type < USM_MSG_TYPE_COUNT ? types[type].name : "unknown";

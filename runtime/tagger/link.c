@@ -265,14 +265,9 @@ static void handle(const struct usm_msg_header *h, const void *payload)
 
 static void send_stats(const struct usm_pager_stats *s)
 {
-	struct usm_msg_stats m = {
-		.resident = s->resident, .peak_resident = s->peak_resident,
-		.first_touch = s->first_touch, .refaults = s->refaults, .evictions = s->evictions,
-		.bytes_to_store = s->bytes_to_store, .bytes_from_store = s->bytes_from_store,
-		.latency_p50_ns = s->latency_p50_ns, .latency_p99_ns = s->latency_p99_ns,
-		.limit = s->limit,
-	};
+	struct usm_msg_stats m;
 
+	usm_msg_stats_fill(&m, s);
 	snprintf(m.policy, sizeof(m.policy), "%s", link_.policy);
 	send_msg(USM_MSG_STATS, &m, sizeof(m));
 }

@@ -385,15 +385,23 @@ static int wait_child(pid_t pid, int *status)
 	return 0;
 }
 
-static int settings_json(const struct run_options *o, const char *daemon, char *buf, size_t len)
+/* The settings as usm run --stats writes them; json-c quotes the strings
+ * (a store path may hold any byte). */
+static json_object *settings_json(const struct run_options *o, const char *daemon)
 {
-	return snprintf(buf, len,
-			"{\"limit\": %" PRIu64 ", \"page_size\": %zu, \"prefetch\": %u, "
-			"\"policy\": \"%s\", \"store\": \"%s\", \"low_watermark_pct\": %u, "
-			"\"batch\": %u, \"daemon\": %s%s%s}",
-			o->pager.limit, o->pager.fault_size, o->pager.prefetch, o->pager.policy,
-			o->pager.store, o->pager.low_pct, o->pager.batch, *daemon ? "\"" : "",
-			*daemon ? daemon : "null", *daemon ? "\"" : "");
+	json_object *j = json_object_new_object();
+
+#define PUT(k, v) json_object_object_add(j, k, v)
+	PUT("limit", json_object_new_int64((int64_t)o->pager.limit));
+	PUT("page_size", json_object_new_int64((int64_t)o->pager.fault_size));
+	PUT("prefetch", json_object_new_int64(o->pager.prefetch));
+	PUT("policy", json_object_new_string(o->pager.policy));
+	PUT("store", json_object_new_string(o->pager.store));
+	PUT("low_watermark_pct", json_object_new_int64(o->pager.low_pct));
+	PUT("batch", json_object_new_int64(o->pager.batch));
+	PUT("daemon", *daemon ? json_object_new_string(daemon) : NULL);
+#undef PUT
+	return j;
 }
 
 int cmd_run(int argc, char **argv)
@@ -401,7 +409,7 @@ int cmd_run(int argc, char **argv)
 	struct run_options o = { 0 };
 	struct usm_features f;
 	struct run_summary summary;
-	char path[PATH_MAX], tagger[PATH_MAX], dir[] = "/tmp/usm-run.XXXXXX", settings[1024];
+	char path[PATH_MAX], tagger[PATH_MAX], dir[] = "/tmp/usm-run.XXXXXX";
 	char daemon[PATH_MAX];
 	int rc, status = 0, exit_status, sig = 0;
 	pid_t pid;
@@ -463,8 +471,8 @@ int cmd_run(int argc, char **argv)
 	if (!o.quiet)
 		run_summary_print(stderr, &summary);
 	if (o.stats_path) {
-		settings_json(&o, daemon, settings, sizeof(settings));
-		if (run_summary_write_json(o.stats_path, &summary, settings, exit_status, sig) < 0) {
+		if (run_summary_write_json(o.stats_path, &summary, settings_json(&o, daemon),
+					   exit_status, sig) < 0) {
 			usm_error("run: cannot write %s", o.stats_path);
 			if (!exit_status)
 				exit_status = 1;

@@ -273,14 +273,15 @@ static void send_status(struct server *s, struct conn *m)
 		r->grant = c->pc.grant;
 		r->limit = c->pc.cap;
 		if (c->has_stats) {
-			r->resident = c->stats.resident;
-			r->evictions = c->stats.evictions;
-			r->first_touch = c->stats.first_touch;
-			r->refaults = c->stats.refaults;
-			r->latency_p50_ns = c->stats.latency_p50_ns;
-			r->latency_p99_ns = c->stats.latency_p99_ns;
-			r->bytes_to_store = c->stats.bytes_to_store;
-			r->bytes_from_store = c->stats.bytes_from_store;
+#define ROW_(name) r->name = c->stats.name;
+#define WIRE_(name)
+#define LOCAL_(name)
+#define COPY_(name, wire, merge, run_key) wire##_(name)
+			USM_PAGER_STAT_FIELDS(COPY_)
+#undef COPY_
+#undef LOCAL_
+#undef WIRE_
+#undef ROW_
 			pool->resident += c->stats.resident;
 		}
 	}
