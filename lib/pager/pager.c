@@ -20,11 +20,11 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <usm/rawmem.h>
 
+#include "base/clock.h"
 #include "os/uffd.h"
 #include "os/vm.h"
 
@@ -60,13 +60,6 @@ void pager_fatal(struct usm_pager *p, const char *fmt, ...)
 		/* nowhere left to say it */
 	}
 	_exit(125);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void futex_wake_one(atomic_int *word)
@@ -257,13 +250,13 @@ static void handle_message(struct usm_pager *p, const struct uffd_msg *m)
 {
 	switch (m->event) {
 	case UFFD_EVENT_PAGEFAULT: {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = usm_now_ns();
 		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
 			fault_wp(p, m->arg.pagefault.address);
 		else
 			fault_missing(p, m->arg.pagefault.address,
 				      m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
-		latency_record(p, now_ns() - t0);
+		latency_record(p, usm_now_ns() - t0);
 		break;
 	}
 	case UFFD_EVENT_REMAP:

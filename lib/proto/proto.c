@@ -14,8 +14,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "base/clock.h"
 
 static const struct {
 	const char *name;
@@ -227,18 +228,10 @@ int usm_msg_read(int fd, struct usm_msg_reader *r, const struct usm_msg_header *
 	return whole_message(r, h, payload);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int usm_msg_read_timeout(int fd, struct usm_msg_reader *r, int timeout_ms,
 			 const struct usm_msg_header **h, const void **payload)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = (long long)usm_now_ms() + timeout_ms; /* signed: left goes below 0 */
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -248,7 +241,7 @@ int usm_msg_read_timeout(int fd, struct usm_msg_reader *r, int timeout_ms,
 		rc = buffered_message(r, h, payload); /* a message already here needs no wait */
 		if (rc)
 			return rc;
-		left = deadline - now_ms();
+		left = deadline - (long long)usm_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		rc = poll(&p, 1, (int)left);

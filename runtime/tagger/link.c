@@ -26,11 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <usm/proto.h>
 #include <usm/rawmem.h>
+
+#include "base/clock.h"
 
 #define HELLO_TIMEOUT_MS 2000
 #define TICK_MS 50
@@ -58,14 +59,6 @@ static struct {
 } link_ = { .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static struct usm_msg_reader reader;  /* 64 KiB: static, not on the thread's stack */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t frames_up(uint64_t bytes)
 {
@@ -212,7 +205,8 @@ int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_
 /* ---- the link thread ---- */
 
 static struct {
-	long long last_stats, lease_sent, denied_at, last_eviction;
+	/* ms, each taken before the now it is subtracted from: no wrap */
+	uint64_t last_stats, lease_sent, denied_at, last_eviction;
 	uint64_t evictions;
 	bool lease_pending;
 } tick;
@@ -236,7 +230,7 @@ static void handle(const struct usm_msg_header *h, const void *payload)
 		link_.grant += a->bytes;
 		tick.lease_pending = false;
 		if (a->bytes == 0)
-			tick.denied_at = now_ms();
+			tick.denied_at = usm_now_ms();
 		apply_limit();
 		break;
 	case USM_MSG_RECLAIM: {
@@ -279,7 +273,7 @@ static void send_stats(const struct usm_pager_stats *s)
 
 /* Asks for more while the pager evicts under the grant; gives back what
  * lies idle well above what is resident. */
-static void balance(const struct usm_pager_stats *s, long long now)
+static void balance(const struct usm_pager_stats *s, uint64_t now)
 {
 	bool evicting = s->evictions > tick.evictions;
 
@@ -323,12 +317,12 @@ static void rejoin(void)
 
 static void *link_main(void *arg)
 {
-	long long next_rejoin = 0;
+	uint64_t next_rejoin = 0;
 
 	(void)arg;
 	for (;;) {
 		struct usm_pager_stats s;
-		long long now = now_ms();
+		uint64_t now = usm_now_ms();
 
 		if (link_.fd < 0) {
 			if (now >= next_rejoin) {
@@ -355,7 +349,7 @@ static void *link_main(void *arg)
 			}
 		}
 		usm_pager_get_stats(link_.pager, &s);
-		now = now_ms();
+		now = usm_now_ms();
 		balance(&s, now);
 		if (now - tick.last_stats >= link_.stats_ms) {
 			send_stats(&s);
