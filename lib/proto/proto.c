@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/page.h"
 
 static const struct {
 	const char *name;
@@ -68,7 +69,7 @@ static bool terminated(const char *s, size_t size)
 
 static bool frames(uint64_t bytes)
 {
-	return bytes % USM_FRAME_SIZE == 0;
+	return bytes % USM_PAGE_SIZE == 0;
 }
 
 int usm_msg_check_payload(const struct usm_msg_header *h, const void *payload)
@@ -80,8 +81,8 @@ int usm_msg_check_payload(const struct usm_msg_header *h, const void *payload)
 		const struct usm_msg_hello *m = payload;
 		ok = (m->role == USM_ROLE_CLIENT || m->role == USM_ROLE_MONITOR) &&
 		     terminated(m->name, sizeof(m->name)) && terminated(m->policy, sizeof(m->policy)) &&
-		     m->page_size % USM_FRAME_SIZE == 0 && frames(m->limit) && frames(m->min_grant) &&
-		     frames(m->resident);
+		     m->page_size % USM_PAGE_SIZE == 0 && frames(m->limit) &&
+		     frames(m->min_grant) && frames(m->resident);
 		break;
 	}
 	case USM_MSG_WELCOME: {

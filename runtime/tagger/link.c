@@ -32,6 +32,7 @@
 #include <usm/rawmem.h>
 
 #include "base/clock.h"
+#include "base/page.h"
 
 #define HELLO_TIMEOUT_MS 2000
 #define TICK_MS 50
@@ -62,7 +63,7 @@ static struct usm_msg_reader reader;  /* 64 KiB: static, not on the thread's sta
 
 static uint64_t frames_up(uint64_t bytes)
 {
-	return (bytes + USM_FRAME_SIZE - 1) / USM_FRAME_SIZE * USM_FRAME_SIZE;
+	return (bytes + USM_PAGE_SIZE - 1) / USM_PAGE_SIZE * USM_PAGE_SIZE;
 }
 
 static int send_msg(unsigned type, const void *payload, size_t len)
@@ -169,11 +170,11 @@ int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_
 	int rc;
 
 	snprintf(link_.path, sizeof(link_.path), "%s", path);
-	link_.user_limit = c->limit / USM_FRAME_SIZE * USM_FRAME_SIZE;
+	link_.user_limit = c->limit / USM_PAGE_SIZE * USM_PAGE_SIZE;
 	link_.set_by_user = set_by_user;
 	link_.page_size = (uint32_t)c->fault_size;
 	link_.min_grant = frames_up(c->fault_size * (1 + (uint64_t)c->prefetch) +
-				    (uint64_t)c->batch * USM_FRAME_SIZE);
+				    (uint64_t)c->batch * USM_PAGE_SIZE);
 	snprintf(link_.policy, sizeof(link_.policy), "%s", c->policy);
 	/* an ancestor found usmd away: join from the link thread, without
 	 * making every process of the tree wait for it again */

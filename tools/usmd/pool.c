@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#define FRAME 4096ull
+#include "base/page.h"
+
 
 static uint64_t min64(uint64_t a, uint64_t b)
 {
@@ -21,16 +22,16 @@ static uint64_t max64(uint64_t a, uint64_t b)
 
 static uint64_t frames_up(uint64_t bytes)
 {
-	if (bytes > UINT64_MAX - (FRAME - 1))
-		return UINT64_MAX / FRAME * FRAME;
-	return (bytes + FRAME - 1) / FRAME * FRAME;
+	if (bytes > UINT64_MAX - (USM_PAGE_SIZE - 1))
+		return UINT64_MAX / USM_PAGE_SIZE * USM_PAGE_SIZE;
+	return (bytes + USM_PAGE_SIZE - 1) / USM_PAGE_SIZE * USM_PAGE_SIZE;
 }
 
 void pool_init(struct pool *p, uint64_t size, enum pool_policy policy, const struct pool_ops *ops,
                void *ctx)
 {
 	memset(p, 0, sizeof(*p));
-	p->size = size / FRAME * FRAME;
+	p->size = size / USM_PAGE_SIZE * USM_PAGE_SIZE;
 	p->policy = policy;
 	p->ops = ops;
 	p->ctx = ctx;
@@ -131,7 +132,7 @@ static uint64_t share(uint64_t base, uint64_t weights, uint32_t weight)
 {
 	if (!weights)
 		return 0;
-	return (uint64_t)((unsigned __int128)base * weight / weights) / FRAME * FRAME;
+	return usm_page_down((uint64_t)((unsigned __int128)base * weight / weights));
 }
 
 uint64_t pool_target(const struct pool *p, const struct pool_client *c)
