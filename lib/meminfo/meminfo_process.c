@@ -50,7 +50,7 @@ static int hash_present(void *ctx, uint64_t start, uint64_t end)
 			if (err)
 				return err;
 		}
-		addr += (uint64_t)n / USM_PAGE_SIZE * USM_PAGE_SIZE;
+		addr += usm_page_down((uint64_t)n);
 	}
 	return 0;
 }

@@ -151,10 +151,10 @@ void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 	struct region *r = region_find(p, addr);
 
 	if (!r) {
-		usm_os_uffd_wake(p->uffd, addr & ~(USM_PAGE_SIZE - 1), USM_PAGE_SIZE);
+		usm_os_uffd_wake(p->uffd, usm_page_down(addr), USM_PAGE_SIZE);
 		return;
 	}
-	uint64_t page = addr & ~(USM_PAGE_SIZE - 1);
+	uint64_t page = usm_page_down(addr);
 	uint64_t fs = p->cfg.fault_size;
 	uint64_t start = addr - addr % fs, end = start + fs;
 	bool sequential = r->sequential ||
@@ -187,7 +187,7 @@ void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 
 void fault_wp(struct usm_pager *p, uint64_t addr)
 {
-	uint64_t page = addr & ~(USM_PAGE_SIZE - 1);
+	uint64_t page = usm_page_down(addr);
 	struct region *r = region_find(p, page);
 	struct mpage *m = r ? region_page(r, (page - r->start) / USM_PAGE_SIZE, false) : NULL;
 

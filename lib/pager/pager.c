@@ -129,8 +129,8 @@ static long run_request(struct usm_pager *p, struct request *q)
 	case REQ_BRK: {
 		uint64_t old = (uint64_t)usm_os_brk(NULL);
 		uint64_t now = (uint64_t)usm_os_brk((void *)a[0]);
-		uint64_t old_top = (old + USM_PAGE_SIZE - 1) & ~(USM_PAGE_SIZE - 1);
-		uint64_t new_top = (now + USM_PAGE_SIZE - 1) & ~(USM_PAGE_SIZE - 1);
+		uint64_t old_top = usm_page_up(old);
+		uint64_t new_top = usm_page_up(now);
 		if (new_top > old_top)
 			do_add(p, old_top, new_top - old_top);
 		else if (new_top < old_top)
@@ -143,8 +143,8 @@ static long run_request(struct usm_pager *p, struct request *q)
 	case REQ_MREMAP_END: {
 		uint64_t old_len = (uint64_t)a[1], new_len = (uint64_t)a[2];
 		long result = a[3];
-		old_len = (old_len + USM_PAGE_SIZE - 1) & ~(USM_PAGE_SIZE - 1);
-		new_len = (new_len + USM_PAGE_SIZE - 1) & ~(USM_PAGE_SIZE - 1);
+		old_len = usm_page_up(old_len);
+		new_len = usm_page_up(new_len);
 		p->evict_hold--;
 		if (result < 0 && result > -4096)
 			return 0;
@@ -157,8 +157,7 @@ static long run_request(struct usm_pager *p, struct request *q)
 		return 0;
 	}
 	case REQ_FORGET:
-		region_drop_range(p, (uint64_t)a[0] & ~(USM_PAGE_SIZE - 1),
-				  ((uint64_t)a[1] + USM_PAGE_SIZE - 1) & ~(USM_PAGE_SIZE - 1));
+		region_drop_range(p, usm_page_down((uint64_t)a[0]), usm_page_up((uint64_t)a[1]));
 		return 0;
 	case REQ_FORK_PREPARE:
 		p->evict_hold++;
@@ -261,7 +260,7 @@ static void handle_message(struct usm_pager *p, const struct uffd_msg *m)
 	}
 	case UFFD_EVENT_REMAP:
 		region_move_range(p, m->arg.remap.from, m->arg.remap.to,
-				  (m->arg.remap.len + USM_PAGE_SIZE - 1) & ~(USM_PAGE_SIZE - 1));
+				  usm_page_up(m->arg.remap.len));
 		break;
 	default:
 		break;
@@ -389,8 +388,8 @@ fail:
 /* The whole pages [addr, addr+len) touches. */
 static void page_span(const void *addr, size_t len, uint64_t *start, uint64_t *end)
 {
-	*start = (uint64_t)(uintptr_t)addr & ~(USM_PAGE_SIZE - 1);
-	*end = ((uint64_t)(uintptr_t)addr + len + USM_PAGE_SIZE - 1) & ~(USM_PAGE_SIZE - 1);
+	*start = usm_page_down((uint64_t)(uintptr_t)addr);
+	*end = usm_page_up((uint64_t)(uintptr_t)addr + len);
 }
 
 int usm_pager_add(struct usm_pager *p, void *addr, size_t len)

@@ -212,7 +212,7 @@ void region_forget_pages(struct usm_pager *p, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
 
-	for (uint64_t a = start & ~(USM_PAGE_SIZE - 1); a < end;) {
+	for (uint64_t a = usm_page_down(start); a < end;) {
 		struct region *r = region_find(p, a);
 		if (!r) { /* skip to the next region, if any starts before end */
 			size_t i = find_index(p, a);

@@ -170,7 +170,7 @@ int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_
 	int rc;
 
 	snprintf(link_.path, sizeof(link_.path), "%s", path);
-	link_.user_limit = c->limit / USM_PAGE_SIZE * USM_PAGE_SIZE;
+	link_.user_limit = usm_page_down(c->limit);
 	link_.set_by_user = set_by_user;
 	link_.page_size = (uint32_t)c->fault_size;
 	link_.min_grant = frames_up(c->fault_size * (1 + (uint64_t)c->prefetch) +

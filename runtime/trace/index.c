@@ -108,7 +108,7 @@ static struct rt_obj *slots_apply(uintptr_t lo, uintptr_t hi, bool pages, struct
 	uintptr_t mask = (1UL << (REGION_SHIFT - shift)) - 1;
 	struct rt_obj *other = NULL;
 
-	for (uintptr_t a = lo & ~((1UL << shift) - 1); a < hi;) {
+	for (uintptr_t a = usm_align_down(lo, 1UL << shift); a < hi;) {
 		struct region *r = region_get(a, op == SET);
 		uintptr_t end = ((a >> REGION_SHIFT) + 1) << REGION_SHIFT;
 
@@ -133,8 +133,8 @@ static struct rt_obj *slots_apply(uintptr_t lo, uintptr_t hi, bool pages, struct
  * partial pages at either end) in granule slots. */
 static struct rt_obj *range_apply(uintptr_t va, size_t len, struct rt_obj *o, enum op op)
 {
-	uintptr_t end = va + len, first = (va + USM_PAGE_SIZE - 1) & ~(USM_PAGE_SIZE - 1);
-	uintptr_t last = end & ~(USM_PAGE_SIZE - 1);
+	uintptr_t end = va + len, first = usm_page_up(va);
+	uintptr_t last = usm_page_down(end);
 	struct rt_obj *a, *b, *c = NULL;
 
 	if (end < va)

@@ -21,6 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/page.h"
+
 /* the caller, or the C++ code that called operator new or delete */
 #define CALLER (rt_caller_ip ? rt_caller_ip : (uintptr_t)__builtin_return_address(0))
 
@@ -242,7 +244,7 @@ static void unmap_range(uintptr_t start, size_t len, uintptr_t ip)
 			a = o->va + o->size;
 			rt_obj_free(o, ip, now);
 		} else {
-			a = (a | 4095) + 1;
+			a = usm_page_down(a) + USM_PAGE_SIZE;
 		}
 	}
 	rt_busy--;

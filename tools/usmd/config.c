@@ -266,7 +266,7 @@ static int pool_key(struct parse *ps, const char *name, const char *value)
 			fail(ps, "size = '%s': the pool needs at least 4K", value);
 			return 0;
 		}
-		c->pool_size = size / USM_PAGE_SIZE * USM_PAGE_SIZE;
+		c->pool_size = usm_page_down(size);
 	} else if (!strcmp(name, "policy")) {
 		if (!take_key(ps, &ps->pool_keys, KEY_POOL_POLICY, name, "pool"))
 			return 0;
@@ -315,7 +315,7 @@ static int rule_key(struct parse *ps, const char *section, const char *name, con
 			     value);
 			return 0;
 		}
-		r->limit = limit / USM_PAGE_SIZE * USM_PAGE_SIZE;
+		r->limit = usm_page_down(limit);
 	} else if (!strcmp(name, "policy") || !strcmp(name, "switch_policy")) {
 		bool sw = name[0] == 's';
 		if (!KEY(sw ? KEY_SWITCH_POLICY : KEY_POLICY))

@@ -31,7 +31,7 @@ void pool_init(struct pool *p, uint64_t size, enum pool_policy policy, const str
                void *ctx)
 {
 	memset(p, 0, sizeof(*p));
-	p->size = size / USM_PAGE_SIZE * USM_PAGE_SIZE;
+	p->size = usm_page_down(size);
 	p->policy = policy;
 	p->ops = ops;
 	p->ctx = ctx;
