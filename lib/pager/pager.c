@@ -25,6 +25,7 @@
 #include <usm/rawmem.h>
 
 #include "base/clock.h"
+#include "base/syscall.h"
 #include "os/uffd.h"
 #include "os/vm.h"
 
@@ -146,7 +147,7 @@ static long run_request(struct usm_pager *p, struct request *q)
 		old_len = usm_page_up(old_len);
 		new_len = usm_page_up(new_len);
 		p->evict_hold--;
-		if (result < 0 && result > -4096)
+		if (usm_syscall_failed(result))
 			return 0;
 		/* a move was applied when its UFFD_EVENT_REMAP was read */
 		uint64_t at = (uint64_t)result;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/page.h"
+#include "base/syscall.h"
 
 /* the caller, or the C++ code that called operator new or delete */
 #define CALLER (rt_caller_ip ? rt_caller_ip : (uintptr_t)__builtin_return_address(0))
@@ -220,7 +221,7 @@ static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 {
 	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 
-	if (r < 0 && r > -4096) {
+	if (usm_syscall_failed(r)) {
 		errno = (int)-r;
 		return MAP_FAILED;
 	}
