@@ -61,11 +61,6 @@ static struct {
 
 static struct usm_msg_reader reader;  /* 64 KiB: static, not on the thread's stack */
 
-static uint64_t frames_up(uint64_t bytes)
-{
-	return (bytes + USM_PAGE_SIZE - 1) / USM_PAGE_SIZE * USM_PAGE_SIZE;
-}
-
 static int send_msg(unsigned type, const void *payload, size_t len)
 {
 	int rc = -ENOTCONN;
@@ -115,7 +110,7 @@ static int hello(uint64_t resident, struct usm_msg_welcome *w, char *why, size_t
 		.page_size = link_.page_size,
 		.limit = link_.user_limit,
 		.min_grant = link_.min_grant,
-		.resident = frames_up(resident),
+		.resident = usm_page_up_sat(resident),
 	};
 	const struct usm_msg_header *mh;
 	const void *payload;
@@ -173,8 +168,8 @@ int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_
 	link_.user_limit = usm_page_down(c->limit);
 	link_.set_by_user = set_by_user;
 	link_.page_size = (uint32_t)c->fault_size;
-	link_.min_grant = frames_up(c->fault_size * (1 + (uint64_t)c->prefetch) +
-				    (uint64_t)c->batch * USM_PAGE_SIZE);
+	link_.min_grant = usm_page_up_sat(c->fault_size * (1 + (uint64_t)c->prefetch) +
+					  (uint64_t)c->batch * USM_PAGE_SIZE);
 	snprintf(link_.policy, sizeof(link_.policy), "%s", c->policy);
 	/* an ancestor found usmd away: join from the link thread, without
 	 * making every process of the tree wait for it again */
@@ -214,7 +209,7 @@ static struct {
 
 static uint64_t step(void)
 {
-	uint64_t s = frames_up(link_.grant / 8);
+	uint64_t s = usm_page_up_sat(link_.grant / 8);
 
 	return s < MIN_STEP ? MIN_STEP : s > MAX_STEP ? MAX_STEP : s;
 }
@@ -290,7 +285,7 @@ static void balance(const struct usm_pager_stats *s, uint64_t now)
 		tick.lease_sent = now;
 		return;
 	}
-	uint64_t keep = frames_up(s->resident) + step();
+	uint64_t keep = usm_page_up_sat(s->resident) + step();
 	if (keep < link_.min_grant)
 		keep = link_.min_grant;
 	if (!tick.lease_pending && now - tick.last_eviction > RELEASE_IDLE_MS &&

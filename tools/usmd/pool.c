@@ -20,13 +20,6 @@ static uint64_t max64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-static uint64_t frames_up(uint64_t bytes)
-{
-	if (bytes > UINT64_MAX - (USM_PAGE_SIZE - 1))
-		return UINT64_MAX / USM_PAGE_SIZE * USM_PAGE_SIZE;
-	return (bytes + USM_PAGE_SIZE - 1) / USM_PAGE_SIZE * USM_PAGE_SIZE;
-}
-
 void pool_init(struct pool *p, uint64_t size, enum pool_policy policy, const struct pool_ops *ops,
                void *ctx)
 {
@@ -279,8 +272,8 @@ uint64_t pool_join(struct pool *p, struct pool_client *c, uint64_t resident, uin
 	uint64_t free = pool_free(p), g;
 
 	g = c->cap ? min64(c->cap, free) : free;
-	g = max64(g, max64(frames_up(c->min_grant), frames_up(resident)));
-	c->min_grant = frames_up(c->min_grant);
+	g = max64(g, max64(usm_page_up_sat(c->min_grant), usm_page_up_sat(resident)));
+	c->min_grant = usm_page_up_sat(c->min_grant);
 	c->grant = c->pinned = c->reclaiming = c->pending = c->pending_given = 0;
 	c->reclaim_late = false;
 	c->prev = NULL;
@@ -342,7 +335,7 @@ void pool_lease(struct pool *p, struct pool_client *c, uint64_t bytes, uint64_t 
 
 void pool_willneed(struct pool *p, struct pool_client *c, uint64_t bytes)
 {
-	uint64_t give = min64(min64(frames_up(bytes), pool_free(p)), cap_room(c));
+	uint64_t give = min64(min64(usm_page_up_sat(bytes), pool_free(p)), cap_room(c));
 
 	if (give) {
 		grant_add(p, c, give);
@@ -374,7 +367,7 @@ int pool_reclaimed(struct pool *p, struct pool_client *c, uint64_t bytes)
 
 void pool_pin(struct pool *p, struct pool_client *c, uint64_t bytes)
 {
-	uint64_t b = frames_up(bytes);
+	uint64_t b = usm_page_up_sat(bytes);
 
 	(void)p;
 	c->pinned = c->pinned > UINT64_MAX - b ? UINT64_MAX : c->pinned + b;
@@ -382,7 +375,7 @@ void pool_pin(struct pool *p, struct pool_client *c, uint64_t bytes)
 
 void pool_unpin(struct pool *p, struct pool_client *c, uint64_t bytes)
 {
-	uint64_t b = frames_up(bytes);
+	uint64_t b = usm_page_up_sat(bytes);
 
 	(void)p;
 	c->pinned = b > c->pinned ? 0 : c->pinned - b;
