@@ -221,11 +221,8 @@ static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 {
 	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 
-	if (usm_syscall_failed(r)) {
-		errno = (int)-r;
-		return MAP_FAILED;
-	}
-	return (void *)r;
+	/* syscall(2) has set errno and returned -1 */
+	return usm_syscall_failed(r) ? MAP_FAILED : (void *)r;
 }
 
 static void unmap_range(uintptr_t start, size_t len, uintptr_t ip)
