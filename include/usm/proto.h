@@ -21,7 +21,6 @@
 #define USM_PROTO_POLICY_MAX  16
 #define USM_PROTO_STORE_MAX   256
 #define USM_PROTO_TEXT_MAX    200
-#define USM_FRAME_SIZE        4096ull
 
 struct usm_msg_header {
 	uint32_t magic;

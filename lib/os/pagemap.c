@@ -7,6 +7,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "base/page.h"
+
 /* PAGEMAP_SCAN's ABI, for building against uapi headers older than 6.7
  * (Debian 12 ships 6.1). Layout from include/uapi/linux/fs.h. */
 #ifndef PAGEMAP_SCAN
@@ -22,9 +24,6 @@ struct page_region {
 };
 #define PAGE_IS_PRESENT (1 << 3)
 #endif
-
-#define PAGE_SHIFT 12
-#define PAGE_SIZE  (1ULL << PAGE_SHIFT)
 
 /* Entries per pread of the fallback: 512 KiB, 256 MiB of address space. */
 #define READ_CHUNK 65536
@@ -47,7 +46,7 @@ int usm_os_pagemap_open(pid_t pid)
 int usm_os_pagemap_read(int fd, uint64_t addr, uint64_t *entries, size_t count)
 {
 	size_t want = count * sizeof(*entries);
-	off_t off = (off_t)((addr >> PAGE_SHIFT) * sizeof(*entries));
+	off_t off = (off_t)((addr >> USM_PAGE_SHIFT) * sizeof(*entries));
 	size_t done = 0;
 
 	while (done < want) {
@@ -102,7 +101,7 @@ static int run_flush(struct present_run *r)
 
 static int present_by_read(int fd, uint64_t start, uint64_t end, struct present_run *run)
 {
-	uint64_t pages = (end - start) >> PAGE_SHIFT;
+	uint64_t pages = (end - start) >> USM_PAGE_SHIFT;
 	size_t cap = pages < READ_CHUNK ? (size_t)pages : READ_CHUNK;
 	uint64_t *e;
 	int err = 0;
@@ -113,7 +112,7 @@ static int present_by_read(int fd, uint64_t start, uint64_t end, struct present_
 	if (!e)
 		return -ENOMEM;
 	for (uint64_t addr = start; addr < end && !err;) {
-		size_t count = (end - addr) >> PAGE_SHIFT;
+		size_t count = (end - addr) >> USM_PAGE_SHIFT;
 
 		if (count > cap)
 			count = cap;
@@ -132,10 +131,11 @@ static int present_by_read(int fd, uint64_t start, uint64_t end, struct present_
 			while (j < count && (e[j] & USM_PM_PRESENT))
 				j++;
 			if (j > i)
-				err = run_add(run, addr + i * PAGE_SIZE, addr + j * PAGE_SIZE);
+				err = run_add(run, addr + i * USM_PAGE_SIZE,
+					      addr + j * USM_PAGE_SIZE);
 			i = j + 1;
 		}
-		addr += count * PAGE_SIZE;
+		addr += count * USM_PAGE_SIZE;
 	}
 	free(e);
 	return err;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "base/syscall.h"
 #include "os/vm.h"
 
 /* glibc's record of the program break, which its brk wrapper keeps and
@@ -26,7 +27,7 @@ static bool is_managed_kind(int flags)
 
 static void *map_result(long r)
 {
-	if (r < 0 && r > -4096) {
+	if (usm_syscall_failed(r)) {
 		errno = (int)-r;
 		return MAP_FAILED;
 	}
@@ -35,7 +36,7 @@ static void *map_result(long r)
 
 static int int_result(long r)
 {
-	if (r < 0 && r > -4096) {
+	if (usm_syscall_failed(r)) {
 		errno = (int)-r;
 		return -1;
 	}
@@ -46,7 +47,7 @@ void *tagger_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {
 	long r = usm_os_mmap(addr, len, prot, flags, fd, off);
 
-	if (r < 0 && r > -4096)
+	if (usm_syscall_failed(r))
 		return map_result(r);
 	if (tagger_pager && is_managed_kind(flags))
 		usm_pager_add(tagger_pager, (void *)r, len); /* unmanaged if refused */

@@ -24,6 +24,8 @@
 #include <usm/pager.h>
 #include <usm/usm.h>
 
+#include "base/page.h"
+
 struct run_options {
 	struct usm_pager_config pager;
 	const char *stats_path;
@@ -103,7 +105,7 @@ static int check_choices(struct run_options *o)
 	if (!usm_store_spec_valid(o->pager.store))
 		return cli_usage_error("run", "--store: unknown store '%s' (one of: %s)",
 				       o->pager.store, usm_store_kinds());
-	if (o->pager.fault_size < 4096 || o->pager.fault_size % 4096 ||
+	if (o->pager.fault_size < USM_PAGE_SIZE || o->pager.fault_size % USM_PAGE_SIZE ||
 	    o->pager.fault_size > (64 << 20))
 		return cli_usage_error("run", "--page-size: must be a multiple of 4K, at most 64M");
 	if (o->pager.batch == 0)

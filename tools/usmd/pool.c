@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#define FRAME 4096ull
+#include "base/page.h"
+
 
 static uint64_t min64(uint64_t a, uint64_t b)
 {
@@ -19,18 +20,11 @@ static uint64_t max64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-static uint64_t frames_up(uint64_t bytes)
-{
-	if (bytes > UINT64_MAX - (FRAME - 1))
-		return UINT64_MAX / FRAME * FRAME;
-	return (bytes + FRAME - 1) / FRAME * FRAME;
-}
-
 void pool_init(struct pool *p, uint64_t size, enum pool_policy policy, const struct pool_ops *ops,
                void *ctx)
 {
 	memset(p, 0, sizeof(*p));
-	p->size = size / FRAME * FRAME;
+	p->size = usm_page_down(size);
 	p->policy = policy;
 	p->ops = ops;
 	p->ctx = ctx;
@@ -131,7 +125,7 @@ static uint64_t share(uint64_t base, uint64_t weights, uint32_t weight)
 {
 	if (!weights)
 		return 0;
-	return (uint64_t)((unsigned __int128)base * weight / weights) / FRAME * FRAME;
+	return usm_page_down((uint64_t)((unsigned __int128)base * weight / weights));
 }
 
 uint64_t pool_target(const struct pool *p, const struct pool_client *c)
@@ -274,8 +268,8 @@ uint64_t pool_join(struct pool *p, struct pool_client *c, uint64_t resident, uin
 	uint64_t free = pool_free(p), g;
 
 	g = c->cap ? min64(c->cap, free) : free;
-	g = max64(g, max64(frames_up(c->min_grant), frames_up(resident)));
-	c->min_grant = frames_up(c->min_grant);
+	g = max64(g, max64(usm_page_up_sat(c->min_grant), usm_page_up_sat(resident)));
+	c->min_grant = usm_page_up_sat(c->min_grant);
 	c->grant = c->pinned = c->reclaiming = c->pending = c->pending_given = 0;
 	c->reclaim_late = false;
 	c->prev = NULL;
@@ -337,7 +331,7 @@ void pool_lease(struct pool *p, struct pool_client *c, uint64_t bytes, uint64_t 
 
 void pool_willneed(struct pool *p, struct pool_client *c, uint64_t bytes)
 {
-	uint64_t give = min64(min64(frames_up(bytes), pool_free(p)), cap_room(c));
+	uint64_t give = min64(min64(usm_page_up_sat(bytes), pool_free(p)), cap_room(c));
 
 	if (give) {
 		grant_add(p, c, give);
@@ -369,7 +363,7 @@ int pool_reclaimed(struct pool *p, struct pool_client *c, uint64_t bytes)
 
 void pool_pin(struct pool *p, struct pool_client *c, uint64_t bytes)
 {
-	uint64_t b = frames_up(bytes);
+	uint64_t b = usm_page_up_sat(bytes);
 
 	(void)p;
 	c->pinned = c->pinned > UINT64_MAX - b ? UINT64_MAX : c->pinned + b;
@@ -377,7 +371,7 @@ void pool_pin(struct pool *p, struct pool_client *c, uint64_t bytes)
 
 void pool_unpin(struct pool *p, struct pool_client *c, uint64_t bytes)
 {
-	uint64_t b = frames_up(bytes);
+	uint64_t b = usm_page_up_sat(bytes);
 
 	(void)p;
 	c->pinned = b > c->pinned ? 0 : c->pinned - b;
