@@ -7,10 +7,10 @@
 #include "tagger.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "base/mremap.h"
 #include "base/syscall.h"
 #include "os/vm.h"
 
@@ -65,15 +65,10 @@ int tagger_munmap(void *addr, size_t len)
 
 void *tagger_mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
-	void *new_addr = NULL;
+	void *new_addr;
 	long r;
 
-	if (flags & MREMAP_FIXED) {
-		va_list ap;
-		va_start(ap, flags);
-		new_addr = va_arg(ap, void *);
-		va_end(ap);
-	}
+	USM_MREMAP_NEW_ADDR(flags, new_addr);
 	if (!tagger_pager)
 		return map_result(usm_os_mremap(old, old_len, new_len, flags, new_addr));
 	usm_pager_mremap_begin(tagger_pager);

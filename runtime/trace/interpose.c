@@ -14,7 +14,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/page.h"
+#include "base/mremap.h"
 #include "base/syscall.h"
 
 /* the caller, or the C++ code that called operator new or delete */
@@ -285,18 +285,12 @@ RT_EXPORT int munmap(void *addr, size_t len)
 
 RT_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
-	void *new_addr = NULL;
+	void *new_addr;
 	uintptr_t ip = CALLER;
 	struct rt_obj *o = NULL;
 	long r;
 
-	if (flags & MREMAP_FIXED) {
-		va_list ap;
-
-		va_start(ap, flags);
-		new_addr = va_arg(ap, void *);
-		va_end(ap);
-	}
+	USM_MREMAP_NEW_ADDR(flags, new_addr);
 	if (!rt_busy && rt.ready) {
 		rt_busy++;
 		o = rt_index_lookup((uintptr_t)old);
