@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <usm/hint.h>  /* enum usm_hint_kind, a HINT message's kind */
+
 #define USM_PROTO_MAGIC       0x314d5355u  /* "USM1" in memory */
 #define USM_PROTO_VERSION     1
 #define USM_PROTO_MAX_PAYLOAD 65536
@@ -92,15 +94,6 @@ struct usm_msg_stats {
 	uint64_t latency_p50_ns, latency_p99_ns;
 	uint64_t limit;           /* the pager's limit now */
 	char policy[USM_PROTO_POLICY_MAX];
-};
-
-enum usm_hint_kind {
-	USM_HINT_WILLNEED = 1,    /* fill what is evicted in the range now */
-	USM_HINT_SEQUENTIAL,      /* the range is read in order: prefetch further */
-	USM_HINT_COLD,            /* evict the range now */
-	USM_HINT_PIN,             /* never evict the range */
-	USM_HINT_UNPIN,
-	USM_HINT_KIND_COUNT
 };
 
 struct usm_msg_hint {
