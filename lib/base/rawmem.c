@@ -3,7 +3,7 @@
  * Small blocks come from power-of-two size classes with free lists; large
  * blocks get their own committed chunk, returned to the window's free list
  * of chunks when freed. See include/usm/rawmem.h for why this exists. */
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -9,7 +9,7 @@
 
 #include <errno.h>
 
-#include <usm/proto.h>
+#include "proto/proto.h"
 
 typedef void (*range_fn)(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
 			 void *ctx);

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 #include "os/uffd.h"
 #include "os/vm.h"

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include <usm/pager.h>
-#include <usm/policy.h>
-#include <usm/store.h>
+#include "policy/policy.h"
+#include "store/store.h"
 
 #define PAGE_SIZE  4096ULL
 #define WRITE_SCORE_MAX 3          /* residencies a written page comes back writable */

@@ -29,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <usm/proto.h>
-#include <usm/rawmem.h>
+#include "proto/proto.h"
+#include "base/rawmem.h"
 
 #define HELLO_TIMEOUT_MS 2000
 #define TICK_MS 50

@@ -24,6 +24,10 @@
 #include <usm/pager.h>
 #include <usm/usm.h>
 
+#include "policy/policy.h"
+#include "proto/proto.h"
+#include "store/store.h"
+
 struct run_options {
 	struct usm_pager_config pager;
 	const char *stats_path;

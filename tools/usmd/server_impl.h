@@ -20,7 +20,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include <usm/proto.h>
+#include "proto/proto.h"
 #include <usm/size.h>
 
 #include "config.h"
