@@ -1,4 +1,4 @@
-/* What the program says of its memory (usm_hint, include/usm/proto.h),
+/* What the program says of its memory (usm_hint, include/usm/hint.h),
  * acted on in the pager thread, for the managed pages of a range:
  *   WILLNEED    evicted pages come back now, as far as the budget allows
  *   SEQUENTIAL  every fault in the range's regions fills ahead
