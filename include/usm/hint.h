@@ -8,7 +8,14 @@
 
 #include <stddef.h>
 
-#include <usm/proto.h>  /* enum usm_hint_kind */
+enum usm_hint_kind {
+	USM_HINT_WILLNEED = 1,    /* fill what is evicted in the range now */
+	USM_HINT_SEQUENTIAL,      /* the range is read in order: prefetch further */
+	USM_HINT_COLD,            /* evict the range now */
+	USM_HINT_PIN,             /* never evict the range */
+	USM_HINT_UNPIN,
+	USM_HINT_KIND_COUNT
+};
 
 /* kind: USM_HINT_WILLNEED (bring it back now), USM_HINT_SEQUENTIAL (read in
  * order: fill ahead), USM_HINT_COLD (evict it now), USM_HINT_PIN (never

@@ -81,7 +81,7 @@ void usm_pager_set_limit(struct usm_pager *p, uint64_t limit);
  * 0 or -EINVAL for an unknown name. */
 int usm_pager_set_policy(struct usm_pager *p, const char *name);
 
-/* Acts on a usm_hint() of the program (enum usm_hint_kind in usm/proto.h)
+/* Acts on a usm_hint() of the program (enum usm_hint_kind in usm/hint.h)
  * for the managed pages of [addr, addr+len): 0 or -errno (-EINVAL for a bad
  * kind, -ENOMEM when pinning would hold more than half the limit). */
 long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind);

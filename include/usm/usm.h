@@ -13,11 +13,8 @@
 #include <usm/capmap.h>
 #include <usm/symbolize.h>
 #include <usm/trace.h>
-#include <usm/rawmem.h>
-#include <usm/store.h>
-#include <usm/policy.h>
 #include <usm/pager.h>
-#include <usm/proto.h>
+#include <usm/stats.h>
 #include <usm/hint.h>
 
 /* The library's version, which may differ from the headers' USM_VERSION

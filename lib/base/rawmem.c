@@ -2,8 +2,8 @@
  * reservation) from which chunks are committed with raw mmap system calls.
  * Small blocks come from power-of-two size classes with free lists; large
  * blocks get their own committed chunk, returned to the window's free list
- * of chunks when freed. See include/usm/rawmem.h for why this exists. */
-#include <usm/rawmem.h>
+ * of chunks when freed. See lib/base/rawmem.h for why this exists. */
+#include "base/rawmem.h"
 
 #include <pthread.h>
 #include <stdint.h>

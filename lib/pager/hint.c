@@ -1,4 +1,4 @@
-/* What the program says of its memory (usm_hint, include/usm/proto.h),
+/* What the program says of its memory (usm_hint, include/usm/hint.h),
  * acted on in the pager thread, for the managed pages of a range:
  *   WILLNEED    evicted pages come back now, as far as the budget allows
  *   SEQUENTIAL  every fault in the range's regions fills ahead
@@ -9,7 +9,7 @@
 
 #include <errno.h>
 
-#include <usm/proto.h>
+#include "proto/proto.h"
 
 typedef void (*range_fn)(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
 			 void *ctx);

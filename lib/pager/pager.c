@@ -22,7 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 #include "base/clock.h"
 #include "base/syscall.h"

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include <usm/pager.h>
-#include <usm/policy.h>
-#include <usm/store.h>
+#include "policy/policy.h"
+#include "store/store.h"
 
 #include "base/page.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 #include "os/pagemap.h"
 

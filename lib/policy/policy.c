@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 static const struct usm_policy_ops *const policies[] = {
 	&usm_policy_fifo_ops,

@@ -3,7 +3,7 @@
 #ifndef USM_POLICY_IMPL_H
 #define USM_POLICY_IMPL_H
 
-#include <usm/policy.h>
+#include "policy/policy.h"
 
 struct usm_policy_ops {
 	const char *name;

@@ -1,8 +1,8 @@
 /* The usmd protocol: checks, framing and the default socket (see
- * include/usm/proto.h and docs/protocol.md). Used by usmd, the tagger and
+ * lib/proto/proto.h and docs/protocol.md). Used by usmd, the tagger and
  * usm status; it allocates nothing, so the tagger may call it from any
  * thread of a managed process. */
-#include <usm/proto.h>
+#include "proto/proto.h"
 
 #include <errno.h>
 #include <fcntl.h>

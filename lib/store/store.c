@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 /* Keeps every kind's arithmetic (LZ4's int sizes, file offsets) far from
  * overflow; pages and huge pages are well below it. */

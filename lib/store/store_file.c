@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 struct file_slot {
 	struct store_slot slot;

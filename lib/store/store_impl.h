@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <usm/store.h>
+#include "store/store.h"
 
 struct usm_store_ops {
 	/* Makes the kind's state (whose first member is struct usm_store) for

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 /* zram's choice: a clear gain in size over level 1 for page-sized blocks,
  * at a compression speed still far above a disk's. */

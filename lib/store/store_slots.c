@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 #define FIRST_CAPACITY 64
 

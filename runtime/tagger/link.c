@@ -28,8 +28,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <usm/proto.h>
-#include <usm/rawmem.h>
+#include "proto/proto.h"
+#include "base/rawmem.h"
 
 #include "base/clock.h"
 #include "base/page.h"

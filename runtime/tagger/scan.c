@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 #define MAPS_MAX (4 << 20)
 

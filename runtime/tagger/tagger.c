@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 #include <usm/size.h>
 
 struct usm_pager *tagger_pager;

@@ -2,7 +2,7 @@
 """usmd and usm status, as TAP.
 
 Runs the built usmd in the foreground on a private socket and talks to it
-with a small client of the protocol written here from include/usm/proto.h:
+with a small client of the protocol written here from lib/proto/proto.h:
 fair shares by weight from a config, priority, RECLAIM/RECLAIMED, a client
 closing (its frames return), the threshold rule, SIGHUP reloads (a good and
 a broken config), a fuzz phase (random bytes, truncated, oversized, wrong
@@ -33,7 +33,7 @@ LOG = os.path.join(TMP, "usmd.log")
 CONF = os.path.join(TMP, "usmd.conf")
 WAIT = 30  # seconds: only to end a hang, never a measurement
 M = 1 << 20
-# ---- the protocol (include/usm/proto.h) ----
+# ---- the protocol (lib/proto/proto.h) ----
 
 MAGIC, VERSION = 0x314D5355, 1
 (HELLO, WELCOME, ERROR, LEASE, GRANT, RECLAIM, RECLAIMED, RELEASE, STATS, HINT,

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <usm/policy.h>
+#include "policy/policy.h"
 
 #define N 8
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <usm/proto.h>
+#include "proto/proto.h"
 
 static struct usm_msg_header header(unsigned type, uint32_t length)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <usm/rawmem.h>
+#include "base/rawmem.h"
 
 static const size_t sizes[] = {
 	0, 1, 15, 16, 17, 100, 4096, 4097, 32767, 32768, 32769, 64 << 10, (64 << 10) + 1, 1 << 20};

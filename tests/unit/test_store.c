@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <usm/store.h>
+#include "store/store.h"
 
 #define BLOCK  4096
 #define NKINDS 4

@@ -25,6 +25,9 @@
 #include <usm/usm.h>
 
 #include "base/page.h"
+#include "policy/policy.h"
+#include "proto/proto.h"
+#include "store/store.h"
 
 struct run_options {
 	struct usm_pager_config pager;

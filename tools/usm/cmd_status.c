@@ -17,6 +17,8 @@
 #include <json-c/json.h>
 #include <usm/usm.h>
 
+#include "proto/proto.h"
+
 #define REPLY_TIMEOUT_MS 5000
 
 enum kind { F_UINT, F_INT, F_SIZE, F_NS, F_STR };

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include <ini.h>
-#include <usm/policy.h>
+#include "policy/policy.h"
 #include <usm/size.h>
-#include <usm/store.h>
+#include "store/store.h"
 
 #include "base/page.h"
 

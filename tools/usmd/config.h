@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <usm/proto.h>
+#include "proto/proto.h"
 
 #include "pool.h"
 

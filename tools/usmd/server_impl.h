@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <usm/proto.h>
+#include "proto/proto.h"
 #include <usm/size.h>
 
 #include "base/clock.h"

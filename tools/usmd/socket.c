@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <usm/proto.h>
+#include "proto/proto.h"
 
 /* mkdir -p of path's directory, each new component 0755. */
 static int make_parent(const char *path)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <usm/hint.h>  /* enum usm_hint_kind, a HINT message's kind */
 #include <usm/stats.h>
 
 #define USM_PROTO_MAGIC       0x314d5355u  /* "USM1" in memory */
@@ -103,15 +104,6 @@ _Static_assert(sizeof(struct usm_msg_stats) == 96, "STATS is 96 bytes (docs/prot
 
 /* The STATS message of a pager's figures; policy is left to the caller. */
 void usm_msg_stats_fill(struct usm_msg_stats *m, const struct usm_pager_stats *s);
-
-enum usm_hint_kind {
-	USM_HINT_WILLNEED = 1,    /* fill what is evicted in the range now */
-	USM_HINT_SEQUENTIAL,      /* the range is read in order: prefetch further */
-	USM_HINT_COLD,            /* evict the range now */
-	USM_HINT_PIN,             /* never evict the range */
-	USM_HINT_UNPIN,
-	USM_HINT_KIND_COUNT
-};
 
 struct usm_msg_hint {
 	uint32_t kind;            /* enum usm_hint_kind */
