@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,19 +31,6 @@ static void usage(FILE *out)
 		"                 read pagemap entries one by one, as on kernels before 6.7,\n"
 		"                 instead of asking PAGEMAP_SCAN for the present pages\n"
 		"  -h, --help     show this help\n");
-}
-
-static bool parse_pid(const char *s, pid_t *pid)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > INT_MAX)
-		return false;
-	*pid = (pid_t)v;
-	return true;
 }
 
 static int print_lines(const struct usm_meminfo *mi)
@@ -163,10 +149,9 @@ int cmd_info(int argc, char **argv)
 				goto out;
 			}
 			pids = grown;
-			if (!parse_pid(optarg, &pids[opts.npids])) {
-				rc = cli_usage_error(argv[0], "invalid pid '%s'", optarg);
+			rc = cli_parse_pid(argv[0], "--pid", optarg, &pids[opts.npids]);
+			if (rc)
 				goto out;
-			}
 			opts.npids++;
 			break;
 		}

@@ -69,27 +69,15 @@ static void usage(FILE *out)
 		usm_policy_kinds(), usm_store_kinds());
 }
 
-static int parse_size_option(const char *opt, const char *text, uint64_t *out)
-{
-	int rc = usm_parse_size(text, out);
-
-	if (rc < 0)
-		return cli_usage_error("run", "%s: '%s' is not a size (like 4096, 64K, 2G)", opt, text);
-	return 0;
-}
-
+/* --prefetch, --low-watermark and --batch are unsigned in the config. */
 static int parse_count_option(const char *opt, const char *text, unsigned max, unsigned *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
+	int rc = cli_parse_count("run", opt, text, max, &v);
 
-	errno = 0;
-	v = strtoul(text, &end, 10);
-	if (errno || end == text || *end || v > max || text[0] == '-')
-		return cli_usage_error("run", "%s: '%s' is not a whole number from 0 to %u", opt, text,
-				       max);
-	*out = (unsigned)v;
-	return 0;
+	if (!rc)
+		*out = (unsigned)v;
+	return rc;
 }
 
 static int check_choices(struct run_options *o)
@@ -143,11 +131,11 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	while (rc == 0 && (c = getopt_long(argc, argv, "+:l:p:qh", options, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			rc = parse_size_option("--limit", optarg, &o->pager.limit);
+			rc = cli_parse_size("run", "--limit", optarg, &o->pager.limit);
 			o->set_by_user |= USM_SET_LIMIT;
 			break;
 		case 'p':
-			rc = parse_size_option("--page-size", optarg, &size);
+			rc = cli_parse_size("run", "--page-size", optarg, &size);
 			o->pager.fault_size = (size_t)size;
 			break;
 		case OPT_PREFETCH:
@@ -162,7 +150,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			o->set_by_user |= USM_SET_STORE;
 			break;
 		case OPT_STORE_MAX:
-			rc = parse_size_option("--store-max", optarg, &o->pager.store_max);
+			rc = cli_parse_size("run", "--store-max", optarg, &o->pager.store_max);
 			break;
 		case OPT_LOW:
 			rc = parse_count_option("--low-watermark", optarg, 100, &o->pager.low_pct);

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,18 +324,10 @@ int cmd_status(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'w': {
-			char *end;
-			errno = 0;
-			watch = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !isfinite(watch) || watch <= 0 ||
-			    watch > 86400)
-				return cli_usage_error(argv[0],
-				                       "--watch: '%s' is not a number of seconds "
-				                       "(more than 0, at most 86400)",
-				                       optarg);
+		case 'w':
+			if (cli_parse_seconds(argv[0], "--watch", optarg, 86400, &watch))
+				return 2;
 			break;
-		}
 		case 'h':
 			usage(stdout);
 			return 0;
