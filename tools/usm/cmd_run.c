@@ -4,6 +4,7 @@
  * the pager's figures when it ends. CMD's exit status is usm run's. */
 #include "builtin.h"
 #include "run_summary.h"
+#include "runtime_path.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -251,34 +252,6 @@ static int check_taggable(const char *cmd, const char *path)
 	return 0;
 }
 
-/* The tagger next to this binary: build/tools/usm/usm finds
- * build/runtime/tagger/, PREFIX/bin/usm finds PREFIX/lib/usm/. */
-static int find_tagger(char *out, size_t len)
-{
-	static const char *const candidates[] = { "../../runtime/tagger/libusm-tagger.so",
-						  "../lib/usm/libusm-tagger.so" };
-	char self[PATH_MAX];
-	ssize_t n;
-	const char *env = getenv("USM_TAGGER");
-
-	if (env) {
-		snprintf(out, len, "%s", env);
-		return access(out, R_OK) == 0 ? 0 : -errno;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		char candidate[PATH_MAX + 64];
-		snprintf(candidate, sizeof(candidate), "%s/%s", self, candidates[i]);
-		if (realpath(candidate, out) && access(out, R_OK) == 0)
-			return 0;
-	}
-	return -ENOENT;
-}
-
 static void set_env(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_env(const char *name, const char *fmt, ...)
 {
@@ -403,7 +376,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (check_taggable(o.cmd[0], path))
 		return 1;
-	if (find_tagger(tagger, sizeof(tagger)) < 0) {
+	if (!runtime_path(RUNTIME_TAGGER, tagger, sizeof(tagger))) {
 		usm_error("run: libusm-tagger.so not found next to usm (set USM_TAGGER=PATH)");
 		return 1;
 	}
