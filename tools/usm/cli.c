@@ -38,7 +38,8 @@ int cli_bad_option(const char *cmd, char **argv, int c)
 int cli_parse_size(const char *cmd, const char *opt, const char *text, uint64_t *out)
 {
 	if (usm_parse_size(text, out) < 0)
-		return cli_usage_error(cmd, "%s: '%s' is not a size (like 4096, 64K, 2G)", opt, text);
+		return cli_usage_error(cmd, "%s: '%s' is not a size (like 4096, 64K, 2G)", opt,
+				       text);
 	return 0;
 }
 

@@ -47,8 +47,8 @@ const char *runtime_path(enum usm_runtime rt, char *buf, size_t len)
 		slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = 0;
-			snprintf(path, sizeof(path), "%s/../../runtime/%s/%s", exe, runtimes[rt].dir,
-				 runtimes[rt].file);
+			snprintf(path, sizeof(path), "%s/../../runtime/%s/%s", exe,
+				 runtimes[rt].dir, runtimes[rt].file);
 			if (found(buf, len, path)) {
 				char *real = realpath(path, NULL);
 
