@@ -307,10 +307,12 @@ json_object *table_json_row(const struct table *t, size_t row)
 
 	if (t->failed || row >= t->nrows || !(o = json_object_new_object()))
 		return NULL;
-	for (size_t c = 0; c < t->ncols; c++)
+	for (size_t c = 0; c < t->ncols; c++) {
+		const struct table_cell *x = &t->cells[row * t->ncols + c];
+
 		if (!(t->cols[c].flags & TABLE_TEXT_ONLY))
-			json_object_object_add(o, t->cols[c].key,
-					       json_cell(&t->cols[c], &t->cells[row * t->ncols + c]));
+			json_object_object_add(o, t->cols[c].key, json_cell(&t->cols[c], x));
+	}
 	return o;
 }
 
