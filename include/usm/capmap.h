@@ -3,6 +3,7 @@
 #ifndef USM_CAPMAP_H
 #define USM_CAPMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,5 +42,34 @@ struct usm_capmap {
  * out is empty (and needs no free) after a failure. */
 int usm_capmap_read(FILE *f, struct usm_capmap *out, char *err, size_t errlen);
 void usm_capmap_free(struct usm_capmap *map);
+
+/* A CAPMAP summed up (lib/capmap/report.c): what 'usm trace report' prints,
+ * as plain data. One site per allocation IP. */
+struct usm_capmap_site {
+	uint64_t alloc_ip;
+	char allocator[16]; /* of its first object (IP order) */
+	bool mixed;         /* more than one allocator at this IP */
+	uint64_t objects, live, bytes, reads, writes;
+	uint64_t freed, lifetime_sum; /* the freed objects and their summed lifetimes (ns) */
+};
+
+struct usm_capmap_objsum {
+	const struct usm_capmap_obj *obj; /* into the map, which must outlive the report */
+	uint64_t reads, writes;           /* over all its access lines */
+	size_t site;                      /* index into usm_capmap_report.sites */
+};
+
+struct usm_capmap_report {
+	struct usm_capmap_site *sites; /* most accesses first, then most bytes, then IP */
+	size_t nsites;
+	struct usm_capmap_objsum *objs; /* every object, most accesses first, then va */
+	size_t nobjs;
+	uint64_t reads, writes, live; /* over the whole map */
+};
+
+/* Sums map by allocation site and by object. Returns 0 or -ENOMEM (out is
+ * then empty). */
+int usm_capmap_report(const struct usm_capmap *map, struct usm_capmap_report *out);
+void usm_capmap_report_free(struct usm_capmap_report *r);
 
 #endif

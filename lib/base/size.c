@@ -1,8 +1,13 @@
+/* The command-line values every tool parses (sizes, counts, pids,
+ * seconds) and their printed forms: one parser each, so usm and usmd agree. */
 #include <usm/size.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -53,5 +58,72 @@ char *usm_format_size(uint64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%lluB", (unsigned long long)bytes);
 	else
 		snprintf(buf, len, "%.1f%c", v, units[i]);
+	return buf;
+}
+
+int usm_parse_count(const char *text, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!text || !*text)
+		return -EINVAL;
+	for (const char *p = text; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+	for (const char *p = text; *p; p++) {
+		unsigned digit = (unsigned)(*p - '0');
+
+		if (v > (UINT64_MAX - digit) / 10)
+			return -ERANGE;
+		v = v * 10 + digit;
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int usm_parse_pid(const char *text, pid_t *pid)
+{
+	uint64_t v;
+	int rc = usm_parse_count(text, INT_MAX, &v);
+
+	if (rc < 0)
+		return rc;
+	if (v == 0)
+		return -ERANGE;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+int usm_parse_seconds(const char *text, double max, double *seconds)
+{
+	char *end;
+	double v;
+
+	if (!text || !*text)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || end == text || *end || !isfinite(v))
+		return -EINVAL;
+	if (v <= 0 || v > max)
+		return -ERANGE;
+	*seconds = v;
+	return 0;
+}
+
+char *usm_format_ns(uint64_t ns, int decimals, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.*fus", decimals, (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.*fms", decimals, (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%.*fs", decimals, (double)ns / 1e9);
 	return buf;
 }

@@ -1,6 +1,5 @@
 #include "os/procfs.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,27 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <usm/size.h>
+
 static int cmp_pid(const void *a, const void *b)
 {
 	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
 
 	return (x > y) - (x < y);
-}
-
-/* A decimal pid with nothing else, as /proc names its process entries. */
-static bool parse_pid(const char *s, pid_t *pid)
-{
-	long v = 0;
-
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s) || v > 0x7fffffff / 10)
-			return false;
-		v = v * 10 + (*s - '0');
-	}
-	*pid = (pid_t)v;
-	return v > 0;
 }
 
 int usm_os_proc_list(pid_t **pids, size_t *count)
@@ -48,7 +33,8 @@ int usm_os_proc_list(pid_t **pids, size_t *count)
 	while ((d = readdir(dir))) {
 		pid_t pid;
 
-		if (!parse_pid(d->d_name, &pid))
+		/* /proc names a process's entry by its pid and nothing else */
+		if (usm_parse_pid(d->d_name, &pid) < 0)
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 256;

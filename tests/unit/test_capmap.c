@@ -1,5 +1,6 @@
 /* usm_capmap_read: the CAPMAP grammar of docs/capmap.md, field by field,
- * and one clear error (with its line) for every way a file can be bad. */
+ * and one clear error (with its line) for every way a file can be bad;
+ * usm_capmap_report: the sums per allocation site and per object. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -123,6 +124,83 @@ static void rejects_binary_data(void **state)
 	fclose(f);
 }
 
+/* Four sites: A (two freed objects of two allocators), B (one live object,
+ * the most accesses), C and D (no accesses: the bigger first). */
+static void sums_per_site_and_per_object(void **state)
+{
+	const char *text = "4011ae,1,1000,100,10,40,4011f0,malloc,p,-\n"
+	                   "  4011c3,5,7,1\n"
+	                   "500000,1,3000,1000,15,0,0,malloc,p,-\n"
+	                   "  500010,20,0,1\n"
+	                   "4011ae,1,2000,50,20,80,4011f0,calloc,p,-\n"
+	                   "  4011c3,1,0,1\n"
+	                   "  4011d0,0,2,2\n"
+	                   "600000,1,4000,8,0,0,0,global,p,-\n"
+	                   "700000,1,5000,16,30,0,0,malloc,p,-\n";
+	struct usm_capmap map;
+	struct usm_capmap_report r;
+	const struct usm_capmap_site *s;
+	char err[128];
+
+	assert_int_equal(parse(text, &map, err, sizeof(err)), 0);
+	assert_int_equal(usm_capmap_report(&map, &r), 0);
+	assert_int_equal(r.reads, 9);
+	assert_int_equal(r.writes, 26);
+	assert_int_equal(r.live, 3);
+
+	assert_int_equal(r.nsites, 4);
+	s = &r.sites[0]; /* B: 20 accesses */
+	assert_int_equal(s->alloc_ip, 0x500000);
+	assert_int_equal(s->objects, 1);
+	assert_int_equal(s->live, 1);
+	assert_int_equal(s->writes, 20);
+	assert_int_equal(s->freed, 0);
+	s = &r.sites[1]; /* A: 15 accesses */
+	assert_int_equal(s->alloc_ip, 0x4011ae);
+	assert_int_equal(s->objects, 2);
+	assert_int_equal(s->live, 0);
+	assert_int_equal(s->bytes, 150);
+	assert_int_equal(s->reads, 9);
+	assert_int_equal(s->writes, 6);
+	assert_int_equal(s->freed, 2);
+	assert_int_equal(s->lifetime_sum, 30 + 60);
+	assert_true(s->mixed);
+	assert_string_equal(s->allocator, "malloc");
+	assert_int_equal(r.sites[2].alloc_ip, 0x700000); /* 16 bytes before 8 */
+	assert_int_equal(r.sites[3].alloc_ip, 0x600000);
+	assert_false(r.sites[3].mixed);
+	assert_string_equal(r.sites[3].allocator, "global");
+
+	assert_int_equal(r.nobjs, 5);
+	assert_int_equal(r.objs[0].obj->va, 0x3000);
+	assert_int_equal(r.objs[0].site, 0);
+	assert_int_equal(r.objs[1].obj->va, 0x1000);
+	assert_int_equal(r.objs[1].reads + r.objs[1].writes, 12);
+	assert_int_equal(r.objs[1].site, 1);
+	assert_int_equal(r.objs[2].obj->va, 0x2000);
+	assert_int_equal(r.objs[2].reads, 2);
+	assert_int_equal(r.objs[2].writes, 1);
+	assert_int_equal(r.objs[2].site, 1);
+	assert_int_equal(r.objs[3].obj->va, 0x4000); /* no accesses: by va */
+	assert_int_equal(r.objs[3].site, 3);
+	assert_int_equal(r.objs[4].obj->va, 0x5000);
+	assert_int_equal(r.objs[4].site, 2);
+	usm_capmap_report_free(&r);
+	usm_capmap_free(&map);
+}
+
+static void an_empty_map_has_an_empty_report(void **state)
+{
+	struct usm_capmap map = { 0 };
+	struct usm_capmap_report r;
+
+	assert_int_equal(usm_capmap_report(&map, &r), 0);
+	assert_int_equal(r.nsites, 0);
+	assert_int_equal(r.nobjs, 0);
+	assert_int_equal(r.reads + r.writes + r.live, 0);
+	usm_capmap_report_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +209,8 @@ int main(void)
 	        cmocka_unit_test(rejects_every_malformed_line),
 	        cmocka_unit_test(names_the_line_of_the_error),
 	        cmocka_unit_test(rejects_binary_data),
+	        cmocka_unit_test(sums_per_site_and_per_object),
+	        cmocka_unit_test(an_empty_map_has_an_empty_report),
 	};
 	return cmocka_run_group_tests_name("capmap", tests, NULL, NULL);
 }

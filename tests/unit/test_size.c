@@ -1,4 +1,5 @@
-/* usm_parse_size / usm_format_size: what users type for --limit and friends. */
+/* usm_parse_size / usm_format_size: what users type for --limit and friends;
+ * usm_parse_count/pid/seconds and usm_format_ns, the other option values. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,6 +63,53 @@ static void formats_with_one_decimal(void **state)
 	assert_string_equal(usm_format_size(3ULL << 40, buf, sizeof(buf)), "3.0T");
 }
 
+static void counts_and_pids_are_digits_only(void **state)
+{
+	static const char *bad[] = { "", "-1", "+1", " 1", "1 ", "1x", "0x10", NULL };
+	uint64_t v = 77;
+	pid_t pid = 77;
+
+	assert_int_equal(usm_parse_count("256", 256, &v), 0);
+	assert_int_equal(v, 256);
+	assert_int_equal(usm_parse_count("257", 256, &v), -ERANGE);
+	assert_int_equal(usm_parse_count("18446744073709551616", UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(v, 256);
+	for (int i = 0; bad[i]; i++) {
+		assert_int_equal(usm_parse_count(bad[i], 1000, &v), -EINVAL);
+		assert_int_equal(usm_parse_pid(bad[i], &pid), -EINVAL);
+	}
+	assert_int_equal(usm_parse_pid("0", &pid), -ERANGE);
+	assert_int_equal(usm_parse_pid("2147483648", &pid), -ERANGE);
+	assert_int_equal(pid, 77);
+	assert_int_equal(usm_parse_pid("2147483647", &pid), 0);
+	assert_int_equal(pid, 2147483647);
+}
+
+static void seconds_are_positive_and_bounded(void **state)
+{
+	double s = 7;
+
+	assert_int_equal(usm_parse_seconds("0.25", 10, &s), 0);
+	assert_true(s == 0.25);
+	assert_int_equal(usm_parse_seconds("0", 10, &s), -ERANGE);
+	assert_int_equal(usm_parse_seconds("10.5", 10, &s), -ERANGE);
+	assert_int_equal(usm_parse_seconds("nan", 10, &s), -EINVAL);
+	assert_int_equal(usm_parse_seconds("1s", 10, &s), -EINVAL);
+	assert_int_equal(usm_parse_seconds("", 10, &s), -EINVAL);
+	assert_true(s == 0.25);
+}
+
+static void formats_durations_with_the_decimals_asked(void **state)
+{
+	char buf[32];
+
+	assert_string_equal(usm_format_ns(999, 1, buf, sizeof(buf)), "999ns");
+	assert_string_equal(usm_format_ns(12345, 1, buf, sizeof(buf)), "12.3us");
+	assert_string_equal(usm_format_ns(12345, 2, buf, sizeof(buf)), "12.35us");
+	assert_string_equal(usm_format_ns(4560000, 2, buf, sizeof(buf)), "4.56ms");
+	assert_string_equal(usm_format_ns(2000000000, 1, buf, sizeof(buf)), "2.0s");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -69,6 +117,9 @@ int main(void)
 		cmocka_unit_test(rejects_malformed_text),
 		cmocka_unit_test(rejects_overflow),
 		cmocka_unit_test(formats_with_one_decimal),
+		cmocka_unit_test(counts_and_pids_are_digits_only),
+		cmocka_unit_test(seconds_are_positive_and_bounded),
+		cmocka_unit_test(formats_durations_with_the_decimals_asked),
 	};
 	return cmocka_run_group_tests_name("size", tests, NULL, NULL);
 }

@@ -5,6 +5,8 @@
 #define USM_BUILTIN_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 struct usm_cmd {
 	const char *name;
@@ -29,5 +31,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * ('?' unknown, ':' missing value, with ":" leading the optstring).
  * Returns 2. */
 int cli_bad_option(const char *cmd, char **argv, int c);
+
+/* An option's value through libusm's parsers (include/usm/size.h): 0, or
+ * the one-line usage error naming opt and the text, and 2. Every command
+ * parses its sizes, counts, pids and seconds with these. */
+int cli_parse_size(const char *cmd, const char *opt, const char *text, uint64_t *out);
+int cli_parse_count(const char *cmd, const char *opt, const char *text, uint64_t max,
+		    uint64_t *out);
+int cli_parse_pid(const char *cmd, const char *opt, const char *text, pid_t *out);
+int cli_parse_seconds(const char *cmd, const char *opt, const char *text, double max,
+		      double *out);
 
 #endif

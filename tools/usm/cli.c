@@ -1,9 +1,13 @@
-/* Helpers every subcommand shares for its argument errors. */
+/* Helpers every subcommand shares for its argument errors and for the
+ * values of its options. */
 #include "builtin.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+
+#include <usm/size.h>
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -29,4 +33,39 @@ int cli_bad_option(const char *cmd, char **argv, int c)
 	if (c == ':')
 		return cli_usage_error(cmd, "option '%s' needs a value", arg);
 	return cli_usage_error(cmd, "unknown option '%s'", arg);
+}
+
+int cli_parse_size(const char *cmd, const char *opt, const char *text, uint64_t *out)
+{
+	if (usm_parse_size(text, out) < 0)
+		return cli_usage_error(cmd, "%s: '%s' is not a size (like 4096, 64K, 2G)", opt,
+				       text);
+	return 0;
+}
+
+int cli_parse_count(const char *cmd, const char *opt, const char *text, uint64_t max,
+		    uint64_t *out)
+{
+	if (usm_parse_count(text, max, out) == 0)
+		return 0;
+	if (max == UINT64_MAX)
+		return cli_usage_error(cmd, "%s: '%s' is not a whole number", opt, text);
+	return cli_usage_error(cmd, "%s: '%s' is not a whole number from 0 to %" PRIu64, opt, text,
+			       max);
+}
+
+int cli_parse_pid(const char *cmd, const char *opt, const char *text, pid_t *out)
+{
+	if (usm_parse_pid(text, out) < 0)
+		return cli_usage_error(cmd, "%s: '%s' is not a process id", opt, text);
+	return 0;
+}
+
+int cli_parse_seconds(const char *cmd, const char *opt, const char *text, double max,
+		      double *out)
+{
+	if (usm_parse_seconds(text, max, out) < 0)
+		return cli_usage_error(cmd, "%s: '%s' is not a number of seconds (more than 0, at "
+					    "most %g)", opt, text, max);
+	return 0;
 }

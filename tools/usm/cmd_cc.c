@@ -6,7 +6,7 @@
  * that would need ASan's shadow memory or runtime turned off. Linking adds
  * libusm-trace.so (with an rpath) instead of the ASan runtime. */
 #include "builtin.h"
-#include "trace_paths.h"
+#include "runtime_path.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -87,7 +87,7 @@ int cmd_cc(int argc, char **argv)
 		return cli_usage_error(cmd, "no compiler arguments");
 	if (!compiler || !*compiler)
 		compiler = cxx ? "clang++" : "clang";
-	if (!trace_runtime_path(rt, sizeof(rt))) {
+	if (!runtime_path(RUNTIME_TRACE, rt, sizeof(rt))) {
 		usm_error("%s: cannot find libusm-trace.so (set USM_TRACE_LIB)", cmd);
 		return 1;
 	}

@@ -1,16 +1,16 @@
 /* usm info: the lines of /proc/memory_info computed from userspace, as
- * text or JSON. Both forms are printed from one list of entries. */
+ * text or JSON. Both forms are printed from one list of entries, the JSON
+ * by the shared table (table.h). */
 #include "builtin.h"
+#include "table.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#include <json-c/json.h>
 #include <usm/usm.h>
 
 static void usage(FILE *out)
@@ -34,19 +34,6 @@ static void usage(FILE *out)
 		"  -h, --help     show this help\n");
 }
 
-static bool parse_pid(const char *s, pid_t *pid)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > INT_MAX)
-		return false;
-	*pid = (pid_t)v;
-	return true;
-}
-
 static int print_lines(const struct usm_meminfo *mi)
 {
 	for (size_t i = 0; i < mi->count; i++) {
@@ -63,30 +50,42 @@ static int print_lines(const struct usm_meminfo *mi)
 	return 0;
 }
 
+/* The JSON of an entry; its text is the /proc/memory_info line, whose
+ * format libusm keeps (usm_meminfo_format_line). */
+static const struct table_col columns[] = {
+	{ .key = "name", .type = TABLE_STR },
+	{ .key = "total", .type = TABLE_UINT },
+	{ .key = "valid", .type = TABLE_UINT },
+	{ .key = "invalid", .type = TABLE_UINT },
+	{ .key = "may_be_shared", .type = TABLE_UINT },
+	{ .key = "nb_group", .type = TABLE_UINT },
+	{ .key = "pids", .type = TABLE_INT_LIST },
+};
+
 static int print_json(const struct usm_meminfo *mi)
 {
-	json_object *arr = json_object_new_array();
+	struct table t;
+	int err;
 
+	table_init(&t, TABLE_COLS(columns));
 	for (size_t i = 0; i < mi->count; i++) {
 		const struct usm_meminfo_entry *e = &mi->entries[i];
-		json_object *obj = json_object_new_object();
-		json_object *pids = json_object_new_array();
 
-		json_object_object_add(obj, "name", json_object_new_string(e->name));
-		json_object_object_add(obj, "total", json_object_new_int64((int64_t)e->total));
-		json_object_object_add(obj, "valid", json_object_new_int64((int64_t)e->valid));
-		json_object_object_add(obj, "invalid", json_object_new_int64((int64_t)e->invalid));
-		json_object_object_add(obj, "may_be_shared",
-				       json_object_new_int64((int64_t)e->may_be_shared));
-		json_object_object_add(obj, "nb_group", json_object_new_int64((int64_t)e->nb_group));
-		for (size_t k = 0; k < e->npids; k++)
-			json_object_array_add(pids, json_object_new_int(e->pids[k]));
-		json_object_object_add(obj, "pids", pids);
-		json_object_array_add(arr, obj);
+		table_row(&t);
+		table_add_str(&t, e->name);
+		table_add_uint(&t, e->total);
+		table_add_uint(&t, e->valid);
+		table_add_uint(&t, e->invalid);
+		table_add_uint(&t, e->may_be_shared);
+		table_add_uint(&t, e->nb_group);
+		table_add_ints(&t, e->pids, e->npids);
 	}
-	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(arr);
+	err = table_json_print(table_json_rows(&t), stdout, false);
+	table_free(&t);
+	if (err < 0) {
+		usm_error_errno(err, "info");
+		return 1;
+	}
 	return 0;
 }
 
@@ -163,10 +162,9 @@ int cmd_info(int argc, char **argv)
 				goto out;
 			}
 			pids = grown;
-			if (!parse_pid(optarg, &pids[opts.npids])) {
-				rc = cli_usage_error(argv[0], "invalid pid '%s'", optarg);
+			rc = cli_parse_pid(argv[0], "--pid", optarg, &pids[opts.npids]);
+			if (rc)
 				goto out;
-			}
 			opts.npids++;
 			break;
 		}

@@ -4,6 +4,7 @@
  * the pager's figures when it ends. CMD's exit status is usm run's. */
 #include "builtin.h"
 #include "run_summary.h"
+#include "runtime_path.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -74,27 +75,15 @@ static void usage(FILE *out)
 		usm_policy_kinds(), usm_store_kinds());
 }
 
-static int parse_size_option(const char *opt, const char *text, uint64_t *out)
-{
-	int rc = usm_parse_size(text, out);
-
-	if (rc < 0)
-		return cli_usage_error("run", "%s: '%s' is not a size (like 4096, 64K, 2G)", opt, text);
-	return 0;
-}
-
+/* --prefetch, --low-watermark and --batch are unsigned in the config. */
 static int parse_count_option(const char *opt, const char *text, unsigned max, unsigned *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
+	int rc = cli_parse_count("run", opt, text, max, &v);
 
-	errno = 0;
-	v = strtoul(text, &end, 10);
-	if (errno || end == text || *end || v > max || text[0] == '-')
-		return cli_usage_error("run", "%s: '%s' is not a whole number from 0 to %u", opt, text,
-				       max);
-	*out = (unsigned)v;
-	return 0;
+	if (!rc)
+		*out = (unsigned)v;
+	return rc;
 }
 
 static int check_choices(struct run_options *o)
@@ -148,11 +137,11 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	while (rc == 0 && (c = getopt_long(argc, argv, "+:l:p:qh", options, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			rc = parse_size_option("--limit", optarg, &o->pager.limit);
+			rc = cli_parse_size("run", "--limit", optarg, &o->pager.limit);
 			o->set_by_user |= USM_SET_LIMIT;
 			break;
 		case 'p':
-			rc = parse_size_option("--page-size", optarg, &size);
+			rc = cli_parse_size("run", "--page-size", optarg, &size);
 			o->pager.fault_size = (size_t)size;
 			break;
 		case OPT_PREFETCH:
@@ -167,7 +156,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			o->set_by_user |= USM_SET_STORE;
 			break;
 		case OPT_STORE_MAX:
-			rc = parse_size_option("--store-max", optarg, &o->pager.store_max);
+			rc = cli_parse_size("run", "--store-max", optarg, &o->pager.store_max);
 			break;
 		case OPT_LOW:
 			rc = parse_count_option("--low-watermark", optarg, 100, &o->pager.low_pct);
@@ -266,34 +255,6 @@ static int check_taggable(const char *cmd, const char *path)
 		return 1;
 	}
 	return 0;
-}
-
-/* The tagger next to this binary: build/tools/usm/usm finds
- * build/runtime/tagger/, PREFIX/bin/usm finds PREFIX/lib/usm/. */
-static int find_tagger(char *out, size_t len)
-{
-	static const char *const candidates[] = { "../../runtime/tagger/libusm-tagger.so",
-						  "../lib/usm/libusm-tagger.so" };
-	char self[PATH_MAX];
-	ssize_t n;
-	const char *env = getenv("USM_TAGGER");
-
-	if (env) {
-		snprintf(out, len, "%s", env);
-		return access(out, R_OK) == 0 ? 0 : -errno;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		char candidate[PATH_MAX + 64];
-		snprintf(candidate, sizeof(candidate), "%s/%s", self, candidates[i]);
-		if (realpath(candidate, out) && access(out, R_OK) == 0)
-			return 0;
-	}
-	return -ENOENT;
 }
 
 static void set_env(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -428,7 +389,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (check_taggable(o.cmd[0], path))
 		return 1;
-	if (find_tagger(tagger, sizeof(tagger)) < 0) {
+	if (!runtime_path(RUNTIME_TAGGER, tagger, sizeof(tagger))) {
 		usm_error("run: libusm-tagger.so not found next to usm (set USM_TAGGER=PATH)");
 		return 1;
 	}

@@ -1,12 +1,11 @@
 /* usm status: the pool usmd holds and a row per process sharing it, as a
- * table or JSON. Both are printed from one list of fields per row, so
- * they cannot drift; --watch repeats until SIGINT. */
+ * table or JSON. Both are printed from the same rows of the shared table
+ * (table.h), so they cannot drift; --watch repeats until SIGINT. */
 #include "builtin.h"
+#include "table.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,29 +19,6 @@
 #include "proto/proto.h"
 
 #define REPLY_TIMEOUT_MS 5000
-
-enum kind { F_UINT, F_INT, F_SIZE, F_NS, F_STR };
-
-/* How a field shows in the table: a column of its own, joined to the
- * previous field's column with '/', or only in JSON. */
-enum shown { COLUMN, JOINED, JSON_ONLY };
-
-struct field {
-	const char *key;  /* JSON */
-	const char *head; /* table header of a COLUMN */
-	enum shown shown;
-	int width; /* of the column, negative: left-aligned */
-	enum kind kind;
-	uint64_t num; /* F_INT: an int64_t */
-	const char *str;
-};
-
-#define ROW_FIELDS 15
-
-struct row {
-	struct field f[ROW_FIELDS];
-	size_t n;
-};
 
 static volatile sig_atomic_t interrupted;
 
@@ -73,161 +49,95 @@ static void usage(FILE *out)
 	             "  -h, --help             show this help\n");
 }
 
-static void add(struct row *r, const char *key, const char *head, enum shown shown, int width,
-                enum kind kind, uint64_t num, const char *str)
+/* A process's row; JSON gives bytes, counts and nanoseconds. */
+static const struct table_col process_cols[] = {
+	{ .key = "pid", .head = "PID", .type = TABLE_UINT, .width = 7 },
+	{ .key = "name", .head = "NAME", .type = TABLE_STR, .width = -15, .zero = "-" },
+	{ .key = "weight", .head = "W", .type = TABLE_UINT, .width = 4 },
+	{ .key = "priority", .head = "PRI", .type = TABLE_INT, .width = 4 },
+	{ .key = "grant", .head = "SHARE/LIMIT", .type = TABLE_SIZE, .width = 13 },
+	{ .key = "limit", .type = TABLE_SIZE, .flags = TABLE_JOIN, .zero = "none" },
+	{ .key = "resident", .head = "RESIDENT", .type = TABLE_SIZE, .width = 8 },
+	{ .key = "evictions", .head = "EVICTED", .type = TABLE_UINT, .width = 9 },
+	{ .key = "first_touch", .head = "FAULTS", .type = TABLE_UINT, .width = 9 },
+	{ .key = "refaults", .head = "REFAULTS", .type = TABLE_UINT, .width = 9 },
+	{ .key = "latency_p50_ns", .head = "P50/P99", .type = TABLE_NS, .width = 15,
+	  .decimals = 1 },
+	{ .key = "latency_p99_ns", .type = TABLE_NS, .flags = TABLE_JOIN, .decimals = 1 },
+	{ .key = "bytes_to_store", .head = "STORED", .type = TABLE_SIZE, .width = 8 },
+	{ .key = "bytes_from_store", .type = TABLE_SIZE, .flags = TABLE_JSON_ONLY },
+	{ .key = "policy", .head = "POLICY", .type = TABLE_STR, .width = -6, .zero = "-" },
+};
+
+/* The pool's one row, which the text shows as a sentence (print_table). */
+enum { POOL_SIZE, POOL_POLICY, POOL_GRANTED, POOL_RESIDENT, POOL_FREE, POOL_PROCESSES };
+static const struct table_col pool_cols[] = {
+	[POOL_SIZE] = { .key = "size", .type = TABLE_SIZE },
+	[POOL_POLICY] = { .key = "policy", .type = TABLE_STR, .zero = "-" },
+	[POOL_GRANTED] = { .key = "granted", .type = TABLE_SIZE },
+	[POOL_RESIDENT] = { .key = "resident", .type = TABLE_SIZE },
+	[POOL_FREE] = { .key = "free", .type = TABLE_SIZE },
+	[POOL_PROCESSES] = { .key = "processes", .type = TABLE_UINT },
+};
+
+static void add_process(struct table *t, const struct usm_status_row *s)
 {
-	r->f[r->n++] = (struct field){key, head, shown, width, kind, num, str};
+	table_row(t);
+	table_add_uint(t, s->pid);
+	table_add_str(t, s->name);
+	table_add_uint(t, s->weight);
+	table_add_int(t, s->priority);
+	table_add_uint(t, s->grant);
+	table_add_uint(t, s->limit);
+	table_add_uint(t, s->resident);
+	table_add_uint(t, s->evictions);
+	table_add_uint(t, s->first_touch);
+	table_add_uint(t, s->refaults);
+	table_add_uint(t, s->latency_p50_ns);
+	table_add_uint(t, s->latency_p99_ns);
+	table_add_uint(t, s->bytes_to_store);
+	table_add_uint(t, s->bytes_from_store);
+	table_add_str(t, s->policy);
 }
 
-/* One process's fields; the pool's line is built the same way. */
-static void build_row(const struct usm_status_row *s, struct row *r)
+static void add_pool(struct table *t, const struct usm_status_pool *p)
 {
-	r->n = 0;
-	add(r, "pid", "PID", COLUMN, 7, F_UINT, s->pid, NULL);
-	add(r, "name", "NAME", COLUMN, -15, F_STR, 0, s->name);
-	add(r, "weight", "W", COLUMN, 4, F_UINT, s->weight, NULL);
-	add(r, "priority", "PRI", COLUMN, 4, F_INT, (uint64_t)(int64_t)s->priority, NULL);
-	add(r, "grant", "SHARE/LIMIT", COLUMN, 13, F_SIZE, s->grant, NULL);
-	add(r, "limit", NULL, JOINED, 0, F_SIZE, s->limit, NULL);
-	add(r, "resident", "RESIDENT", COLUMN, 8, F_SIZE, s->resident, NULL);
-	add(r, "evictions", "EVICTED", COLUMN, 9, F_UINT, s->evictions, NULL);
-	add(r, "first_touch", "FAULTS", COLUMN, 9, F_UINT, s->first_touch, NULL);
-	add(r, "refaults", "REFAULTS", COLUMN, 9, F_UINT, s->refaults, NULL);
-	add(r, "latency_p50_ns", "P50/P99", COLUMN, 15, F_NS, s->latency_p50_ns, NULL);
-	add(r, "latency_p99_ns", NULL, JOINED, 0, F_NS, s->latency_p99_ns, NULL);
-	add(r, "bytes_to_store", "STORED", COLUMN, 8, F_SIZE, s->bytes_to_store, NULL);
-	add(r, "bytes_from_store", NULL, JSON_ONLY, 0, F_SIZE, s->bytes_from_store, NULL);
-	add(r, "policy", "POLICY", COLUMN, -6, F_STR, 0, s->policy);
+	table_row(t);
+	table_add_uint(t, p->size);
+	table_add_str(t, p->policy);
+	table_add_uint(t, p->granted);
+	table_add_uint(t, p->resident);
+	table_add_uint(t, p->free);
+	table_add_uint(t, p->clients);
 }
 
-static void build_pool(const struct usm_status_pool *p, struct row *r)
+static int print_table(const struct table *pool, const struct table *procs)
 {
-	r->n = 0;
-	add(r, "size", "pool", COLUMN, 0, F_SIZE, p->size, NULL);
-	add(r, "policy", "policy", COLUMN, 0, F_STR, 0, p->policy);
-	add(r, "granted", "granted", COLUMN, 0, F_SIZE, p->granted, NULL);
-	add(r, "resident", "resident", COLUMN, 0, F_SIZE, p->resident, NULL);
-	add(r, "free", "free", COLUMN, 0, F_SIZE, p->free, NULL);
-	add(r, "processes", "processes", COLUMN, 0, F_UINT, p->clients, NULL);
-}
+	char cell[POOL_PROCESSES + 1][32];
 
-static void format_ns(uint64_t ns, char *buf, size_t len)
-{
-	if (ns < 1000)
-		snprintf(buf, len, "%" PRIu64 "ns", ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, "%.1fus", ns / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, len, "%.1fms", ns / 1e6);
-	else
-		snprintf(buf, len, "%.1fs", ns / 1e9);
-}
-
-static void format_field(const struct field *f, char *buf, size_t len)
-{
-	switch (f->kind) {
-	case F_UINT:
-		snprintf(buf, len, "%" PRIu64, f->num);
-		break;
-	case F_INT:
-		snprintf(buf, len, "%" PRId64, (int64_t)f->num);
-		break;
-	case F_SIZE:
-		if (!f->num && !strcmp(f->key, "limit"))
-			snprintf(buf, len, "none");
-		else
-			usm_format_size(f->num, buf, len);
-		break;
-	case F_NS:
-		format_ns(f->num, buf, len);
-		break;
-	case F_STR:
-		snprintf(buf, len, "%s", f->str[0] ? f->str : "-");
-		break;
-	}
-}
-
-/* The table's cells of a row: each COLUMN with its JOINED fields. */
-static size_t cells(const struct row *r, char cell[][48], const struct field **head)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < r->n; i++) {
-		char v[32];
-		if (r->f[i].shown == JSON_ONLY)
-			continue;
-		format_field(&r->f[i], v, sizeof(v));
-		if (r->f[i].shown == JOINED && n) {
-			size_t used = strlen(cell[n - 1]);
-			snprintf(cell[n - 1] + used, 48 - used, "/%s", v);
-			continue;
-		}
-		head[n] = &r->f[i];
-		snprintf(cell[n++], 48, "%s", v);
-	}
-	return n;
-}
-
-static void print_table(const struct row *pool, const struct row *rows, size_t n)
-{
-	const struct field *head[ROW_FIELDS];
-	char cell[ROW_FIELDS][48];
-	struct row names;
-	struct usm_status_row empty = {0};
-	size_t nc;
-
-	/* "pool 512.0M (fair): granted ..., resident ..., free ..., 3 processes",
-	 * the pool's fields in build_pool's order */
-	cells(pool, cell, head);
-	printf("pool %s (%s): granted %s, resident %s, free %s, %s process%s\n", cell[0], cell[1],
-	       cell[2], cell[3], cell[4], cell[5], strcmp(cell[5], "1") ? "es" : "");
-	if (!n)
-		return;
+	if (pool->failed || procs->failed)
+		return -ENOMEM;
+	/* "pool 512.0M (fair): granted ..., resident ..., free ..., 3 processes" */
+	for (size_t c = 0; c <= POOL_PROCESSES; c++)
+		table_cell_text(pool, 0, c, cell[c], sizeof(cell[c]));
+	printf("pool %s (%s): granted %s, resident %s, free %s, %s process%s\n", cell[POOL_SIZE],
+	       cell[POOL_POLICY], cell[POOL_GRANTED], cell[POOL_RESIDENT], cell[POOL_FREE],
+	       cell[POOL_PROCESSES], strcmp(cell[POOL_PROCESSES], "1") ? "es" : "");
+	if (!procs->nrows)
+		return 0;
 	putchar('\n');
-	build_row(&empty, &names);
-	nc = cells(&names, cell, head);
-	for (size_t c = 0; c < nc; c++)
-		printf("%s%*s", c ? " " : "", head[c]->width, head[c]->head);
-	putchar('\n');
-	for (size_t i = 0; i < n; i++) {
-		nc = cells(&rows[i], cell, head);
-		for (size_t c = 0; c < nc; c++)
-			printf("%s%*s", c ? " " : "", head[c]->width, cell[c]);
-		putchar('\n');
-	}
+	return table_print_text(procs, stdout, true);
 }
 
-static json_object *json_of(const struct row *r)
+static int print_json(const struct table *pool, const struct table *procs, bool one_line)
 {
-	json_object *o = json_object_new_object();
+	json_object *top = json_object_new_object();
 
-	for (size_t i = 0; i < r->n; i++) {
-		const struct field *f = &r->f[i];
-		json_object *v;
-
-		if (f->kind == F_STR)
-			v = json_object_new_string(f->str);
-		else if (f->kind == F_INT)
-			v = json_object_new_int64((int64_t)f->num);
-		else
-			v = json_object_new_uint64(f->num);
-		json_object_object_add(o, f->key, v);
-	}
-	return o;
-}
-
-static void print_json(const struct row *pool, const struct row *rows, size_t n, bool one_line)
-{
-	json_object *top = json_object_new_object(), *list = json_object_new_array();
-	int flags = one_line ? JSON_C_TO_STRING_PLAIN
-	                     : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
-
-	json_object_object_add(top, "pool", json_of(pool));
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(list, json_of(&rows[i]));
-	json_object_object_add(top, "processes", list);
-	puts(json_object_to_json_string_ext(top, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(top);
+	if (!top)
+		return -ENOMEM;
+	json_object_object_add(top, "pool", table_json_row(pool, 0));
+	json_object_object_add(top, "processes", table_json_rows(procs));
+	return table_json_print(top, stdout, one_line);
 }
 
 /* One STATUS: 0, or 1 after printing why not. */
@@ -237,7 +147,7 @@ static int ask(int fd, struct usm_msg_reader *rd, const char *path, bool json, b
 	const void *payload;
 	const struct usm_status_pool *pool;
 	const struct usm_status_row *srows;
-	struct row prow, *rows;
+	struct table ptable, rows;
 	/* even when the request cannot be sent, usmd may have said why (an
 	 * ERROR to a refused uid) before it closed */
 	int sent = usm_msg_send(fd, USM_MSG_STATUS_REQ, 2, NULL, 0);
@@ -270,23 +180,25 @@ static int ask(int fd, struct usm_msg_reader *rd, const char *path, bool json, b
 	}
 	pool = payload;
 	srows = (const void *)(pool + 1);
-	rows = calloc(pool->clients ? pool->clients : 1, sizeof(*rows));
-	if (!rows) {
-		usm_error("status: out of memory");
-		return 1;
-	}
-	build_pool(pool, &prow);
+	table_init(&ptable, TABLE_COLS(pool_cols));
+	table_init(&rows, TABLE_COLS(process_cols));
+	add_pool(&ptable, pool);
 	for (uint32_t i = 0; i < pool->clients; i++)
-		build_row(&srows[i], &rows[i]);
+		add_process(&rows, &srows[i]);
 	if (json) {
-		print_json(&prow, rows, pool->clients, watch);
+		rc = print_json(&ptable, &rows, watch);
 	} else {
 		if (watch && isatty(STDOUT_FILENO))
 			fputs("\033[H\033[2J", stdout); /* clear the screen */
-		print_table(&prow, rows, pool->clients);
+		rc = print_table(&ptable, &rows);
 	}
 	fflush(stdout);
-	free(rows);
+	table_free(&ptable);
+	table_free(&rows);
+	if (rc < 0) {
+		usm_error("status: out of memory");
+		return 1;
+	}
 	return 0;
 }
 
@@ -327,18 +239,10 @@ int cmd_status(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'w': {
-			char *end;
-			errno = 0;
-			watch = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !isfinite(watch) || watch <= 0 ||
-			    watch > 86400)
-				return cli_usage_error(argv[0],
-				                       "--watch: '%s' is not a number of seconds "
-				                       "(more than 0, at most 86400)",
-				                       optarg);
+		case 'w':
+			if (cli_parse_seconds(argv[0], "--watch", optarg, 86400, &watch))
+				return 2;
 			break;
-		}
 		case 'h':
 			usage(stdout);
 			return 0;

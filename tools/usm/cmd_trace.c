@@ -7,7 +7,7 @@
  * started with: what 'usm trace ctl PID' needs, and what a shell's $!
  * gives. Settings reach the runtime through the environment. */
 #include "builtin.h"
-#include "trace_paths.h"
+#include "runtime_path.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -122,7 +122,7 @@ int cmd_trace(int argc, char **argv)
 		return cli_usage_error(argv[0], "no command to run");
 	if (!*output)
 		return cli_usage_error(argv[0], "--output needs a file name");
-	if (!trace_runtime_path(rt, sizeof(rt))) {
+	if (!runtime_path(RUNTIME_TRACE, rt, sizeof(rt))) {
 		usm_error("trace: cannot find libusm-trace.so (set USM_TRACE_LIB)");
 		return 1;
 	}

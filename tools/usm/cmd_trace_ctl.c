@@ -29,9 +29,9 @@ static void usage(FILE *out)
 
 int cmd_trace_ctl(int argc, char **argv)
 {
-	char cmd[4200], reply[4200], *end;
+	char cmd[4200], reply[4200];
 	size_t len = 0;
-	long pid;
+	pid_t pid;
 	int err;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -40,10 +40,8 @@ int cmd_trace_ctl(int argc, char **argv)
 	}
 	if (argc < 3)
 		return cli_usage_error("trace ctl", "needs a PID and a command");
-	errno = 0;
-	pid = strtol(argv[1], &end, 10);
-	if (errno || *end || pid <= 0 || pid > 0x7fffffff)
-		return cli_usage_error("trace ctl", "'%s' is not a process id", argv[1]);
+	if (cli_parse_pid("trace ctl", "PID", argv[1], &pid))
+		return 2;
 	cmd[0] = 0;
 	for (int i = 2; i < argc; i++) {
 		size_t l = strlen(argv[i]);
@@ -55,13 +53,13 @@ int cmd_trace_ctl(int argc, char **argv)
 		memcpy(cmd + len, argv[i], l + 1);
 		len += l;
 	}
-	err = usm_trace_ctl((pid_t)pid, cmd, reply, sizeof(reply));
+	err = usm_trace_ctl(pid, cmd, reply, sizeof(reply));
 	if (err == -ECONNREFUSED || err == -ENOENT) {
-		usm_error("trace: ctl: process %ld is not running under usm trace", pid);
+		usm_error("trace: ctl: process %d is not running under usm trace", (int)pid);
 		return 1;
 	}
 	if (err < 0) {
-		usm_error_errno(err, "trace: ctl: process %ld", pid);
+		usm_error_errno(err, "trace: ctl: process %d", (int)pid);
 		return 1;
 	}
 	if (!strncmp(reply, "error: ", 7)) {
@@ -73,6 +71,7 @@ int cmd_trace_ctl(int argc, char **argv)
 			printf("%s\n", reply + 3);
 		return 0;
 	}
-	usm_error("trace: ctl: process %ld gave an answer usm does not know: '%.80s'", pid, reply);
+	usm_error("trace: ctl: process %d gave an answer usm does not know: '%.80s'", (int)pid,
+	          reply);
 	return 1;
 }

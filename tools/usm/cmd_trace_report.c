@@ -1,9 +1,11 @@
 /* usm trace report: what a CAPMAP says, for a person. The objects with the
  * most accesses, and one line per allocation site (objects, bytes, reads,
  * writes, lifetime), symbolized with libdw through the FILE.maps copy the
- * runtime writes beside the CAPMAP. Table and --json come from the same
- * rows. */
+ * runtime writes beside the CAPMAP. libusm sums the CAPMAP
+ * (usm_capmap_report); this file symbolizes and prints, the tables and
+ * --json from the same rows of the shared table (table.h). */
 #include "builtin.h"
+#include "table.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -13,22 +15,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
 #include <usm/usm.h>
 
-struct site {
-	uint64_t alloc_ip;
-	const char *allocator;
-	bool mixed; /* more than one allocator at this IP */
-	uint64_t objects, live, bytes, reads, writes, freed, lifetime_sum;
-	char where[512];
-	struct usm_symbol sym;
+struct report_opts {
+	const char *path, *maps;
+	uint64_t top;
+	bool json;
 };
 
-struct objrow {
-	const struct usm_capmap_obj *obj;
-	uint64_t reads, writes;
-	const struct site *site;
+/* Where a site is, for a person: "function (file:line)" or less. */
+struct place {
+	char where[512];
+	struct usm_symbol sym;
 };
 
 static void usage(FILE *out)
@@ -46,242 +44,158 @@ static void usage(FILE *out)
 	             "  -h, --help    show this help\n");
 }
 
-static void symbolize_site(struct usm_symbolizer *symz, struct site *s)
+static void symbolize_site(struct usm_symbolizer *symz, const struct usm_capmap_site *s,
+			   struct place *p)
 {
 	/* A code IP is a return address: the call is the byte before. A
 	 * global's "IP" is its own address. */
 	bool global = !strcmp(s->allocator, "global");
 	uint64_t addr = global || !s->alloc_ip ? s->alloc_ip : s->alloc_ip - 1;
-	struct usm_symbol *y = &s->sym;
+	struct usm_symbol *y = &p->sym;
 
 	memset(y, 0, sizeof(*y));
 	if (!symz || usm_symbolize(symz, addr, y) < 0 || (!y->function && !y->module)) {
-		snprintf(s->where, sizeof(s->where), "%" PRIx64, s->alloc_ip);
+		snprintf(p->where, sizeof(p->where), "%" PRIx64, s->alloc_ip);
 		return;
 	}
 	if (y->function && y->file)
-		snprintf(s->where, sizeof(s->where), "%s (%s:%d)", y->function, y->file, y->line);
+		snprintf(p->where, sizeof(p->where), "%s (%s:%d)", y->function, y->file, y->line);
 	else if (y->function)
-		snprintf(s->where, sizeof(s->where), "%s+0x%" PRIx64 " (%s)", y->function,
+		snprintf(p->where, sizeof(p->where), "%s+0x%" PRIx64 " (%s)", y->function,
 		         y->offset, y->module ? y->module : "?");
 	else
-		snprintf(s->where, sizeof(s->where), "%" PRIx64 " (%s)", s->alloc_ip, y->module);
+		snprintf(p->where, sizeof(p->where), "%" PRIx64 " (%s)", s->alloc_ip, y->module);
 }
 
-static int by_ip(const void *a, const void *b)
+/* The top objects: JSON in this order, the text in obj_text's. */
+enum { O_VA, O_SIZE, O_ALLOCATOR, O_ALLOC_IP, O_READS, O_WRITES, O_LIVE, O_SITE, O_ACCESSES,
+       O_AT };
+static const struct table_col obj_cols[] = {
+	[O_VA] = { .key = "va", .head = "va", .type = TABLE_ADDR, .width = -16 },
+	[O_SIZE] = { .key = "size", .head = "size", .type = TABLE_UINT, .width = 10 },
+	[O_ALLOCATOR] = { .key = "allocator", .head = "allocator", .type = TABLE_STR, .width = -9 },
+	[O_ALLOC_IP] = { .key = "alloc_ip", .type = TABLE_ADDR, .flags = TABLE_JSON_ONLY },
+	[O_READS] = { .key = "reads", .head = "reads", .type = TABLE_UINT, .width = 12 },
+	[O_WRITES] = { .key = "writes", .head = "writes", .type = TABLE_UINT, .width = 12 },
+	[O_LIVE] = { .key = "live", .type = TABLE_BOOL, .flags = TABLE_JSON_ONLY },
+	[O_SITE] = { .key = "site", .type = TABLE_STR, .flags = TABLE_JSON_ONLY },
+	[O_ACCESSES] = { .head = "accesses", .type = TABLE_UINT, .width = 12,
+			 .flags = TABLE_TEXT_ONLY },
+	[O_AT] = { .head = "allocated at", .type = TABLE_STR, .flags = TABLE_TEXT_ONLY },
+};
+static const size_t obj_text[] = { O_ACCESSES, O_READS, O_WRITES, O_SIZE, O_ALLOCATOR, O_VA,
+				   O_AT };
+
+/* The allocation sites: JSON in this order, the text in site_text's. */
+enum { S_ALLOC_IP, S_ALLOCATOR, S_WHERE, S_FUNCTION, S_FILE, S_LINE, S_OBJECTS, S_LIVE,
+       S_BYTES, S_READS, S_WRITES, S_LIFETIME };
+static const struct table_col site_cols[] = {
+	[S_ALLOC_IP] = { .key = "alloc_ip", .type = TABLE_ADDR, .flags = TABLE_JSON_ONLY },
+	[S_ALLOCATOR] = { .key = "allocator", .head = "allocator", .type = TABLE_STR,
+			  .width = -9 },
+	[S_WHERE] = { .key = "where", .head = "site", .type = TABLE_STR },
+	[S_FUNCTION] = { .key = "function", .type = TABLE_STR, .flags = TABLE_JSON_ONLY },
+	[S_FILE] = { .key = "file", .type = TABLE_STR, .flags = TABLE_JSON_ONLY },
+	[S_LINE] = { .key = "line", .type = TABLE_INT, .flags = TABLE_JSON_ONLY },
+	[S_OBJECTS] = { .key = "objects", .head = "objects", .type = TABLE_UINT, .width = 9 },
+	[S_LIVE] = { .key = "live", .type = TABLE_UINT, .flags = TABLE_JSON_ONLY },
+	[S_BYTES] = { .key = "bytes", .head = "bytes", .type = TABLE_UINT, .width = 12 },
+	[S_READS] = { .key = "reads", .head = "reads", .type = TABLE_UINT, .width = 12 },
+	[S_WRITES] = { .key = "writes", .head = "writes", .type = TABLE_UINT, .width = 12 },
+	[S_LIFETIME] = { .key = "mean_lifetime_ns", .head = "lifetime", .type = TABLE_NS,
+			 .width = 10, .decimals = 2 },
+};
+static const size_t site_text[] = { S_OBJECTS, S_BYTES, S_READS, S_WRITES, S_LIFETIME,
+				    S_ALLOCATOR, S_WHERE };
+
+/* The first top objects with any access, most first. */
+static void add_objects(struct table *t, const struct usm_capmap_report *r,
+			const struct place *places, uint64_t top)
 {
-	const struct usm_capmap_obj *x = *(const struct usm_capmap_obj *const *)a;
-	const struct usm_capmap_obj *y = *(const struct usm_capmap_obj *const *)b;
+	size_t n = top < r->nobjs ? (size_t)top : r->nobjs;
+	char at[sizeof(places->where) + 8];
 
-	return x->alloc_ip < y->alloc_ip ? -1 : x->alloc_ip > y->alloc_ip;
-}
+	while (n && r->objs[n - 1].reads + r->objs[n - 1].writes == 0)
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		const struct usm_capmap_objsum *o = &r->objs[i];
+		const char *where = places[o->site].where;
 
-static int site_order(const void *a, const void *b)
-{
-	const struct site *x = a, *y = b;
-	uint64_t ax = x->reads + x->writes, ay = y->reads + y->writes;
-
-	if (ax != ay)
-		return ax > ay ? -1 : 1;
-	if (x->bytes != y->bytes)
-		return x->bytes > y->bytes ? -1 : 1;
-	return x->alloc_ip < y->alloc_ip ? -1 : x->alloc_ip > y->alloc_ip;
-}
-
-static int row_order(const void *a, const void *b)
-{
-	const struct objrow *x = a, *y = b;
-	uint64_t ax = x->reads + x->writes, ay = y->reads + y->writes;
-
-	if (ax != ay)
-		return ax > ay ? -1 : 1;
-	return x->obj->va < y->obj->va ? -1 : x->obj->va > y->obj->va;
-}
-
-/* Groups objects by allocation IP. */
-static struct site *build_sites(const struct usm_capmap *map, size_t *nsites)
-{
-	const struct usm_capmap_obj **sorted = calloc(map->nobjs + 1, sizeof(*sorted));
-	struct site *sites = calloc(map->nobjs + 1, sizeof(*sites));
-	size_t n = 0;
-
-	if (!sorted || !sites) {
-		free(sorted);
-		free(sites);
-		return NULL;
+		snprintf(at, sizeof(at), "%s%s", where, o->obj->free_time ? "" : " [live]");
+		table_row(t);
+		table_add_uint(t, o->obj->va);
+		table_add_uint(t, o->obj->size);
+		table_add_str(t, o->obj->allocator);
+		table_add_uint(t, o->obj->alloc_ip);
+		table_add_uint(t, o->reads);
+		table_add_uint(t, o->writes);
+		table_add_uint(t, !o->obj->free_time);
+		table_add_str(t, where);
+		table_add_uint(t, o->reads + o->writes);
+		table_add_str(t, at);
 	}
-	for (size_t i = 0; i < map->nobjs; i++)
-		sorted[i] = &map->objs[i];
-	qsort(sorted, map->nobjs, sizeof(*sorted), by_ip);
-	for (size_t i = 0; i < map->nobjs; i++) {
-		const struct usm_capmap_obj *o = sorted[i];
-		struct site *s;
-
-		if (!n || sites[n - 1].alloc_ip != o->alloc_ip) {
-			s = &sites[n++];
-			s->alloc_ip = o->alloc_ip;
-			s->allocator = o->allocator;
-		}
-		s = &sites[n - 1];
-		if (strcmp(s->allocator, o->allocator))
-			s->mixed = true;
-		s->objects++;
-		s->bytes += o->size;
-		if (o->free_time) {
-			s->freed++;
-			s->lifetime_sum += o->free_time - o->alloc_time;
-		} else {
-			s->live++;
-		}
-		for (size_t k = 0; k < o->naccesses; k++) {
-			s->reads += map->accesses[o->first_access + k].reads;
-			s->writes += map->accesses[o->first_access + k].writes;
-		}
-	}
-	free(sorted);
-	*nsites = n;
-	return sites;
 }
 
-/* sites in IP order, as build_sites leaves them */
-static const struct site *find_site_sorted(const struct site *sites, size_t n, uint64_t ip)
+static void add_sites(struct table *t, const struct usm_capmap_report *r,
+		      const struct place *places)
 {
-	size_t lo = 0, hi = n;
+	for (size_t i = 0; i < r->nsites; i++) {
+		const struct usm_capmap_site *s = &r->sites[i];
+		const struct usm_symbol *y = &places[i].sym;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (sites[mid].alloc_ip < ip)
-			lo = mid + 1;
+		table_row(t);
+		table_add_uint(t, s->alloc_ip);
+		table_add_str(t, s->mixed ? "mixed" : s->allocator);
+		table_add_str(t, places[i].where);
+		table_add_str(t, y->function);
+		table_add_str(t, y->file);
+		table_add_int(t, y->line);
+		table_add_uint(t, s->objects);
+		table_add_uint(t, s->live);
+		table_add_uint(t, s->bytes);
+		table_add_uint(t, s->reads);
+		table_add_uint(t, s->writes);
+		if (s->freed)
+			table_add_uint(t, s->lifetime_sum / s->freed);
 		else
-			hi = mid;
+			table_add_null(t);
 	}
-	return lo < n && sites[lo].alloc_ip == ip ? &sites[lo] : NULL;
 }
 
-static const struct site *find_site(const struct site *sites, size_t n, uint64_t ip)
+static int print_json(const struct report_opts *o, const struct usm_capmap_report *r,
+		      const struct table *objs, const struct table *sites)
 {
-	for (size_t i = 0; i < n; i++)
-		if (sites[i].alloc_ip == ip)
-			return &sites[i];
-	return NULL;
+	json_object *root = json_object_new_object();
+
+	if (!root)
+		return -ENOMEM;
+	json_object_object_add(root, "file", json_object_new_string(o->path));
+	json_object_object_add(root, "objects", json_object_new_uint64(r->nobjs));
+	json_object_object_add(root, "live", json_object_new_uint64(r->live));
+	json_object_object_add(root, "reads", json_object_new_uint64(r->reads));
+	json_object_object_add(root, "writes", json_object_new_uint64(r->writes));
+	json_object_object_add(root, "top_objects", table_json_rows(objs));
+	json_object_object_add(root, "sites", table_json_rows(sites));
+	return table_json_print(root, stdout, false);
 }
 
-static void format_ns(char *buf, size_t len, uint64_t ns)
+static int print_text(const struct report_opts *o, const struct usm_capmap_report *r,
+		      const struct table *objs, const struct table *sites)
 {
-	if (ns >= 1000000000ULL)
-		snprintf(buf, len, "%.2fs", (double)ns / 1e9);
-	else if (ns >= 1000000ULL)
-		snprintf(buf, len, "%.2fms", (double)ns / 1e6);
-	else if (ns >= 1000ULL)
-		snprintf(buf, len, "%.2fus", (double)ns / 1e3);
-	else
-		snprintf(buf, len, "%" PRIu64 "ns", ns);
-}
+	int err = 0;
 
-static json_object *json_hex(uint64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "%" PRIx64, v);
-	return json_object_new_string(buf);
-}
-
-static json_object *json_str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
-static void print_json(const char *path, const struct usm_capmap *map, struct objrow *rows,
-                       size_t nrows, const struct site *sites, size_t nsites, uint64_t reads,
-                       uint64_t writes, uint64_t live)
-{
-	json_object *root = json_object_new_object(), *top = json_object_new_array(),
-	            *js = json_object_new_array();
-
-	json_object_object_add(root, "file", json_object_new_string(path));
-	json_object_object_add(root, "objects", json_object_new_int64((int64_t)map->nobjs));
-	json_object_object_add(root, "live", json_object_new_int64((int64_t)live));
-	json_object_object_add(root, "reads", json_object_new_int64((int64_t)reads));
-	json_object_object_add(root, "writes", json_object_new_int64((int64_t)writes));
-	for (size_t i = 0; i < nrows; i++) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "va", json_hex(rows[i].obj->va));
-		json_object_object_add(o, "size",
-		                       json_object_new_int64((int64_t)rows[i].obj->size));
-		json_object_object_add(o, "allocator",
-		                       json_object_new_string(rows[i].obj->allocator));
-		json_object_object_add(o, "alloc_ip", json_hex(rows[i].obj->alloc_ip));
-		json_object_object_add(o, "reads", json_object_new_int64((int64_t)rows[i].reads));
-		json_object_object_add(o, "writes", json_object_new_int64((int64_t)rows[i].writes));
-		json_object_object_add(o, "live", json_object_new_boolean(!rows[i].obj->free_time));
-		json_object_object_add(o, "site", json_object_new_string(rows[i].site->where));
-		json_object_array_add(top, o);
-	}
-	for (size_t i = 0; i < nsites; i++) {
-		const struct site *s = &sites[i];
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "alloc_ip", json_hex(s->alloc_ip));
-		json_object_object_add(o, "allocator",
-		                       json_object_new_string(s->mixed ? "mixed" : s->allocator));
-		json_object_object_add(o, "where", json_object_new_string(s->where));
-		json_object_object_add(o, "function", json_str_or_null(s->sym.function));
-		json_object_object_add(o, "file", json_str_or_null(s->sym.file));
-		json_object_object_add(o, "line", json_object_new_int(s->sym.line));
-		json_object_object_add(o, "objects", json_object_new_int64((int64_t)s->objects));
-		json_object_object_add(o, "live", json_object_new_int64((int64_t)s->live));
-		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)s->bytes));
-		json_object_object_add(o, "reads", json_object_new_int64((int64_t)s->reads));
-		json_object_object_add(o, "writes", json_object_new_int64((int64_t)s->writes));
-		json_object_object_add(
-		        o, "mean_lifetime_ns",
-		        s->freed ? json_object_new_int64((int64_t)(s->lifetime_sum / s->freed))
-		                 : NULL);
-		json_object_array_add(js, o);
-	}
-	json_object_object_add(root, "top_objects", top);
-	json_object_object_add(root, "sites", js);
-	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-	                                                  JSON_C_TO_STRING_SPACED |
-	                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(root);
-}
-
-static void print_tables(const char *path, const struct usm_capmap *map, struct objrow *rows,
-                         size_t nrows, const struct site *sites, size_t nsites, uint64_t reads,
-                         uint64_t writes, uint64_t live)
-{
-	printf("%s: %zu objects (%" PRIu64 " live), %" PRIu64 " reads, %" PRIu64 " writes\n", path,
-	       map->nobjs, live, reads, writes);
-	if (nrows) {
+	printf("%s: %zu objects (%" PRIu64 " live), %" PRIu64 " reads, %" PRIu64 " writes\n",
+	       o->path, r->nobjs, r->live, r->reads, r->writes);
+	if (objs->nrows) {
 		printf("\ntop objects by accesses:\n");
-		printf("%12s %12s %12s %10s %-9s %-16s %s\n", "accesses", "reads", "writes", "size",
-		       "allocator", "va", "allocated at");
-		for (size_t i = 0; i < nrows; i++)
-			printf("%12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10" PRIu64
-			       " %-9s %-16" PRIx64 " %s%s\n",
-			       rows[i].reads + rows[i].writes, rows[i].reads, rows[i].writes,
-			       rows[i].obj->size, rows[i].obj->allocator, rows[i].obj->va,
-			       rows[i].site->where, rows[i].obj->free_time ? "" : " [live]");
+		err = table_print_text(objs, stdout, true);
 	}
 	printf("\nallocation sites:\n");
-	printf("%9s %12s %12s %12s %10s %-9s %s\n", "objects", "bytes", "reads", "writes",
-	       "lifetime", "allocator", "site");
-	for (size_t i = 0; i < nsites; i++) {
-		const struct site *s = &sites[i];
-		char life[32] = "-";
-
-		if (s->freed)
-			format_ns(life, sizeof(life), s->lifetime_sum / s->freed);
-		printf("%9" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %10s %-9s %s\n",
-		       s->objects, s->bytes, s->reads, s->writes, life,
-		       s->mixed ? "mixed" : s->allocator, s->where);
-	}
+	return err < 0 ? err : table_print_text(sites, stdout, true);
 }
 
-int cmd_trace_report(int argc, char **argv)
+/* 0, 1 (--help shown) or the usage error's status. */
+static int parse_args(int argc, char **argv, struct report_opts *o)
 {
 	static const struct option options[] = {
 	        {"json", no_argument, NULL, 'j'},
@@ -290,38 +204,27 @@ int cmd_trace_report(int argc, char **argv)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *cmd = "trace report", *maps = NULL, *path;
-	struct usm_capmap map;
-	struct usm_symbolizer *symz = NULL;
-	struct objrow *rows = NULL;
-	struct site *sites = NULL;
-	char err[256], mapsbuf[4200], *end;
-	uint64_t reads = 0, writes = 0, live = 0;
-	size_t nsites = 0, top = 10, nrows;
-	bool json = false;
-	FILE *f;
-	int c, ret;
+	const char *cmd = "trace report";
+	int c;
 
+	*o = (struct report_opts){ .top = 10 };
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			json = true;
+			o->json = true;
 			break;
 		case 't':
-			errno = 0;
-			top = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-')
-				return cli_usage_error(cmd, "--top takes a count, not '%s'",
-				                       optarg);
+			if (cli_parse_count(cmd, "--top", optarg, UINT64_MAX, &o->top))
+				return 2;
 			break;
 		case 'm':
-			maps = optarg;
+			o->maps = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return 1;
 		default:
 			return cli_bad_option(cmd, argv, c);
 		}
@@ -330,76 +233,99 @@ int cmd_trace_report(int argc, char **argv)
 		return cli_usage_error(cmd, "needs a CAPMAP file");
 	if (optind + 1 < argc)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-	path = argv[optind];
+	o->path = argv[optind];
+	return 0;
+}
 
-	f = fopen(path, "re");
+/* Reads the CAPMAP and opens its maps copy: 0, or 1 after saying why. */
+static int load(const struct report_opts *o, struct usm_capmap *map,
+		struct usm_symbolizer **symz)
+{
+	const char *maps = o->maps;
+	char err[256], mapsbuf[4200];
+	FILE *f = fopen(o->path, "re");
+	int ret;
+
+	*symz = NULL;
 	if (!f) {
-		usm_error_errno(-errno, "trace: report: %s", path);
+		usm_error_errno(-errno, "trace: report: %s", o->path);
 		return 1;
 	}
-	ret = usm_capmap_read(f, &map, err, sizeof(err));
+	ret = usm_capmap_read(f, map, err, sizeof(err));
 	fclose(f);
 	if (ret == -EINVAL) {
-		usm_error("trace: report: %s: not a valid CAPMAP: %s", path, err);
+		usm_error("trace: report: %s: not a valid CAPMAP: %s", o->path, err);
 		return 1;
 	}
 	if (ret < 0) {
-		usm_error_errno(ret, "trace: report: %s", path);
+		usm_error_errno(ret, "trace: report: %s", o->path);
 		return 1;
 	}
 	if (!maps) {
-		snprintf(mapsbuf, sizeof(mapsbuf), "%s.maps", path);
+		snprintf(mapsbuf, sizeof(mapsbuf), "%s.maps", o->path);
 		if (access(mapsbuf, R_OK) == 0)
 			maps = mapsbuf;
 	} else if (access(maps, R_OK) != 0) {
 		usm_error_errno(-errno, "trace: report: %s", maps);
-		usm_capmap_free(&map);
+		usm_capmap_free(map);
 		return 1;
 	}
 	/* Without a usable maps copy the report still works, with addresses. */
-	if (maps && usm_symbolizer_open(maps, &symz) < 0)
-		symz = NULL;
+	if (maps && usm_symbolizer_open(maps, symz) < 0)
+		*symz = NULL;
+	return 0;
+}
 
-	sites = build_sites(&map, &nsites);
-	rows = calloc(map.nobjs + 1, sizeof(*rows));
-	if (!sites || !rows) {
-		usm_error("trace: report: out of memory");
-		ret = 1;
-		goto out;
-	}
-	for (size_t i = 0; i < nsites; i++) {
-		symbolize_site(symz, &sites[i]);
-		reads += sites[i].reads;
-		writes += sites[i].writes;
-		live += sites[i].live;
-	}
-	for (size_t i = 0; i < map.nobjs; i++) {
-		const struct usm_capmap_obj *o = &map.objs[i];
+/* Sums, symbolizes and prints a loaded CAPMAP: 0 or -ENOMEM. */
+static int report(const struct report_opts *o, const struct usm_capmap *map,
+		  struct usm_symbolizer *symz)
+{
+	struct usm_capmap_report r;
+	struct place *places;
+	struct table objs, sites;
+	int err = usm_capmap_report(map, &r);
 
-		rows[i].obj = o;
-		for (size_t k = 0; k < o->naccesses; k++) {
-			rows[i].reads += map.accesses[o->first_access + k].reads;
-			rows[i].writes += map.accesses[o->first_access + k].writes;
-		}
-		rows[i].site = find_site_sorted(sites, nsites, o->alloc_ip);
+	if (err < 0)
+		return err;
+	places = calloc(r.nsites + 1, sizeof(*places));
+	if (!places) {
+		usm_capmap_report_free(&r);
+		return -ENOMEM;
 	}
-	qsort(rows, map.nobjs, sizeof(*rows), row_order);
-	nrows = top < map.nobjs ? top : map.nobjs;
-	while (nrows && rows[nrows - 1].reads + rows[nrows - 1].writes == 0)
-		nrows--;
-	qsort(sites, nsites, sizeof(*sites), site_order);
-	/* find_site pointers were taken before the sort: redo them */
-	for (size_t i = 0; i < nrows; i++)
-		rows[i].site = find_site(sites, nsites, rows[i].obj->alloc_ip);
-	if (json)
-		print_json(path, &map, rows, nrows, sites, nsites, reads, writes, live);
+	for (size_t i = 0; i < r.nsites; i++)
+		symbolize_site(symz, &r.sites[i], &places[i]);
+	table_init(&objs, TABLE_COLS(obj_cols));
+	table_text_order(&objs, TABLE_COLS(obj_text));
+	table_init(&sites, TABLE_COLS(site_cols));
+	table_text_order(&sites, TABLE_COLS(site_text));
+	add_objects(&objs, &r, places, o->top);
+	add_sites(&sites, &r, places);
+	if (objs.failed || sites.failed)
+		err = -ENOMEM;
 	else
-		print_tables(path, &map, rows, nrows, sites, nsites, reads, writes, live);
-	ret = 0;
-out:
-	free(rows);
-	free(sites);
+		err = o->json ? print_json(o, &r, &objs, &sites) : print_text(o, &r, &objs, &sites);
+	table_free(&objs);
+	table_free(&sites);
+	free(places);
+	usm_capmap_report_free(&r);
+	return err;
+}
+
+int cmd_trace_report(int argc, char **argv)
+{
+	struct report_opts o;
+	struct usm_capmap map;
+	struct usm_symbolizer *symz;
+	int ret = parse_args(argc, argv, &o);
+
+	if (ret)
+		return ret == 1 ? 0 : ret;
+	if (load(&o, &map, &symz))
+		return 1;
+	ret = report(&o, &map, symz);
+	if (ret < 0)
+		usm_error("trace: report: out of memory");
 	usm_symbolizer_close(symz);
 	usm_capmap_free(&map);
-	return ret;
+	return ret < 0 ? 1 : 0;
 }
