@@ -20,6 +20,7 @@
 #include <usm/proto.h>
 #include <usm/hint.h>
 #include <usm/wprotect.h>
+#include <usm/watch.h>
 
 /* The library's version, which may differ from the headers' USM_VERSION
  * when a program runs against another installed libusm. */
