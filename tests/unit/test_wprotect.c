@@ -246,6 +246,33 @@ static void auto_picks_the_fastest_available(void **state)
 	free(r);
 }
 
+/* A private mapping of a regular file is not anonymous memory: userfaultfd
+ * cannot write-protect it, says so, and AUTO falls back to mprotect. */
+static void a_file_mapping_is_refused_by_uffd_and_auto_uses_mprotect(void **state)
+{
+	int fd = open("/proc/self/exe", O_RDONLY);
+	char *mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	struct record *r = calloc(1, sizeof(*r));
+	struct usm_wprotect *w;
+
+	need(&sigbus);
+	assert_true(fd >= 0);
+	assert_ptr_not_equal(mem, MAP_FAILED);
+	r->start = (uintptr_t)mem;
+	r->before = mem[100];
+	assert_int_equal(usm_wprotect_open(mem, PAGE, USM_WPROTECT_UFFD_SIGBUS, 0, on_write, r, &w),
+			 -EOPNOTSUPP);
+	assert_int_equal(usm_wprotect_open(mem, PAGE, USM_WPROTECT_AUTO, 0, on_write, r, &w), 0);
+	assert_int_equal(usm_wprotect_mech(w), USM_WPROTECT_MPROTECT);
+	mem[100] = 1;
+	assert_int_equal(usm_wprotect_traps(w), 1);
+	assert_int_equal(atomic_load(&r->late), 0);
+	assert_int_equal(usm_wprotect_close(w), 0);
+	munmap(mem, PAGE);
+	close(fd);
+	free(r);
+}
+
 /* A write by the kernel (read(2) into a protected buffer): the handler
  * thread serves it; in the signal modes the system call fails EFAULT, as
  * the header says. */
@@ -458,6 +485,7 @@ int main(void)
 		EACH_MODE(arm_part_of_the_range),
 		cmocka_unit_test(bad_arguments_are_refused),
 		cmocka_unit_test(auto_picks_the_fastest_available),
+		cmocka_unit_test(a_file_mapping_is_refused_by_uffd_and_auto_uses_mprotect),
 		WITH(kernel_write_waits_only_for_the_handler_thread, sigbus),
 		WITH(kernel_write_waits_only_for_the_handler_thread, mprot),
 		WITH(kernel_write_waits_only_for_the_handler_thread, thread),
