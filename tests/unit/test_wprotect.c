@@ -330,6 +330,28 @@ static void own_handler(int sig, siginfo_t *si, void *uc)
 		own_prev.sa_sigaction(sig, si, uc);
 }
 
+/* A handler from before usm: it must still get what nobody after it takes. */
+static void *orig_addr;
+static volatile sig_atomic_t orig_faults;
+
+static void orig_handler(int sig, siginfo_t *si, void *uc)
+{
+	if (si->si_addr == orig_addr) {
+		orig_faults++;
+		siglongjmp(own_jump, 1);
+	}
+	signal(sig, SIG_DFL);
+}
+
+static int orig_fault(void)
+{
+	int before = orig_faults;
+
+	if (sigsetjmp(own_jump, 1) == 0)
+		*(volatile char *)orig_addr = 1;
+	return orig_faults == before + 1;
+}
+
 static void install_own(int sig)
 {
 	struct sigaction sa = { .sa_sigaction = own_handler, .sa_flags = SA_SIGINFO };
@@ -376,9 +398,18 @@ static int chain_child(const struct mode *m, int sig, bool own_first)
 	if (!own_addr || own_addr == MAP_FAILED)
 		return 10;
 	r->start = (uintptr_t)mem;
+	if (!own_first) {
+		struct sigaction sa = { .sa_sigaction = orig_handler, .sa_flags = SA_SIGINFO };
+
+		orig_addr = own_fault_page(sig);
+		if (!orig_addr || orig_addr == MAP_FAILED)
+			return 19;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sig, &sa, NULL);
+	}
 	if (own_first)
 		install_own(sig);
-	if (usm_wprotect_open(mem, 4 * PAGE, m->mech, m->flags, on_write, r, &w))
+	if (usm_wprotect_open(mem, 3 * PAGE, m->mech, m->flags, on_write, r, &w))
 		return 11;
 	if (!own_first)
 		install_own(sig);
@@ -392,6 +423,24 @@ static int chain_child(const struct mode *m, int sig, bool own_first)
 	mem[2 * PAGE] = 5;
 	if (usm_wprotect_traps(w) != 2)
 		return 15;
+	if (!own_first) {
+		/* a second range puts usm in front of the program's handler,
+		 * which passes on to the usm it replaced: no loop, both work */
+		struct usm_wprotect *w2;
+
+		if (usm_wprotect_open(mem + 3 * PAGE, PAGE, m->mech, m->flags, on_write, r, &w2))
+			return 16;
+		if (!own_fault() || own_faults != 3)
+			return 17;
+		mem[3 * PAGE] = 5;
+		mem[0] = 5;
+		if (usm_wprotect_traps(w2) != 1 || usm_wprotect_traps(w) != 3)
+			return 18;
+		/* neither usm's nor the program's: on to the one before both */
+		if (!orig_fault() || orig_faults != 1 || own_faults != 3)
+			return 20;
+		usm_wprotect_close(w2);
+	}
 	usm_wprotect_close(w);
 	return 0;
 }
