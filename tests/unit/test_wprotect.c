@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <usm/hugepage.h>
 #include <usm/wprotect.h>
 
 #define PAGE    4096
@@ -243,6 +244,80 @@ static void auto_picks_the_fastest_available(void **state)
 	assert_int_equal(usm_wprotect_traps(w), 1);
 	assert_int_equal(usm_wprotect_close(w), 0);
 	munmap(mem, PAGE);
+	free(r);
+}
+
+/* A range backed by a transparent huge page: the callback still comes
+ * once per written 4 KiB page (the kernel splits the huge page then). */
+static void a_huge_page_calls_back_per_small_page(void **state)
+{
+	const struct mode *m = *state;
+	uint64_t huge = usm_huge_page_size();
+	char *map, *mem;
+	struct record *r;
+	struct usm_huge_info info;
+	struct usm_wprotect *w;
+	const size_t pages[] = { 0, 5, 511 };
+	int err;
+
+	need(m);
+	if (huge != 512 * PAGE) {
+		printf("# skipped: no 2 MiB transparent huge pages here\n");
+		skip();
+	}
+	map = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_ptr_not_equal(map, MAP_FAILED);
+	mem = (char *)(((uintptr_t)map + huge - 1) & ~(uintptr_t)(huge - 1));
+	memset(mem, 0, huge);
+	err = usm_huge_request(mem, huge, USM_HUGE_COLLAPSE);
+	assert_int_equal(usm_huge_query(mem, huge, &info), 0);
+	if (err || info.huge_bytes != huge) {
+		munmap(map, 2 * huge);
+		printf("# skipped: no huge page for the range: %s\n", strerror(err ? -err : EAGAIN));
+		skip();
+	}
+	r = calloc(1, sizeof(*r));
+	r->start = (uintptr_t)mem;
+	assert_int_equal(usm_wprotect_open(mem, huge, m->mech, m->flags, on_write, r, &w), 0);
+	for (size_t i = 0; i < 3; i++)
+		mem[pages[i] * PAGE + 100] = 1;
+	assert_int_equal(usm_wprotect_traps(w), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(atomic_load(&r->calls[pages[i]]), 1);
+	assert_int_equal(atomic_load(&r->late), 0);
+	assert_int_equal(atomic_load(&r->wrong_page), 0);
+	assert_int_equal(usm_wprotect_close(w), 0);
+	munmap(map, 2 * huge);
+	free(r);
+}
+
+/* An untouched range where faults would allocate huge pages: without
+ * WP_UNPOPULATED usm maps it to the zero page first, here the huge zero
+ * page (use_zero_page), whose protection must hold per 4 KiB page too. */
+static void an_untouched_huge_range_calls_back_per_small_page(void **state)
+{
+	const struct mode *m = *state;
+	uint64_t huge = usm_huge_page_size();
+	struct record *r;
+	struct usm_wprotect *w;
+	char *map, *mem;
+
+	need(m);
+	if (huge != 512 * PAGE || usm_huge_mode() < USM_HUGE_MADVISE) {
+		printf("# skipped: no 2 MiB transparent huge pages here\n");
+		skip();
+	}
+	map = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_ptr_not_equal(map, MAP_FAILED);
+	mem = (char *)(((uintptr_t)map + huge - 1) & ~(uintptr_t)(huge - 1));
+	assert_int_equal(usm_huge_request(mem, huge, 0), 0);
+	r = calloc(1, sizeof(*r));
+	r->start = (uintptr_t)mem;
+	assert_int_equal(usm_wprotect_open(mem, huge, m->mech, m->flags, on_write, r, &w), 0);
+	write_from_threads(mem, 1);
+	assert_each_page_once(r);
+	assert_int_equal(usm_wprotect_close(w), 0);
+	munmap(map, 2 * huge);
 	free(r);
 }
 
@@ -532,6 +607,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		EACH_MODE(callback_runs_once_per_first_write_from_four_threads),
 		EACH_MODE(arm_part_of_the_range),
+		EACH_MODE(a_huge_page_calls_back_per_small_page),
+		EACH_MODE(an_untouched_huge_range_calls_back_per_small_page),
 		cmocka_unit_test(bad_arguments_are_refused),
 		cmocka_unit_test(auto_picks_the_fastest_available),
 		cmocka_unit_test(a_file_mapping_is_refused_by_uffd_and_auto_uses_mprotect),
