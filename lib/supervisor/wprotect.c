@@ -97,7 +97,8 @@ static int unprotect(struct usm_wprotect *w, uintptr_t a, size_t len)
 	if (w->mech == USM_WPROTECT_MPROTECT)
 		return usm_os_mprotect((void *)a, len, PROT_READ | PROT_WRITE);
 	/* only the handler thread has writers asleep on the descriptor */
-	return usm_os_uffd_writeprotect(w->uffd, a, len, false, w->mech == USM_WPROTECT_UFFD_THREAD);
+	return usm_os_uffd_writeprotect(w->uffd, a, len, false,
+					w->mech == USM_WPROTECT_UFFD_THREAD);
 }
 
 static int protect(struct usm_wprotect *w, uintptr_t a, size_t len)
@@ -279,7 +280,8 @@ static bool first_write(struct usm_wprotect *w, uintptr_t page)
 /* The SIGBUS (UFFD_SIGBUS) and SIGSEGV (MPROTECT) handler of every range. */
 static bool on_fault(int sig, siginfo_t *si, void *uc)
 {
-	enum usm_wprotect_mech mech = sig == SIGBUS ? USM_WPROTECT_UFFD_SIGBUS : USM_WPROTECT_MPROTECT;
+	enum usm_wprotect_mech mech = sig == SIGBUS ? USM_WPROTECT_UFFD_SIGBUS
+						    : USM_WPROTECT_MPROTECT;
 	/* userfaultfd's SIGBUS is BUS_ADRERR; a write to a read-only page is
 	 * SEGV_ACCERR. Anything else (a signal sent by kill, a hardware
 	 * error, a missing mapping) is never ours. */
@@ -416,7 +418,8 @@ int usm_wprotect_open(void *addr, size_t len, enum usm_wprotect_mech mech, unsig
 	uintptr_t start = (uintptr_t)addr, end = start + len;
 	int err = -EINVAL;
 
-	if (!fn || !out || len == 0 || start % USM_PAGE_SIZE || len % USM_PAGE_SIZE || end < start ||
+	if (!fn || !out || len == 0 || start % USM_PAGE_SIZE || len % USM_PAGE_SIZE ||
+	    end < start ||
 	    (flags & ~(unsigned int)USM_WPROTECT_NO_WP_UNPOPULATED) ||
 	    !usm_wprotect_mech_name(mech))
 		return -EINVAL;

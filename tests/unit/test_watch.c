@@ -243,14 +243,16 @@ static void own_sigtrap_handler_still_gets_its_signals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(a_watched_write_calls_back_after_it_a_neighbouring_one_does_not,
-				       need_watchpoints),
+		cmocka_unit_test_setup(
+			a_watched_write_calls_back_after_it_a_neighbouring_one_does_not,
+			need_watchpoints),
 		cmocka_unit_test_setup(a_byte_watch_sees_only_its_byte, need_watchpoints),
 		cmocka_unit_test_setup(readwrite_sees_reads_too, need_watchpoints),
 		cmocka_unit_test_setup(every_thread_is_watched_old_and_new, need_watchpoints),
 		cmocka_unit_test_setup(four_watches_at_once_and_no_fifth, need_watchpoints),
 		cmocka_unit_test(bad_arguments_are_refused),
-		cmocka_unit_test_setup(own_sigtrap_handler_still_gets_its_signals, need_watchpoints),
+		cmocka_unit_test_setup(own_sigtrap_handler_still_gets_its_signals,
+				       need_watchpoints),
 	};
 	return cmocka_run_group_tests_name("watch", tests, NULL, NULL);
 }

@@ -135,12 +135,14 @@ static void callback_runs_once_per_first_write_from_four_threads(void **state)
 	assert_ptr_not_equal(mem, MAP_FAILED);
 	memset(mem, 0, PAGES / 2 * PAGE);
 	r->start = (uintptr_t)mem;
-	assert_int_equal(usm_wprotect_open(mem, PAGES * PAGE, m->mech, m->flags, on_write, r, &w), 0);
+	assert_int_equal(usm_wprotect_open(mem, PAGES * PAGE, m->mech, m->flags, on_write, r, &w),
+			 0);
 	assert_int_equal(usm_wprotect_mech(w), m->mech);
 	if (m->flags & USM_WPROTECT_NO_WP_UNPOPULATED)
 		assert_int_equal(usm_wprotect_wp_unpopulated(w), 0);
 	printf("# %s, %s\n", usm_wprotect_mech_name(m->mech),
-	       usm_wprotect_wp_unpopulated(w) ? "WP_UNPOPULATED" : "untouched pages mapped to zero");
+	       usm_wprotect_wp_unpopulated(w) ? "WP_UNPOPULATED"
+					      : "untouched pages mapped to zero");
 
 	/* reads never call back */
 	for (size_t i = 0; i < PAGES; i++)
@@ -183,7 +185,8 @@ static void arm_part_of_the_range(void **state)
 
 	need(m);
 	r->start = (uintptr_t)mem;
-	assert_int_equal(usm_wprotect_open(mem, PAGES * PAGE, m->mech, m->flags, on_write, r, &w), 0);
+	assert_int_equal(usm_wprotect_open(mem, PAGES * PAGE, m->mech, m->flags, on_write, r, &w),
+			 0);
 	memset(mem, 1, PAGES * PAGE);
 	assert_int_equal(usm_wprotect_traps(w), PAGES);
 	assert_int_equal(usm_wprotect_arm(w, mem + 10 * PAGE, 3 * PAGE), 0);
@@ -203,7 +206,8 @@ static void arm_part_of_the_range(void **state)
 
 static void bad_arguments_are_refused(void **state)
 {
-	char *mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			 0);
 	struct record *r = calloc(1, sizeof(*r));
 	struct usm_wprotect *w, *w2;
 
@@ -273,7 +277,8 @@ static void a_huge_page_calls_back_per_small_page(void **state)
 	assert_int_equal(usm_huge_query(mem, huge, &info), 0);
 	if (err || info.huge_bytes != huge) {
 		munmap(map, 2 * huge);
-		printf("# skipped: no huge page for the range: %s\n", strerror(err ? -err : EAGAIN));
+		printf("# skipped: no huge page for the range: %s\n",
+		       strerror(err ? -err : EAGAIN));
 		skip();
 	}
 	r = calloc(1, sizeof(*r));
@@ -465,7 +470,8 @@ static int own_fault(void)
 /* Exit codes: 0 all good, 10+ which step failed. */
 static int chain_child(const struct mode *m, int sig, bool own_first)
 {
-	char *mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			 0);
 	struct record *r = calloc(1, sizeof(*r));
 	struct usm_wprotect *w;
 
