@@ -368,6 +368,15 @@ static int open_one(uintptr_t start, uintptr_t end, enum usm_wprotect_mech mech,
 
 	if (!w)
 		return -ENOMEM;
+	/* checked again below: before the registration, so that overlapping a
+	 * userfaultfd range says -EEXIST, not the kernel's -EBUSY */
+	pthread_mutex_lock(&lock);
+	err = overlaps_locked(start, end) ? -EEXIST : 0;
+	pthread_mutex_unlock(&lock);
+	if (err) {
+		free(w);
+		return err;
+	}
 	w->start = start;
 	w->end = end;
 	w->mech = mech;

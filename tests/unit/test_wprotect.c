@@ -227,6 +227,13 @@ static void bad_arguments_are_refused(void **state)
 	assert_int_equal(usm_wprotect_open(mem + PAGE, 2 * PAGE, USM_WPROTECT_AUTO, 0, on_write, r,
 					   &w2), -EEXIST);
 	assert_int_equal(usm_wprotect_close(w), 0);
+	if (usm_wprotect_probe(USM_WPROTECT_UFFD_SIGBUS) == 0) {
+		assert_int_equal(usm_wprotect_open(mem, 2 * PAGE, USM_WPROTECT_UFFD_SIGBUS, 0,
+						   on_write, r, &w), 0);
+		assert_int_equal(usm_wprotect_open(mem + PAGE, PAGE, USM_WPROTECT_UFFD_SIGBUS, 0,
+						   on_write, r, &w2), -EEXIST);
+		assert_int_equal(usm_wprotect_close(w), 0);
+	}
 	assert_int_equal(usm_wprotect_close(NULL), 0);
 	munmap(mem, 4 * PAGE);
 	free(r);
