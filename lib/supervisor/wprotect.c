@@ -52,10 +52,11 @@ static atomic_int in_flight;
 static struct usm_sigchain chain_bus = { .sig = SIGBUS };
 static struct usm_sigchain chain_segv = { .sig = SIGSEGV };
 
-/* A fault on a page already DONE is normally one that raced with the
- * unprotect, and retrying the write succeeds. The same thread faulting
- * there twice in a row within one arming is something else (the program
- * protected the page itself) and goes to the previous handler. */
+/* Under MPROTECT, a fault on a page already DONE is normally one that
+ * raced with the unprotect, and retrying the write succeeds. The same
+ * thread faulting there twice in a row within one arming is something else
+ * (the program protected the page itself) and goes to the previous
+ * handler. */
 static __thread uintptr_t last_done_addr __attribute__((tls_model("initial-exec")));
 static __thread unsigned int last_done_epoch __attribute__((tls_model("initial-exec")));
 
@@ -264,6 +265,15 @@ static bool first_write(struct usm_wprotect *w, uintptr_t page)
 		while (atomic_load(s) == BUSY)
 			sched_yield();
 		last_done_addr = 0;
+		return true;
+	}
+	if (w->mech != USM_WPROTECT_MPROTECT) {
+		/* DONE, yet the kernel raised a write-protect fault: it raced
+		 * with the unprotect (a fault on a huge page reads the entry
+		 * without the lock and may see it still protected). Only usm's
+		 * userfaultfd raises BUS_ADRERR in an anonymous range, and the
+		 * callback has run: unprotecting again is always right. */
+		unprotect(w, page, USM_PAGE_SIZE);
 		return true;
 	}
 	/* DONE: see last_done_addr */
