@@ -16,6 +16,9 @@
 #include <usm/pager.h>
 #include <usm/stats.h>
 #include <usm/hint.h>
+#include <usm/wprotect.h>
+#include <usm/watch.h>
+#include <usm/hugepage.h>
 
 /* The library's version, which may differ from the headers' USM_VERSION
  * when a program runs against another installed libusm. */

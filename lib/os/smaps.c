@@ -88,7 +88,8 @@ static bool parse_header(const char *line, struct usm_os_mapping *m)
 		fields++;
 	}
 	m->vsyscall = !strcmp(name, "[vsyscall]\n") || !strcmp(name, "[vsyscall]");
-	m->readable = m->io = m->pfnmap = false;
+	m->readable = m->io = m->pfnmap = m->huge_advised = false;
+	m->anon_huge_kb = 0;
 	return true;
 }
 
@@ -104,6 +105,8 @@ static void parse_vmflags(const char *p, struct usm_os_mapping *m)
 			m->io = true;
 		else if (n == 2 && !strncmp(p, "pf", 2))
 			m->pfnmap = true;
+		else if (n == 2 && !strncmp(p, "hg", 2))
+			m->huge_advised = true;
 		p += n;
 	}
 }
@@ -119,6 +122,8 @@ int usm_os_smaps_next(struct usm_os_smaps *it, struct usm_os_mapping *m)
 			if (!parse_header(it->line, m))
 				return -EINVAL;
 			in_mapping = true;
+		} else if (!strncmp(it->line, "AnonHugePages:", 14)) {
+			m->anon_huge_kb = strtoull(it->line + 14, NULL, 10);
 		} else if (!strncmp(it->line, "VmFlags:", 8)) {
 			/* VmFlags closes each mapping's block (Linux 3.8+). */
 			parse_vmflags(it->line + 8, m);

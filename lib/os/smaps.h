@@ -13,6 +13,8 @@ struct usm_os_mapping {
 	bool io;             /* VmFlags "io": VM_IO, no struct page behind */
 	bool pfnmap;         /* VmFlags "pf": VM_PFNMAP, likewise */
 	bool vsyscall;       /* [vsyscall]: the gate page, not in the mm */
+	bool huge_advised;   /* VmFlags "hg": MADV_HUGEPAGE */
+	uint64_t anon_huge_kb; /* AnonHugePages: anonymous memory in huge pages */
 };
 
 struct usm_os_smaps;
