@@ -19,6 +19,8 @@
 #include <usm/pager.h>
 #include <usm/proto.h>
 #include <usm/hint.h>
+#include <usm/dirty.h>
+#include <usm/pagefacts.h>
 
 /* The library's version, which may differ from the headers' USM_VERSION
  * when a program runs against another installed libusm. */
