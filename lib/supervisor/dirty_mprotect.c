@@ -21,10 +21,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/clock.h"
 #include "base/page.h"
 #include "os/vm.h"
 
 #define SLOTS 64
+/* How long a stopped range still counts as ours: a fault taken just before
+ * its stop unprotected it may reach the handler after. */
+#define RETIRED_GRACE_NS 100000000ULL
 
 enum { SLOT_FREE, SLOT_ACTIVE, SLOT_RETIRED };
 
@@ -34,6 +38,7 @@ struct slot {
 	_Atomic int overflow;  /* a page could not be unprotected: ENOMEM */
 	_Atomic int unprotecting; /* handlers between an unprotect and its mark */
 	_Atomic int collecting;   /* a collect between its protect and harvest */
+	_Atomic uint64_t retired_ns; /* when it was stopped */
 	uint64_t start, end;
 	uint64_t *bits;
 };
@@ -83,8 +88,6 @@ static bool handle(struct slot *sl, uint64_t addr)
 	uint64_t page;
 	bool ok;
 
-	if (atomic_load(&sl->state) == SLOT_RETIRED)
-		return true; /* stopped since the fault: the page is writable */
 	page = usm_page_down(addr);
 	/* Unprotect and mark exclude a collect's protect and harvest (why:
 	 * dirty_uffd.c, handle()). A spin, not a mutex: this is a signal
@@ -102,6 +105,22 @@ static bool handle(struct slot *sl, uint64_t addr)
 	return ok;
 }
 
+/* A fault in a range stopped within the grace period: the page is
+ * writable now, the access is retried. */
+static bool recently_stopped(uint64_t addr)
+{
+	uint64_t now = usm_now_ns();
+
+	for (int i = 0; i < SLOTS; i++) {
+		struct slot *sl = &slots[i];
+
+		if (atomic_load(&sl->state) == SLOT_RETIRED && addr >= sl->start &&
+		    addr < sl->end && now - atomic_load(&sl->retired_ns) < RETIRED_GRACE_NS)
+			return true;
+	}
+	return false;
+}
+
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
 	uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
@@ -112,10 +131,10 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 			struct slot *sl = &slots[i];
 			bool done = false;
 
-			if (atomic_load(&sl->state) == SLOT_FREE)
+			if (atomic_load(&sl->state) != SLOT_ACTIVE)
 				continue;
 			atomic_fetch_add(&sl->users, 1);
-			if (atomic_load(&sl->state) != SLOT_FREE && addr >= sl->start &&
+			if (atomic_load(&sl->state) == SLOT_ACTIVE && addr >= sl->start &&
 			    addr < sl->end)
 				done = handle(sl, addr);
 			atomic_fetch_sub(&sl->users, 1);
@@ -123,6 +142,10 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 				errno = saved;
 				return;
 			}
+		}
+		if (recently_stopped(addr)) {
+			errno = saved;
+			return;
 		}
 	}
 	errno = saved;
@@ -176,8 +199,7 @@ static int mprotect_start(struct usm_dirty *d)
 		if (atomic_load(&slots[i].state) == SLOT_FREE)
 			sl = &slots[i];
 	for (int i = 0; i < SLOTS && !sl && !err; i++)
-		if (atomic_load(&slots[i].state) == SLOT_RETIRED &&
-		    atomic_load(&slots[i].users) == 0)
+		if (atomic_load(&slots[i].state) == SLOT_RETIRED)
 			sl = &slots[i];
 	if (!sl && !err)
 		err = -EBUSY;
@@ -197,10 +219,12 @@ static int mprotect_start(struct usm_dirty *d)
 	}
 	r = usm_os_mprotect((void *)(uintptr_t)d->start, d->end - d->start, PROT_READ);
 	if (r < 0) {
+		atomic_store(&sl->retired_ns, usm_now_ns());
 		atomic_store(&sl->state, SLOT_RETIRED);
 		while (atomic_load(&sl->users))
 			sched_yield();
 		free(bits);
+		sl->bits = NULL;
 		return (int)r;
 	}
 	d->priv = sl;
@@ -241,6 +265,7 @@ static int mprotect_stop(struct usm_dirty *d)
 
 	r = usm_os_mprotect((void *)(uintptr_t)d->start, d->end - d->start,
 			    PROT_READ | PROT_WRITE);
+	atomic_store(&sl->retired_ns, usm_now_ns());
 	atomic_store(&sl->state, SLOT_RETIRED);
 	while (atomic_load(&sl->users))
 		sched_yield();
