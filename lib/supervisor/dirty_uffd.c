@@ -1,8 +1,8 @@
 /* Dirty tracking by synchronous userfaultfd write-protect: the range is
  * protected, the first write to a page traps to a handler thread, which
  * lifts the protection of that page, wakes the writer and marks the page
- * in a bitmap. A collect protects the whole range again, then takes the
- * bitmap. This process only. */
+ * in a bitmap. A collect takes the bitmap and protects those pages again.
+ * This process only. */
 #include "supervisor/dirty_impl.h"
 
 #include <errno.h>
@@ -199,11 +199,20 @@ static int uffd_collect(struct usm_dirty *d)
 
 	if (err)
 		return err;
-	/* Protect first, then take the marks (see handle()). */
+	/* Only the marked pages were unprotected (by handle(), under the
+	 * lock): taking the marks and protecting just those, under the lock,
+	 * costs the written pages, not the range (a protect of 1 GiB is 20 ms
+	 * here). */
 	pthread_mutex_lock(&s->lock);
-	err = usm_os_uffd_writeprotect(s->uffd, d->start, d->end - d->start, true, false);
-	if (!err)
-		err = usm_dirty_emit_bitmap(d, s->bits, s->pages);
+	err = usm_dirty_emit_bitmap(d, s->bits, s->pages);
+	/* Many runs: one ioctl over the range beats one per run (1.5 us an
+	 * ioctl against 0.08 us a page here). */
+	if (!err && d->count > s->pages / 16)
+		err = usm_os_uffd_writeprotect(s->uffd, d->start, d->end - d->start, true, false);
+	else
+		for (size_t i = 0; i < d->count && !err; i++)
+			err = usm_os_uffd_writeprotect(s->uffd, d->out[i].start,
+						       d->out[i].end - d->out[i].start, true, false);
 	pthread_mutex_unlock(&s->lock);
 	return err;
 }
