@@ -34,6 +34,7 @@ struct uffd_state {
 
 static int uffd_probe(pid_t pid, unsigned without, unsigned *caps, const char **why)
 {
+	uint64_t got = 0;
 	int fd;
 
 	(void)without;
@@ -41,7 +42,8 @@ static int uffd_probe(pid_t pid, unsigned without, unsigned *caps, const char **
 		*why = "userfaultfd registers ranges of this process only";
 		return -EOPNOTSUPP;
 	}
-	fd = usm_dirty_uffd_open(UFFD_FEATURE_PAGEFAULT_FLAG_WP, 0, NULL);
+	fd = usm_dirty_uffd_open(UFFD_FEATURE_PAGEFAULT_FLAG_WP, UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+				 &got);
 	if (fd < 0) {
 		*why = fd == -ENOSYS ? "the kernel has no userfaultfd write-protect (Linux 5.7+)"
 				     : "no userfaultfd for this user";
@@ -49,6 +51,8 @@ static int uffd_probe(pid_t pid, unsigned without, unsigned *caps, const char **
 	}
 	close(fd);
 	*caps = USM_DIRTY_TRAPS_WRITES | USM_DIRTY_USES_UFFD;
+	if (got & UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
+		*caps |= USM_DIRTY_SHARED;
 	return 0;
 }
 
@@ -148,8 +152,9 @@ static int uffd_start(struct usm_dirty *d)
 {
 	struct uffd_state *s = aligned_alloc(USM_PAGE_SIZE, usm_page_up(sizeof(*s)));
 	uint64_t len = d->end - d->start, got = 0;
-	uint64_t want = (d->without & USM_DIRTY_WITHOUT_WP_UNPOPULATED) ? 0
-									: UFFD_FEATURE_WP_UNPOPULATED;
+	uint64_t want = UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
+			((d->without & USM_DIRTY_WITHOUT_WP_UNPOPULATED) ? 0
+									 : UFFD_FEATURE_WP_UNPOPULATED);
 	int err;
 
 	if (!s)

@@ -81,18 +81,54 @@ static void collected(struct usm_dirty *d, char *base, uint64_t pages, unsigned 
 	}
 }
 
+static void collect_exactly(const struct variant *v, char *base, uint64_t pages);
+
 static void random_writes_are_collected_exactly(void **state)
 {
 	const struct variant *v = *state;
 	const uint64_t pages = 4096;
-	unsigned char *want = calloc(pages, 1), *seen = calloc(pages, 1);
 	char *base = map(pages);
+
+	collect_exactly(v, base, pages);
+	munmap(base, pages * PAGE);
+}
+
+/* Shared memory (a memfd mapped shared), where the backend says it can. */
+static void shared_memory_is_collected_exactly_where_supported(void **state)
+{
+	const struct variant *v = *state;
+	const uint64_t pages = 1024;
+	unsigned caps = 0;
+	int fd = memfd_create("usm-dirty-test", MFD_CLOEXEC);
+	char *base;
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(pages * PAGE)), 0);
+	base = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_ptr_not_equal(base, MAP_FAILED);
+	assert_int_equal(usm_dirty_probe(v->backend, 0, v->without, &caps, NULL), 0);
+	if (caps & USM_DIRTY_SHARED) {
+		collect_exactly(v, base, pages);
+	} else {
+		struct usm_dirty_config c = { .backend = v->backend, .without = v->without };
+		struct usm_dirty *d;
+
+		/* not claimed: then not silently wrong either */
+		printf("# %s: no shared memory, start refuses\n", v->label);
+		assert_true(usm_dirty_start(&c, (uint64_t)(uintptr_t)base, pages * PAGE, &d) < 0);
+	}
+	munmap(base, pages * PAGE);
+	close(fd);
+}
+
+static void collect_exactly(const struct variant *v, char *base, uint64_t pages)
+{
+	unsigned char *want = calloc(pages, 1), *seen = calloc(pages, 1);
 	struct usm_dirty_config c = { .backend = v->backend, .without = v->without };
 	struct usm_dirty *d;
 	unsigned seed = 42;
 
 	if (!available(v, 0)) {
-		munmap(base, pages * PAGE);
 		free(want);
 		free(seen);
 		skip();
@@ -134,7 +170,6 @@ static void random_writes_are_collected_exactly(void **state)
 	assert_int_equal(usm_dirty_stop(d), 0);
 	/* the range is writable again and tracking undone */
 	base[0] = 2;
-	munmap(base, pages * PAGE);
 	free(want);
 	free(seen);
 }
@@ -599,8 +634,8 @@ int main(void)
 {
 	static const struct variant scan = { USM_DIRTY_SCAN, 0, "scan" };
 	static const struct variant mprot = { USM_DIRTY_MPROTECT, 0, "mprotect" };
-	static char names[VARIANTS][3][128];
-	struct CMUnitTest tests[3 * VARIANTS + 4];
+	static char names[VARIANTS][4][128];
+	struct CMUnitTest tests[4 * VARIANTS + 4];
 	size_t n = 0;
 
 	/* The chaining test first: the first mprotect tracker's handler goes
@@ -620,6 +655,8 @@ int main(void)
 		}
 		snprintf(name[0], sizeof(name[0]), "%s: random writes collected exactly", v->label);
 		tests[n++] = TEST_WITH(name[0], random_writes_are_collected_exactly, v);
+		snprintf(name[3], sizeof(name[3]), "%s: shared memory exactly or refused", v->label);
+		tests[n++] = TEST_WITH(name[3], shared_memory_is_collected_exactly_where_supported, v);
 		if (racy_here(v)) {
 			snprintf(name[1], sizeof(name[1]), "%s: racy collects reported", v->label);
 			tests[n++] = TEST_WITH(name[1], racy_collects_are_reported, v);
