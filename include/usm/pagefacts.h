@@ -52,8 +52,9 @@ struct usm_page_run {
  * EXCLUSIVE and PFN, pagemap all but ZERO and HUGE, which it tells only
  * when frame numbers are visible (CAP_SYS_ADMIN) and /proc/kpageflags is
  * readable; asking for EXCLUSIVE or PFN adds pagemap reads of the pages
- * found. Errors: -EINVAL a bad range or cap 0, -ESRCH the process exited,
- * -EACCES/-EPERM no access to its pagemap, -ENOMEM. */
+ * found. Errors: -EINVAL a bad range or cap 0, -ENOENT no such process,
+ * -ESRCH the process exited (a zombie), -EACCES/-EPERM no access to its
+ * pagemap, -ENOMEM. */
 int usm_pagefacts(const struct usm_pagefacts_query *q, struct usm_page_run *runs, size_t cap,
 		  uint64_t *next, unsigned *known);
 

@@ -443,10 +443,12 @@ static void scan_tracks_another_process_that_registered_itself(void **state)
 	collected(d, base, pages, seen);
 	for (uint64_t i = 0; i < pages; i++)
 		assert_int_equal(seen[i], 0);
-	assert_int_equal(usm_dirty_stop(d), 0);
 	assert_int_equal(write(to[1], "g", 1), 1);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* the tracked process is gone */
+	assert_int_equal(usm_dirty_collect(d, &(const struct usm_dirty_range *){ NULL }), -ESRCH);
+	assert_int_equal(usm_dirty_stop(d), 0);
 	close(to[0]);
 	close(to[1]);
 	close(from[0]);
