@@ -40,25 +40,27 @@ enum usm_dirty_backend {
 
 /* What a backend can and cannot do: reported by usm_dirty_probe() and, for
  * a running tracker, by usm_dirty_caps(). */
-#define USM_DIRTY_OTHER_PROCESS   (1u << 0) /* can track another process (pid != 0) */
-#define USM_DIRTY_SHARED          (1u << 1) /* tracks shared memory (shmem, MAP_SHARED
-					     * files): writes through this mapping only */
-#define USM_DIRTY_HUGE_AS_PAGES   (1u << 2) /* a written huge page is reported as all
-					     * of its base pages */
-#define USM_DIRTY_FALSE_POSITIVES (1u << 3) /* may report pages that were not written */
-#define USM_DIRTY_RACY_COLLECT    (1u << 4) /* a write racing with a collect may be
-					     * lost (the re-arm is not atomic) */
-#define USM_DIRTY_PROCESS_WIDE    (1u << 5) /* re-arming clears state of the whole
-					     * process: one such tracker per process,
-					     * and other users of it are disturbed */
-#define USM_DIRTY_TRAPS_WRITES    (1u << 6) /* the first write to a page after a
-					     * collect traps to userspace */
-#define USM_DIRTY_OWNS_PROTECTION (1u << 7) /* changes the range's protection: the
-					     * program must not mprotect it itself */
-#define USM_DIRTY_VMA_LIMIT       (1u << 8) /* each written page costs a VMA: collect
-					     * fails -ENOMEM past vm.max_map_count */
-#define USM_DIRTY_USES_UFFD       (1u << 9) /* registers the range with userfaultfd:
-					     * fails -EBUSY where another user did */
+/* can track another process (pid != 0) */
+#define USM_DIRTY_OTHER_PROCESS (1u << 0)
+/* tracks shared memory (shmem, MAP_SHARED files): writes through this mapping only */
+#define USM_DIRTY_SHARED (1u << 1)
+/* a written huge page is reported as all of its base pages */
+#define USM_DIRTY_HUGE_AS_PAGES (1u << 2)
+/* may report pages that were not written */
+#define USM_DIRTY_FALSE_POSITIVES (1u << 3)
+/* a write racing with a collect may be lost (the re-arm is not atomic) */
+#define USM_DIRTY_RACY_COLLECT (1u << 4)
+/* re-arming clears state of the whole process: one such tracker per process,
+ * and other users of that state are disturbed */
+#define USM_DIRTY_PROCESS_WIDE (1u << 5)
+/* the first write to a page after a collect traps to userspace */
+#define USM_DIRTY_TRAPS_WRITES (1u << 6)
+/* changes the range's protection: the program must not mprotect it itself */
+#define USM_DIRTY_OWNS_PROTECTION (1u << 7)
+/* each written page costs a VMA: collect fails -ENOMEM past vm.max_map_count */
+#define USM_DIRTY_VMA_LIMIT (1u << 8)
+/* registers the range with userfaultfd: start fails -EBUSY where another user did */
+#define USM_DIRTY_USES_UFFD (1u << 9)
 
 /* Kernel features to do without, as if the kernel lacked them: to test the
  * fallbacks of older kernels (Debian 12's 6.1) on a newer one. */

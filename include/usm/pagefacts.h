@@ -8,21 +8,27 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define USM_PAGE_PRESENT    (1u << 0) /* mapped to a frame */
-#define USM_PAGE_SWAPPED    (1u << 1) /* in swap (a userfaultfd write-protect
-				       * marker on an unpopulated page shows
-				       * as swapped too: the kernel reports so) */
-#define USM_PAGE_FILE       (1u << 2) /* a file page or shared anonymous
-				       * (shmem); clear: private anonymous */
-#define USM_PAGE_EXCLUSIVE  (1u << 3) /* mapped by this process only */
-#define USM_PAGE_ZERO       (1u << 4) /* the shared zero page */
-#define USM_PAGE_HUGE       (1u << 5) /* part of a huge page (THP or hugetlb) */
-#define USM_PAGE_SOFT_DIRTY (1u << 6) /* written since the last clear_refs 4 */
-#define USM_PAGE_WRITTEN    (1u << 7) /* not userfaultfd write-protected: in a
-				       * range under async write-protect,
-				       * written since it was last protected */
-#define USM_PAGE_PFN        (1u << 8) /* (want/known only) frame numbers */
-#define USM_PAGE_ALL        ((1u << 9) - 1)
+/* mapped to a frame */
+#define USM_PAGE_PRESENT (1u << 0)
+/* in swap (a userfaultfd write-protect marker on an unpopulated page shows as
+ * swapped too: the kernel reports it so) */
+#define USM_PAGE_SWAPPED (1u << 1)
+/* a file page or shared anonymous (shmem); clear: private anonymous */
+#define USM_PAGE_FILE (1u << 2)
+/* mapped by this process only */
+#define USM_PAGE_EXCLUSIVE (1u << 3)
+/* the shared zero page */
+#define USM_PAGE_ZERO (1u << 4)
+/* part of a huge page (THP or hugetlb) */
+#define USM_PAGE_HUGE (1u << 5)
+/* written since the last clear_refs 4 */
+#define USM_PAGE_SOFT_DIRTY (1u << 6)
+/* not userfaultfd write-protected: in a range under async write-protect,
+ * written since it was last protected */
+#define USM_PAGE_WRITTEN (1u << 7)
+/* (want and known only) frame numbers */
+#define USM_PAGE_PFN (1u << 8)
+#define USM_PAGE_ALL ((1u << 9) - 1)
 
 /* Kernel features to do without (tests of the fallback). */
 #define USM_PAGEFACTS_WITHOUT_SCAN (1u << 0) /* read pagemap entries instead */

@@ -7,8 +7,9 @@
  * The handler is installed by a start that does not find it in place (the
  * first one, or after the program or a test framework put another one
  * back) and chains every fault outside a tracked range to the handler that
- * was there before (SIG_DFL: restored, and the fault taken again). It is async-signal-safe: a fixed table of slots read
- * with atomics, raw mprotect, atomic bitmap marks. */
+ * was there before (SIG_DFL: restored, and the fault taken again). It is
+ * async-signal-safe: a fixed table of slots read with atomics, raw
+ * mprotect, atomic bitmap marks. */
 #include "supervisor/dirty_impl.h"
 
 #include <errno.h>

@@ -111,10 +111,11 @@ static int by_entries(struct builder *b, int fd, int kpf, uint64_t start, uint64
 
 			if (!(e & (USM_PM_PRESENT | USM_PM_SWAPPED)))
 				continue;
+			facts = from_entry(e);
 			if (scanned) /* the scan's view, with what only entries tell */
-				facts = (base & ~USM_PAGE_EXCLUSIVE) | (from_entry(e) & USM_PAGE_EXCLUSIVE);
-			else
-				facts = from_entry(e) | (kpf >= 0 && pfn ? kpage_facts(kpf, pfn) : 0);
+				facts = (base & ~USM_PAGE_EXCLUSIVE) | (facts & USM_PAGE_EXCLUSIVE);
+			else if (kpf >= 0 && pfn)
+				facts |= kpage_facts(kpf, pfn);
 			if (!add(b, a, a + USM_PAGE_SIZE, facts, pfn)) {
 				*stop = a;
 				return 1;

@@ -158,11 +158,11 @@ static void collect_exactly(const struct variant *v, char *base, uint64_t pages)
 		collected(d, base, pages, seen);
 		for (uint64_t i = 0; i < pages; i++) {
 			if (want[i] && !seen[i])
-				fail_msg("%s: page %llu written, not collected (round %d)", v->label,
-					 (unsigned long long)i, round);
+				fail_msg("%s: page %llu written, not collected (round %d)",
+					 v->label, (unsigned long long)i, round);
 			if (!want[i] && seen[i] && !(usm_dirty_caps(d) & USM_DIRTY_FALSE_POSITIVES))
-				fail_msg("%s: page %llu collected, not written (round %d)", v->label,
-					 (unsigned long long)i, round);
+				fail_msg("%s: page %llu collected, not written (round %d)",
+					 v->label, (unsigned long long)i, round);
 		}
 		/* none of these writes creates or moves a VMA: exact for all */
 		assert_memory_equal(want, seen, pages);
@@ -480,10 +480,10 @@ static void a_missing_kernel_feature_is_reported_and_auto_falls_back(void **stat
 		assert_true(usm_dirty_caps(d) & USM_DIRTY_RACY_COLLECT);
 		assert_true(usm_dirty_caps(d) & USM_DIRTY_PROCESS_WIDE);
 		/* one soft-dirty tracker per process: a second goes elsewhere */
-		assert_int_equal(usm_dirty_start(&(struct usm_dirty_config){
-							 .backend = USM_DIRTY_SOFTDIRTY },
-						 (uint64_t)(uintptr_t)base + 8 * PAGE, 8 * PAGE, &d2),
-				 -EBUSY);
+		struct usm_dirty_config sd = { .backend = USM_DIRTY_SOFTDIRTY };
+		uint64_t second = (uint64_t)(uintptr_t)base + 8 * PAGE;
+
+		assert_int_equal(usm_dirty_start(&sd, second, 8 * PAGE, &d2), -EBUSY);
 		assert_int_equal(usm_dirty_start(&c, (uint64_t)(uintptr_t)base + 8 * PAGE,
 						 8 * PAGE, &d2),
 				 0);
@@ -651,21 +651,24 @@ int main(void)
 
 		if (usm_dirty_probe(v->backend, 0, v->without, NULL, NULL)) {
 			snprintf(name[0], sizeof(name[0]), "%s: missing here, refused", v->label);
-			tests[n++] = TEST_WITH(name[0],
-					       a_missing_backend_is_refused_with_the_probes_reason, v);
+			tests[n++] = TEST_WITH(
+				name[0], a_missing_backend_is_refused_with_the_probes_reason, v);
 			continue;
 		}
 		snprintf(name[0], sizeof(name[0]), "%s: random writes collected exactly", v->label);
 		tests[n++] = TEST_WITH(name[0], random_writes_are_collected_exactly, v);
-		snprintf(name[3], sizeof(name[3]), "%s: shared memory exactly or refused", v->label);
-		tests[n++] = TEST_WITH(name[3], shared_memory_is_collected_exactly_where_supported, v);
+		snprintf(name[3], sizeof(name[3]), "%s: shared memory exactly or refused",
+			 v->label);
+		tests[n++] =
+			TEST_WITH(name[3], shared_memory_is_collected_exactly_where_supported, v);
 		if (racy_here(v)) {
 			snprintf(name[1], sizeof(name[1]), "%s: racy collects reported", v->label);
 			tests[n++] = TEST_WITH(name[1], racy_collects_are_reported, v);
 		} else {
-			snprintf(name[1], sizeof(name[1]), "%s: 4 writers lose nothing over 1000 collects",
-				 v->label);
-			tests[n++] = TEST_WITH(name[1], four_writers_lose_nothing_over_1000_collects, v);
+			snprintf(name[1], sizeof(name[1]),
+				 "%s: 4 writers lose nothing over 1000 collects", v->label);
+			tests[n++] =
+				TEST_WITH(name[1], four_writers_lose_nothing_over_1000_collects, v);
 		}
 		snprintf(name[2], sizeof(name[2]), "%s: another process tracked by pid or refused",
 			 v->label);

@@ -110,8 +110,10 @@ static void facts_agree_with_pagemap_read_directly(void **state)
 				if (!(e & (USM_PM_PRESENT | USM_PM_SWAPPED)))
 					continue;
 				assert_int_equal(!!(f & USM_PAGE_FILE), !!(e & USM_PM_FILE));
-				assert_int_equal(!!(f & USM_PAGE_EXCLUSIVE), !!(e & USM_PM_EXCLUSIVE));
-				assert_int_equal(!!(f & USM_PAGE_SOFT_DIRTY), !!(e & USM_PM_SOFTDIRTY));
+				assert_int_equal(!!(f & USM_PAGE_EXCLUSIVE),
+						 !!(e & USM_PM_EXCLUSIVE));
+				assert_int_equal(!!(f & USM_PAGE_SOFT_DIRTY),
+						 !!(e & USM_PM_SOFTDIRTY));
 				assert_int_equal(!!(f & USM_PAGE_WRITTEN), !(e & USM_PM_UFFD_WP));
 				if (known & USM_PAGE_PFN)
 					assert_int_equal(pfns[i], e & USM_PM_PFN_MASK);
@@ -275,9 +277,11 @@ static void another_process_pages_by_pid(void **state)
 	}
 	assert_int_equal(read(from[0], &k, 1), 1);
 	for (size_t w = 0; w < 2; w++) {
-		facts_of(pid, (uint64_t)(uintptr_t)p, pages, 0, withouts[w], 8, facts, NULL, &known);
+		facts_of(pid, (uint64_t)(uintptr_t)p, pages, 0, withouts[w], 8, facts, NULL,
+			 &known);
 		for (uint64_t i = 0; i < pages; i++)
-			assert_int_equal(!!(facts[i] & USM_PAGE_PRESENT), i == 0 || i == 5 || i == 6);
+			assert_int_equal(!!(facts[i] & USM_PAGE_PRESENT),
+					 i == 0 || i == 5 || i == 6);
 		assert_true(facts[5] & USM_PAGE_EXCLUSIVE);
 		assert_false(facts[0] & USM_PAGE_EXCLUSIVE);
 	}
@@ -285,11 +289,12 @@ static void another_process_pages_by_pid(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	/* gone: the pagemap of a reaped pid does not open */
-	assert_int_equal(usm_pagefacts(&(struct usm_pagefacts_query){ .pid = pid,
-								     .start = (uint64_t)(uintptr_t)p,
-								     .end = (uint64_t)(uintptr_t)p + PAGE },
-				       (struct usm_page_run[1]){ 0 }, 1, &(uint64_t){ 0 }, NULL),
-			 -ENOENT);
+	struct usm_pagefacts_query gone = { .pid = pid, .start = (uint64_t)(uintptr_t)p,
+					    .end = (uint64_t)(uintptr_t)p + PAGE };
+	struct usm_page_run run;
+	uint64_t next;
+
+	assert_int_equal(usm_pagefacts(&gone, &run, 1, &next, NULL), -ENOENT);
 	close(to[0]);
 	close(to[1]);
 	close(from[0]);
