@@ -258,7 +258,8 @@ static void another_process_pages_by_pid(void **state)
 	char *p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		       -1, 0);
 	unsigned facts[32], known;
-	int to[2], from[2], status;
+	uint64_t raw[32];
+	int to[2], from[2], status, fd;
 	char k;
 	pid_t pid;
 
@@ -276,6 +277,10 @@ static void another_process_pages_by_pid(void **state)
 		_exit(0);
 	}
 	assert_int_equal(read(from[0], &k, 1), 1);
+	fd = usm_os_pagemap_open(pid);
+	assert_true(fd >= 0);
+	assert_int_equal(usm_os_pagemap_read(fd, (uint64_t)(uintptr_t)p, raw, pages), 0);
+	close(fd);
 	for (size_t w = 0; w < 2; w++) {
 		facts_of(pid, (uint64_t)(uintptr_t)p, pages, 0, withouts[w], 8, facts, NULL,
 			 &known);
@@ -284,6 +289,17 @@ static void another_process_pages_by_pid(void **state)
 					 i == 0 || i == 5 || i == 6);
 		assert_true(facts[5] & USM_PAGE_EXCLUSIVE);
 		assert_false(facts[0] & USM_PAGE_EXCLUSIVE);
+		/* and as the child's pagemap reads directly */
+		for (uint64_t i = 0; i < pages; i++) {
+			uint64_t e = raw[i];
+
+			assert_int_equal(!!(facts[i] & USM_PAGE_PRESENT), !!(e & USM_PM_PRESENT));
+			assert_int_equal(!!(facts[i] & USM_PAGE_EXCLUSIVE),
+					 !!(e & USM_PM_EXCLUSIVE));
+			if (e & USM_PM_PRESENT)
+				assert_int_equal(!!(facts[i] & USM_PAGE_WRITTEN),
+						 !(e & USM_PM_UFFD_WP));
+		}
 	}
 	assert_int_equal(write(to[1], "g", 1), 1);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
