@@ -94,8 +94,10 @@ int usm_dirty_probe(enum usm_dirty_backend b, pid_t pid, unsigned without, unsig
 /* Starts tracking [start, start+len) (page-aligned, len > 0) of c->pid: every
  * page of it counts as clean from now on. The range must be mapped and, for
  * the backends that protect it, anonymous (or shared, where the backend has
- * USM_DIRTY_SHARED) and read-write. Returns 0 and *out, or a negative errno:
- * -EINVAL bad range, the probe's errors for a forced backend, -EBUSY another
+ * USM_DIRTY_SHARED) and read-write (softdirty cannot check: clear_refs has
+ * no range). Returns 0 and *out, or a negative errno: -EINVAL bad range
+ * (or not mapped: -ENOMEM from mprotect), the probe's errors for a forced
+ * backend, -EBUSY another
  * tracker holds a process-wide backend for this process (softdirty) or the
  * range is already registered with userfaultfd, -EOPNOTSUPP a forced scan
  * backend on another process whose range that process has not registered
