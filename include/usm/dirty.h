@@ -97,11 +97,11 @@ int usm_dirty_probe(enum usm_dirty_backend b, pid_t pid, unsigned without, unsig
  * USM_DIRTY_SHARED) and read-write (softdirty cannot check: clear_refs has
  * no range). Returns 0 and *out, or a negative errno: -EINVAL bad range
  * (or not mapped: -ENOMEM from mprotect), the probe's errors for a forced
- * backend, -EBUSY another
- * tracker holds a process-wide backend for this process (softdirty) or the
- * range is already registered with userfaultfd, -EOPNOTSUPP a forced scan
- * backend on another process whose range that process has not registered
- * for async write-protect itself (only the owner of a range can), -ENOMEM. */
+ * backend, -EBUSY another tracker holds a process-wide backend for this
+ * process (softdirty) or the range is already registered with userfaultfd,
+ * -EOPNOTSUPP a forced scan backend on another process whose range that
+ * process has not registered for async write-protect itself (only the
+ * owner of a range can), -ENOMEM. */
 int usm_dirty_start(const struct usm_dirty_config *c, uint64_t start, uint64_t len,
 		    struct usm_dirty **out);
 
