@@ -61,6 +61,9 @@ enum usm_dirty_backend {
 #define USM_DIRTY_VMA_LIMIT (1u << 8)
 /* registers the range with userfaultfd: start fails -EBUSY where another user did */
 #define USM_DIRTY_USES_UFFD (1u << 9)
+/* a written transparent huge page is split into base pages (reported exactly,
+ * its huge mapping lost) */
+#define USM_DIRTY_SPLITS_HUGE (1u << 10)
 
 /* Kernel features to do without, as if the kernel lacked them: to test the
  * fallbacks of older kernels (Debian 12's 6.1) on a newer one. */

@@ -178,7 +178,7 @@ static int mprotect_probe(pid_t pid, unsigned without, unsigned *caps, const cha
 		return -EOPNOTSUPP;
 	}
 	*caps = USM_DIRTY_SHARED | USM_DIRTY_TRAPS_WRITES | USM_DIRTY_OWNS_PROTECTION |
-		USM_DIRTY_VMA_LIMIT;
+		USM_DIRTY_VMA_LIMIT | USM_DIRTY_SPLITS_HUGE;
 	return 0;
 }
 

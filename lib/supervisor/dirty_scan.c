@@ -41,7 +41,9 @@ static int scan_probe(pid_t pid, unsigned without, unsigned *caps, const char **
 		*why = "the kernel has no PAGEMAP_SCAN (Linux 6.7+)";
 		return -ENOSYS;
 	}
-	*caps = USM_DIRTY_HUGE_AS_PAGES;
+	/* The kernel splits a THP at its first async write-protect fault
+	 * (wp_huge_pmd), so writes come back page by page. */
+	*caps = USM_DIRTY_SPLITS_HUGE;
 	if (pid) {
 		/* The target must have registered the range itself: checked
 		 * by start, which knows the range. */

@@ -50,7 +50,7 @@ static int uffd_probe(pid_t pid, unsigned without, unsigned *caps, const char **
 		return fd;
 	}
 	close(fd);
-	*caps = USM_DIRTY_TRAPS_WRITES | USM_DIRTY_USES_UFFD;
+	*caps = USM_DIRTY_TRAPS_WRITES | USM_DIRTY_USES_UFFD | USM_DIRTY_SPLITS_HUGE;
 	if (got & UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
 		*caps |= USM_DIRTY_SHARED;
 	return 0;

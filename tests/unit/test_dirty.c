@@ -496,6 +496,43 @@ static void a_missing_kernel_feature_is_reported_and_auto_falls_back(void **stat
 	munmap(base, 16 * PAGE);
 }
 
+/* A write into a transparent huge page: one page back where the backend
+ * splits it, all 512 where it says a huge page counts whole. */
+static void a_written_huge_page_is_reported_as_the_backend_says(void **state)
+{
+	const struct variant *v = *state;
+	const uint64_t huge = 2 << 20, pages = 2 * huge / PAGE;
+	char *raw = mmap(NULL, 3 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			 0);
+	char *p = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+	unsigned char *seen = calloc(pages, 1);
+	struct usm_dirty_config c = { .backend = v->backend, .without = v->without };
+	struct usm_dirty *d;
+	unsigned caps;
+	uint64_t n = 0;
+
+	assert_ptr_not_equal(raw, MAP_FAILED);
+	madvise(p, 2 * huge, MADV_HUGEPAGE); /* THP where the machine allows it */
+	memset(p, 1, 2 * huge);
+	assert_int_equal(usm_dirty_start(&c, (uint64_t)(uintptr_t)p, 2 * huge, &d), 0);
+	caps = usm_dirty_caps(d);
+	p[3 * PAGE] = 2;
+	p[huge + 5 * PAGE] = 3;
+	collected(d, p, pages, seen);
+	for (uint64_t i = 0; i < pages; i++)
+		n += seen[i];
+	assert_true(seen[3] && seen[512 + 5]);
+	if (caps & USM_DIRTY_HUGE_AS_PAGES)
+		assert_true(n == 2 || n == 1024); /* 2: the machine gave no THP */
+	else
+		assert_int_equal(n, 2);
+	printf("# %s: %llu pages reported for 2 writes in 2 huge pages\n", v->label,
+	       (unsigned long long)n);
+	assert_int_equal(usm_dirty_stop(d), 0);
+	munmap(raw, 3 * huge);
+	free(seen);
+}
+
 /* Forced backends refuse what they cannot take: an unmapped range, a range
  * another userfaultfd user registered (the errors dirty.h names). */
 static void a_range_a_backend_cannot_take_is_refused(void **state)
@@ -669,8 +706,8 @@ int main(void)
 {
 	static const struct variant scan = { USM_DIRTY_SCAN, 0, "scan" };
 	static const struct variant mprot = { USM_DIRTY_MPROTECT, 0, "mprotect" };
-	static char names[VARIANTS][4][128];
-	struct CMUnitTest tests[4 * VARIANTS + 5];
+	static char names[VARIANTS][5][128];
+	struct CMUnitTest tests[5 * VARIANTS + 5];
 	size_t n = 0;
 
 	/* The chaining test first: the first mprotect tracker's handler goes
@@ -690,6 +727,9 @@ int main(void)
 		}
 		snprintf(name[0], sizeof(name[0]), "%s: random writes collected exactly", v->label);
 		tests[n++] = TEST_WITH(name[0], random_writes_are_collected_exactly, v);
+		snprintf(name[4], sizeof(name[4]), "%s: a written huge page as reported", v->label);
+		tests[n++] =
+			TEST_WITH(name[4], a_written_huge_page_is_reported_as_the_backend_says, v);
 		snprintf(name[3], sizeof(name[3]), "%s: shared memory exactly or refused",
 			 v->label);
 		tests[n++] =
