@@ -58,6 +58,21 @@ int usm_os_pagemap_read(int fd, uint64_t addr, uint64_t *entries, size_t count)
 	return 0;
 }
 
+bool usm_os_pagemap_shows_pfn(void)
+{
+	int fd = usm_os_pagemap_open(0);
+	volatile char probe = 1;
+	uint64_t e = 0;
+	bool shown;
+
+	if (fd < 0)
+		return false;
+	shown = usm_os_pagemap_read(fd, (uint64_t)(uintptr_t)&probe, &e, 1) == 0 &&
+		(e & USM_PM_PRESENT) && (e & USM_PM_PFN_MASK) && probe;
+	close(fd);
+	return shown;
+}
+
 bool usm_os_pagemap_scan_supported(int fd)
 {
 	/* An empty range walks nothing: the ioctl either exists (0) or the

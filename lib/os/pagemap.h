@@ -35,6 +35,10 @@ typedef int (*usm_os_present_fn)(void *ctx, uint64_t start, uint64_t end);
 int usm_os_pagemap_for_each_present(int fd, uint64_t start, uint64_t end, bool scan,
 				    usm_os_present_fn fn, void *ctx);
 
+/* True when pagemap entries show frame numbers to this process (they read
+ * as 0 without CAP_SYS_ADMIN): looks at a present page of its own stack. */
+bool usm_os_pagemap_shows_pfn(void);
+
 /* True when the PAGEMAP_SCAN ioctl (Linux 6.7+) works on this pagemap fd. */
 bool usm_os_pagemap_scan_supported(int fd);
 

@@ -67,17 +67,6 @@ static unsigned from_entry(uint64_t e)
 	       ((e & USM_PM_UFFD_WP) ? 0 : USM_PAGE_WRITTEN);
 }
 
-/* Frame numbers read as 0 without CAP_SYS_ADMIN: look at a present page
- * of our own stack. */
-static bool pfn_visible(int fd)
-{
-	volatile char probe = 1;
-	uint64_t e = 0;
-
-	return usm_os_pagemap_read(fd, (uint64_t)(uintptr_t)&probe, &e, 1) == 0 &&
-	       (e & USM_PM_PRESENT) && (e & USM_PM_PFN_MASK) && probe;
-}
-
 static unsigned kpage_facts(int kpf, uint64_t pfn)
 {
 	uint64_t f;
@@ -183,7 +172,8 @@ int usm_pagefacts(const struct usm_pagefacts_query *q, struct usm_page_run *runs
 		return fd;
 	scan = !(q->without & USM_PAGEFACTS_WITHOUT_SCAN) && usm_os_pagemap_scan_supported(fd);
 	entries_too = !scan || (want & (USM_PAGE_EXCLUSIVE | USM_PAGE_PFN));
-	pfns = entries_too && pfn_visible(fd);
+	/* the reader's privilege decides, whoever the target is */
+	pfns = entries_too && usm_os_pagemap_shows_pfn();
 	if (scan) {
 		b.known = FROM_SCAN | (entries_too ? USM_PAGE_EXCLUSIVE : 0);
 	} else {
