@@ -21,7 +21,9 @@
  *              Each written page splits a VMA: past vm.max_map_count the
  *              kernel refuses (-ENOMEM, reported by collect).
  *
- * Functions return 0 (or a count) or a negative errno and never print. */
+ * A tracker is used by one thread at a time (the program's other threads
+ * write the range meanwhile as they like). Functions return 0 (or a count)
+ * or a negative errno and never print. */
 #ifndef USM_DIRTY_H
 #define USM_DIRTY_H
 
