@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <usm/stats.h>  /* struct usm_pager_stats */
+
 struct usm_pager_config {
 	size_t fault_size;       /* fill granularity, a multiple of 4 KiB */
 	uint64_t limit;          /* resident cap in bytes; 0 = no cap */
@@ -27,23 +29,6 @@ struct usm_pager_config {
 	const char *store;       /* usm_store_open spec */
 	uint64_t store_max;      /* store cap in bytes; 0 = none */
 	void (*fatal)(const char *message);  /* called when paging cannot go on */
-};
-
-/* Latency of fault service: from reading the fault to the filled page. */
-struct usm_pager_stats {
-	uint64_t first_touch;    /* faults on pages never seen */
-	uint64_t refaults;       /* faults on pages that had been evicted */
-	uint64_t wp_faults;      /* first writes to clean pages */
-	uint64_t evictions;      /* pages evicted */
-	uint64_t dropped_clean;  /* ... of which clean, with a copy, not written again */
-	uint64_t prefetched;     /* pages filled ahead of a fault */
-	uint64_t bytes_to_store, bytes_from_store;
-	uint64_t resident, peak_resident;    /* bytes */
-	uint64_t peak_resident_held;         /* ... while evictions were held (fork, mremap) */
-	uint64_t latency_p50_ns, latency_p99_ns;
-	uint64_t regions, managed_bytes;
-	uint64_t limit;                      /* bytes, now (usmd may move it) */
-	uint64_t pinned;                     /* bytes pinned by usm_hint */
 };
 
 void usm_pager_config_defaults(struct usm_pager_config *c);

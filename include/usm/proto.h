@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <usm/stats.h>
+
 #define USM_PROTO_MAGIC       0x314d5355u  /* "USM1" in memory */
 #define USM_PROTO_VERSION     1
 #define USM_PROTO_MAX_PAYLOAD 65536
@@ -19,7 +21,6 @@
 #define USM_PROTO_POLICY_MAX  16
 #define USM_PROTO_STORE_MAX   256
 #define USM_PROTO_TEXT_MAX    200
-#define USM_FRAME_SIZE        4096ull
 
 struct usm_msg_header {
 	uint32_t magic;
@@ -85,14 +86,23 @@ struct usm_msg_amount {
 	uint64_t grant;           /* d->c only: the total now granted; 0 in c->d */
 };
 
+/* The WIRE and ROW fields of USM_PAGER_STAT_FIELDS (usm/stats.h), in its order. */
+#define USM_MSG_STATS_WIRE_(name) uint64_t name;
+#define USM_MSG_STATS_ROW_(name) uint64_t name;
+#define USM_MSG_STATS_LOCAL_(name)
+#define USM_MSG_STATS_MEMBER_(name, wire, merge, run_key) USM_MSG_STATS_##wire##_(name)
 struct usm_msg_stats {
-	uint64_t resident, peak_resident;
-	uint64_t first_touch, refaults, evictions;
-	uint64_t bytes_to_store, bytes_from_store;
-	uint64_t latency_p50_ns, latency_p99_ns;
-	uint64_t limit;           /* the pager's limit now */
+	USM_PAGER_STAT_FIELDS(USM_MSG_STATS_MEMBER_)
 	char policy[USM_PROTO_POLICY_MAX];
 };
+#undef USM_MSG_STATS_MEMBER_
+#undef USM_MSG_STATS_LOCAL_
+#undef USM_MSG_STATS_ROW_
+#undef USM_MSG_STATS_WIRE_
+_Static_assert(sizeof(struct usm_msg_stats) == 96, "STATS is 96 bytes (docs/protocol.md)");
+
+/* The STATS message of a pager's figures; policy is left to the caller. */
+void usm_msg_stats_fill(struct usm_msg_stats *m, const struct usm_pager_stats *s);
 
 enum usm_hint_kind {
 	USM_HINT_WILLNEED = 1,    /* fill what is evicted in the range now */
@@ -128,6 +138,7 @@ struct usm_status_row {
 	char name[USM_PROTO_NAME_MAX];
 	char policy[USM_PROTO_POLICY_MAX];
 	uint64_t grant, limit;
+	/* the ROW fields of USM_PAGER_STAT_FIELDS, in the row's own order */
 	uint64_t resident, evictions, first_touch, refaults;
 	uint64_t latency_p50_ns, latency_p99_ns;
 	uint64_t bytes_to_store, bytes_from_store;

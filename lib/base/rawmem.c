@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/syscall.h"
+
 #define WINDOW_SIZE   (64ULL << 30)   /* address space only; committed on use */
 #define CHUNK_SIZE    (64u << 10)     /* unit of commit, and the large-block cutoff */
 #define MIN_CLASS     4               /* 16 bytes */
@@ -37,7 +39,7 @@ static struct free_run *free_runs;
 static void *raw_mmap(void *addr, size_t len, int prot, int flags)
 {
 	long r = syscall(SYS_mmap, addr, len, prot, flags, -1, 0);
-	return (r < 0 && r > -4096) ? MAP_FAILED : (void *)r;
+	return usm_syscall_failed(r) ? MAP_FAILED : (void *)r;
 }
 
 static int window_init(void)

@@ -135,7 +135,7 @@ static int read_back(void *ctx, uint32_t source, uint64_t addr, void *buf, size_
 {
 	struct read_back_ctx *rb = ctx;
 	ssize_t n = usm_os_proc_read_mem(rb->procs[source].memfd, addr, buf,
-					 count * USM_DEDUP_PAGE_SIZE);
+					 count * USM_PAGE_SIZE);
 
 	if (n == -EIO)
 		return 0;
@@ -143,7 +143,7 @@ static int read_back(void *ctx, uint32_t source, uint64_t addr, void *buf, size_
 		rb->vanished = source;
 	if (n < 0)
 		return (int)n;
-	return (int)(n / USM_DEDUP_PAGE_SIZE);
+	return (int)(n / USM_PAGE_SIZE);
 }
 
 /* Drops the processes that went away from the entry's pid list. */
@@ -178,7 +178,7 @@ static int count_groups(struct usm_meminfo_entry *e, struct meminfo_process *pro
 static int scan_name(struct usm_meminfo_entry *e, bool pagemap_scan, struct usm_meminfo *mi)
 {
 	struct meminfo_process *procs = calloc(e->npids, sizeof(*procs));
-	unsigned char *buf = malloc((size_t)MEMINFO_CHUNK_PAGES * USM_DEDUP_PAGE_SIZE);
+	unsigned char *buf = malloc((size_t)MEMINFO_CHUNK_PAGES * USM_PAGE_SIZE);
 	struct usm_dedup_store store = { 0 };
 	int err = procs && buf ? 0 : -ENOMEM;
 	size_t scanned = 0;

@@ -12,8 +12,6 @@
 #include "os/procfs.h"
 #include "os/smaps.h"
 
-#define PAGE USM_DEDUP_PAGE_SIZE
-
 struct walk {
 	struct meminfo_process *p;
 	uint32_t source;
@@ -30,29 +28,29 @@ static int hash_present(void *ctx, uint64_t start, uint64_t end)
 {
 	struct walk *w = ctx;
 
-	w->p->valid += (end - start) / PAGE;
+	w->p->valid += (end - start) / USM_PAGE_SIZE;
 	if (!w->readable)
 		return 0;
 	for (uint64_t addr = start; addr < end;) {
 		uint64_t len = end - addr;
 		ssize_t n;
 
-		if (len > (uint64_t)MEMINFO_CHUNK_PAGES * PAGE)
-			len = (uint64_t)MEMINFO_CHUNK_PAGES * PAGE;
+		if (len > (uint64_t)MEMINFO_CHUNK_PAGES * USM_PAGE_SIZE)
+			len = (uint64_t)MEMINFO_CHUNK_PAGES * USM_PAGE_SIZE;
 		n = usm_os_proc_read_mem(w->p->memfd, addr, w->buf, len);
-		if (n == -EIO || (n >= 0 && n < PAGE)) {
-			addr += PAGE;
+		if (n == -EIO || (n >= 0 && (uint64_t)n < USM_PAGE_SIZE)) {
+			addr += USM_PAGE_SIZE;
 			continue;
 		}
 		if (n < 0)
 			return (int)n;
-		for (ssize_t off = 0; off + PAGE <= n; off += PAGE) {
+		for (uint64_t off = 0; off + USM_PAGE_SIZE <= (uint64_t)n; off += USM_PAGE_SIZE) {
 			int err = usm_dedup_add(w->store, usm_dedup_hash(w->buf + off), w->source,
-						addr + (uint64_t)off);
+						addr + off);
 			if (err)
 				return err;
 		}
-		addr += (uint64_t)n / PAGE * PAGE;
+		addr += usm_page_down((uint64_t)n);
 	}
 	return 0;
 }
@@ -131,7 +129,7 @@ int meminfo_process_scan(struct meminfo_process *p, const char *name, uint32_t s
 	if (!err)
 		err = open_files(dirfd, &pmfd, &p->memfd);
 	if (!err) {
-		p->total = kb / (PAGE / 1024);
+		p->total = kb / (USM_PAGE_SIZE / 1024);
 		err = walk_mappings(dirfd, pmfd, pagemap_scan, &w);
 		/* A process that exits mid-walk makes its files read as empty:
 		 * if its pagemap still reads, what was read is whole. */

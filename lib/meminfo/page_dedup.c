@@ -7,13 +7,12 @@
 
 #include <xxhash.h>
 
-#define PAGE USM_DEDUP_PAGE_SIZE
 /* Consecutive pages read back in one call: 256 KiB. */
 #define BATCH_PAGES 64
 
 uint64_t usm_dedup_hash(const void *page)
 {
-	return XXH3_64bits(page, PAGE);
+	return XXH3_64bits(page, USM_PAGE_SIZE);
 }
 
 int usm_dedup_add(struct usm_dedup_store *s, uint64_t hash, uint32_t source, uint64_t addr)
@@ -101,7 +100,8 @@ static size_t consecutive(const struct usm_page_ref *r, size_t n, size_t max)
 {
 	size_t k = 1;
 
-	while (k < n && k < max && r[k].source == r[0].source && r[k].addr == r[0].addr + k * PAGE)
+	while (k < n && k < max && r[k].source == r[0].source &&
+	       r[k].addr == r[0].addr + k * USM_PAGE_SIZE)
 		k++;
 	return k;
 }
@@ -136,13 +136,13 @@ static int split_run(struct usm_page_ref *refs, size_t n, struct reader *rd,
 			if ((size_t)got > want)
 				got = (int)want;
 			for (size_t k = 0; k < (size_t)got; k++) {
-				const unsigned char *page = rd->batch + k * PAGE;
+				const unsigned char *page = rd->batch + k * USM_PAGE_SIZE;
 
 				if (!same) {
 					/* the representative comes in the first batch */
-					memcpy(rd->rep, page, PAGE);
+					memcpy(rd->rep, page, USM_PAGE_SIZE);
 					same = 1;
-				} else if (!memcmp(rd->rep, page, PAGE)) {
+				} else if (!memcmp(rd->rep, page, USM_PAGE_SIZE)) {
 					same++;
 				} else {
 					swap_refs(&refs[kept++], &refs[q + k]);
@@ -173,8 +173,8 @@ int usm_dedup_count(struct usm_dedup_store *s, usm_dedup_read_fn read, void *ctx
 	err = sort_by_hash(s->refs, s->len);
 	if (err)
 		return err;
-	rd.rep = malloc(PAGE);
-	rd.batch = malloc(BATCH_PAGES * PAGE);
+	rd.rep = malloc(USM_PAGE_SIZE);
+	rd.batch = malloc(BATCH_PAGES * USM_PAGE_SIZE);
 	if (!rd.rep || !rd.batch)
 		err = -ENOMEM;
 	for (size_t i = 0, j; i < s->len && !err; i = j) {

@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define USM_DEDUP_PAGE_SIZE 4096
+#include "base/page.h" /* a page here is the base page, USM_PAGE_SIZE */
+
 
 /* One page: its hash and where to read it again. */
 struct usm_page_ref {

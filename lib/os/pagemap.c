@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/page.h"
+
 /* PAGEMAP_SCAN's ABI, for building against uapi headers older than 6.7
  * (Debian 12 ships 6.1). Layout from include/uapi/linux/fs.h; the
  * categories and flags are in pagemap.h under USM_ names. */
@@ -16,9 +18,6 @@ struct usm_pm_scan_arg {
 	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
 };
 #define USM_PAGEMAP_SCAN _IOWR('f', 16, struct usm_pm_scan_arg)
-
-#define PAGE_SHIFT 12
-#define PAGE_SIZE  (1ULL << PAGE_SHIFT)
 
 /* Entries per pread of the fallback: 512 KiB, 256 MiB of address space. */
 #define READ_CHUNK 65536
@@ -41,7 +40,7 @@ int usm_os_pagemap_open(pid_t pid)
 int usm_os_pagemap_read(int fd, uint64_t addr, uint64_t *entries, size_t count)
 {
 	size_t want = count * sizeof(*entries);
-	off_t off = (off_t)((addr >> PAGE_SHIFT) * sizeof(*entries));
+	off_t off = (off_t)((addr >> USM_PAGE_SHIFT) * sizeof(*entries));
 	size_t done = 0;
 
 	while (done < want) {
@@ -111,7 +110,7 @@ static int run_flush(struct present_run *r)
 
 static int present_by_read(int fd, uint64_t start, uint64_t end, struct present_run *run)
 {
-	uint64_t pages = (end - start) >> PAGE_SHIFT;
+	uint64_t pages = (end - start) >> USM_PAGE_SHIFT;
 	size_t cap = pages < READ_CHUNK ? (size_t)pages : READ_CHUNK;
 	uint64_t *e;
 	int err = 0;
@@ -122,7 +121,7 @@ static int present_by_read(int fd, uint64_t start, uint64_t end, struct present_
 	if (!e)
 		return -ENOMEM;
 	for (uint64_t addr = start; addr < end && !err;) {
-		size_t count = (end - addr) >> PAGE_SHIFT;
+		size_t count = (end - addr) >> USM_PAGE_SHIFT;
 
 		if (count > cap)
 			count = cap;
@@ -141,10 +140,11 @@ static int present_by_read(int fd, uint64_t start, uint64_t end, struct present_
 			while (j < count && (e[j] & USM_PM_PRESENT))
 				j++;
 			if (j > i)
-				err = run_add(run, addr + i * PAGE_SIZE, addr + j * PAGE_SIZE);
+				err = run_add(run, addr + i * USM_PAGE_SIZE,
+					      addr + j * USM_PAGE_SIZE);
 			i = j + 1;
 		}
-		addr += count * PAGE_SIZE;
+		addr += count * USM_PAGE_SIZE;
 	}
 	free(e);
 	return err;
@@ -268,12 +268,12 @@ bool usm_os_soft_dirty_supported(void)
 
 	if (fd < 0)
 		return false;
-	p = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, USM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p != MAP_FAILED) {
 		*(volatile char *)p = 1;
 		ok = usm_os_pagemap_read(fd, (uint64_t)(uintptr_t)p, &entry, 1) == 0 &&
 		     (entry & USM_PM_SOFTDIRTY);
-		munmap(p, PAGE_SIZE);
+		munmap(p, USM_PAGE_SIZE);
 	}
 	close(fd);
 	return ok;
@@ -290,7 +290,7 @@ int usm_os_kpageflags_read(int fd, uint64_t pfn, uint64_t *flags, size_t count)
 {
 	/* Same layout as pagemap: one 64-bit word per frame; a frame past
 	 * the last one reads as nothing (-EIO here). */
-	int err = usm_os_pagemap_read(fd, pfn << PAGE_SHIFT, flags, count);
+	int err = usm_os_pagemap_read(fd, pfn << USM_PAGE_SHIFT, flags, count);
 
 	return err == -ESRCH ? -EIO : err;
 }

@@ -41,7 +41,7 @@ static void sort_by_address(struct mpage **v, size_t n)
 
 static bool all_zero(const struct usm_pager *p, const uint8_t *b)
 {
-	return memcmp(b, p->zero_buf, PAGE_SIZE) == 0;
+	return memcmp(b, p->zero_buf, USM_PAGE_SIZE) == 0;
 }
 
 static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
@@ -52,7 +52,7 @@ static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
 		m->write_score--;
 	m->wp_faulted = false;
 	if (!m->dirty && m->copy) {
-		p->st.dropped_clean++;
+		p->st.evictions_clean++;
 		return;
 	}
 	usm_store_drop(p->store, m->copy);
@@ -60,17 +60,17 @@ static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
 	m->copy_len = 0;
 	if (all_zero(p, data))
 		return;
-	int rc = usm_store_put(p->store, data, PAGE_SIZE, &m->copy);
+	int rc = usm_store_put(p->store, data, USM_PAGE_SIZE, &m->copy);
 	if (rc < 0)
 		pager_fatal(p, "cannot write an evicted page to the store %s (%s)",
 			    usm_store_describe(p->store), rc == -ENOSPC ? "store full" : strerror(-rc));
-	m->copy_len = PAGE_SIZE;
-	p->st.bytes_to_store += PAGE_SIZE;
+	m->copy_len = USM_PAGE_SIZE;
+	p->st.bytes_to_store += USM_PAGE_SIZE;
 }
 
 static void evict_run(struct usm_pager *p, struct mpage **run, size_t n)
 {
-	uint64_t addr = page_addr(run[0]), len = n * PAGE_SIZE;
+	uint64_t addr = page_addr(run[0]), len = n * USM_PAGE_SIZE;
 
 	if (usm_os_uffd_writeprotect(p->uffd, addr, len, true, false) < 0) {
 		if (n == 1) {
@@ -97,7 +97,7 @@ static void evict_run(struct usm_pager *p, struct mpage **run, size_t n)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		save_page(p, run[i], p->evict_buf + i * PAGE_SIZE);
+		save_page(p, run[i], p->evict_buf + i * USM_PAGE_SIZE);
 	usm_os_madvise((void *)(uintptr_t)addr, len, MADV_DONTNEED);
 	for (size_t i = 0; i < n; i++) {
 		run[i]->state = PAGE_EVICTED;
@@ -153,7 +153,7 @@ void evict_make_room(struct usm_pager *p, uint64_t need)
  * when usmd hands them to another process. */
 void evict_set_limit(struct usm_pager *p, uint64_t limit_bytes)
 {
-	p->limit_pages = limit_bytes / PAGE_SIZE;
+	p->limit_pages = limit_bytes / USM_PAGE_SIZE;
 	p->low_pages = p->limit_pages * p->cfg.low_pct / 100;
 	if (p->limit_pages && !p->evict_hold)
 		evict_down_to(p, p->limit_pages);
@@ -178,8 +178,8 @@ void evict_rearm(void *ctx, struct usm_policy_node **nodes, size_t n)
 		size_t j = i + 1;
 		while (j < k && v[j]->region == v[i]->region && v[j]->index == v[j - 1]->index + 1)
 			j++;
-		if (usm_os_uffd_writeprotect(p->uffd, page_addr(v[i]), (j - i) * PAGE_SIZE, true,
-					     false) == 0)
+		if (usm_os_uffd_writeprotect(p->uffd, page_addr(v[i]), (j - i) * USM_PAGE_SIZE,
+					     true, false) == 0)
 			for (size_t q = i; q < j; q++)
 				v[q]->wp = true;
 		i = j;

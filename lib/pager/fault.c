@@ -51,8 +51,8 @@ static void mark_resident(struct usm_pager *p, struct region *r, uint64_t index,
 	/* the budget is held off around fork and mremap (docs/run.md): those
 	 * peaks are the documented slack, kept apart from the budget's */
 	uint64_t *peak = p->evict_hold ? &p->st.peak_resident_held : &p->st.peak_resident;
-	if (p->resident_pages * PAGE_SIZE > *peak)
-		*peak = p->resident_pages * PAGE_SIZE;
+	if (p->resident_pages * USM_PAGE_SIZE > *peak)
+		*peak = p->resident_pages * USM_PAGE_SIZE;
 	usm_policy_inserted(p->policy, &m->node);
 }
 
@@ -63,20 +63,20 @@ static void mark_resident(struct usm_pager *p, struct region *r, uint64_t index,
 static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
 		    enum fill_kind kind, bool prefetch)
 {
-	uint64_t addr = r->start + first * PAGE_SIZE, len = count * PAGE_SIZE, done = 0;
+	uint64_t addr = r->start + first * USM_PAGE_SIZE, len = count * USM_PAGE_SIZE, done = 0;
 	int rc;
 
 	if (kind == FILL_COPY || kind == FILL_COPY_WRITABLE) {
 		for (uint64_t i = 0; i < count; i++) {
 			struct mpage *m = region_page(r, first + i, false);
-			uint8_t *dst = p->fill_buf + i * PAGE_SIZE;
+			uint8_t *dst = p->fill_buf + i * USM_PAGE_SIZE;
 			rc = usm_store_get(p->store, m->copy, dst, m->copy_len);
 			if (rc < 0)
 				pager_fatal(p, "cannot read an evicted page back from the store (%s): "
 					       "stopping rather than returning wrong data",
 					    strerror(-rc));
-			if (m->copy_len < PAGE_SIZE)
-				memset(dst + m->copy_len, 0, PAGE_SIZE - m->copy_len);
+			if (m->copy_len < USM_PAGE_SIZE)
+				memset(dst + m->copy_len, 0, USM_PAGE_SIZE - m->copy_len);
 			p->st.bytes_from_store += m->copy_len;
 		}
 		do {
@@ -94,7 +94,7 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 			rc = usm_os_uffd_zeropage(p->uffd, addr, len, &done);
 		} while (rc == -EAGAIN && done == 0);
 	}
-	uint64_t filled = done / PAGE_SIZE;
+	uint64_t filled = done / USM_PAGE_SIZE;
 	if (rc == 0)
 		filled = count;
 	for (uint64_t i = 0; i < filled; i++)
@@ -113,7 +113,7 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 	}
 	/* -ENOENT, -EFAULT: the mapping went away or is not registered; a
 	 * thread waiting on it is woken and sees what the kernel gives it */
-	usm_os_uffd_wake(p->uffd, addr, PAGE_SIZE);
+	usm_os_uffd_wake(p->uffd, addr, USM_PAGE_SIZE);
 	return rc;
 }
 
@@ -151,27 +151,27 @@ void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 	struct region *r = region_find(p, addr);
 
 	if (!r) {
-		usm_os_uffd_wake(p->uffd, addr & ~(PAGE_SIZE - 1), PAGE_SIZE);
+		usm_os_uffd_wake(p->uffd, usm_page_down(addr), USM_PAGE_SIZE);
 		return;
 	}
-	uint64_t page = addr & ~(PAGE_SIZE - 1);
+	uint64_t page = usm_page_down(addr);
 	uint64_t fs = p->cfg.fault_size;
 	uint64_t start = addr - addr % fs, end = start + fs;
 	bool sequential = r->sequential ||
 			  (addr >= p->next_seq_addr - fs && addr < p->next_seq_addr + fs);
-	struct mpage *m = region_page(r, (page - r->start) / PAGE_SIZE, false);
+	struct mpage *m = region_page(r, (page - r->start) / USM_PAGE_SIZE, false);
 	bool refault = m && m->state == PAGE_EVICTED;
 
 	if (refault && !sequential) {
 		start = page;
-		end = page + PAGE_SIZE;
+		end = page + USM_PAGE_SIZE;
 	}
 	if (start < r->start)
 		start = r->start;
 	if (end > region_end(r))
 		end = region_end(r);
 	p->fill_for_write = write;
-	fill_range(p, r, (start - r->start) / PAGE_SIZE, (end - start) / PAGE_SIZE, false);
+	fill_range(p, r, (start - r->start) / USM_PAGE_SIZE, (end - start) / USM_PAGE_SIZE, false);
 
 	uint64_t ahead = end;
 	if (sequential && p->cfg.prefetch) {
@@ -179,29 +179,30 @@ void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 		if (ahead > region_end(r))
 			ahead = region_end(r);
 		if (ahead > end)
-			fill_range(p, r, (end - r->start) / PAGE_SIZE, (ahead - end) / PAGE_SIZE, true);
+			fill_range(p, r, (end - r->start) / USM_PAGE_SIZE,
+				   (ahead - end) / USM_PAGE_SIZE, true);
 	}
 	p->next_seq_addr = ahead;
 }
 
 void fault_wp(struct usm_pager *p, uint64_t addr)
 {
-	uint64_t page = addr & ~(PAGE_SIZE - 1);
+	uint64_t page = usm_page_down(addr);
 	struct region *r = region_find(p, page);
-	struct mpage *m = r ? region_page(r, (page - r->start) / PAGE_SIZE, false) : NULL;
+	struct mpage *m = r ? region_page(r, (page - r->start) / USM_PAGE_SIZE, false) : NULL;
 
 	if (!m || m->state != PAGE_RESIDENT) {
 		/* evicted while the writer waited: fill it again, which wakes it */
 		fault_missing(p, addr, true);
 		return;
 	}
-	p->st.wp_faults++;
+	p->st.first_write_faults++;
 	m->dirty = true;
 	m->wp_faulted = true;
 	m->wp = false;
 	usm_policy_accessed(p->policy, &m->node);
-	if (usm_os_uffd_writeprotect(p->uffd, page, PAGE_SIZE, false, true) < 0)
-		usm_os_uffd_wake(p->uffd, page, PAGE_SIZE);
+	if (usm_os_uffd_writeprotect(p->uffd, page, USM_PAGE_SIZE, false, true) < 0)
+		usm_os_uffd_wake(p->uffd, page, USM_PAGE_SIZE);
 }
 
 /* Before a fork: every evicted page comes back, whatever the budget. */
@@ -217,7 +218,7 @@ void fill_all_evicted(struct usm_pager *p)
 				k++;
 				continue;
 			}
-			uint64_t max = p->fill_buf_size / PAGE_SIZE, n = 1;
+			uint64_t max = p->fill_buf_size / USM_PAGE_SIZE, n = 1;
 			while (k + n < r->npages && n < max &&
 			       kind_of(region_page(r, k + n, false)) == kind)
 				n++;

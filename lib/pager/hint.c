@@ -23,13 +23,13 @@ static void each_part(struct usm_pager *p, uint64_t start, uint64_t len, range_f
 	     r = region_next(p, region_end(r))) {
 		uint64_t from = start > r->start ? start : r->start;
 		uint64_t to = end < region_end(r) ? end : region_end(r);
-		fn(p, r, (from - r->start) / PAGE_SIZE, (to - from) / PAGE_SIZE, ctx);
+		fn(p, r, (from - r->start) / USM_PAGE_SIZE, (to - from) / USM_PAGE_SIZE, ctx);
 	}
 }
 
 static uint64_t chunk_pages(const struct usm_pager *p)
 {
-	return p->fill_buf_size / PAGE_SIZE; /* what one fill may copy at once */
+	return p->fill_buf_size / USM_PAGE_SIZE; /* what one fill may copy at once */
 }
 
 static void will_need(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,

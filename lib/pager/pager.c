@@ -20,11 +20,12 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <usm/rawmem.h>
 
+#include "base/clock.h"
+#include "base/syscall.h"
 #include "os/uffd.h"
 #include "os/vm.h"
 
@@ -62,13 +63,6 @@ void pager_fatal(struct usm_pager *p, const char *fmt, ...)
 	_exit(125);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void futex_wake_one(atomic_int *word)
 {
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
@@ -89,7 +83,7 @@ static long do_add(struct usm_pager *p, uint64_t start, uint64_t len)
 	if (rc < 0)
 		return rc;
 	region_drop_range(p, start, len); /* stale records of an earlier mapping */
-	struct region *r = region_insert(p, start, len / PAGE_SIZE);
+	struct region *r = region_insert(p, start, len / USM_PAGE_SIZE);
 	region_adopt_present(p, r);
 	return 0;
 }
@@ -103,9 +97,9 @@ static bool drops_contents(int advice)
 static void copy_stats(struct usm_pager *p, struct usm_pager_stats *s)
 {
 	*s = p->st;
-	s->resident = p->resident_pages * PAGE_SIZE;
-	s->pinned = p->pinned_pages * PAGE_SIZE;
-	s->limit = p->limit_pages * PAGE_SIZE;
+	s->resident = p->resident_pages * USM_PAGE_SIZE;
+	s->pinned = p->pinned_pages * USM_PAGE_SIZE;
+	s->limit = p->limit_pages * USM_PAGE_SIZE;
 	s->latency_p50_ns = latency_percentile(p, 50);
 	s->latency_p99_ns = latency_percentile(p, 99);
 }
@@ -136,8 +130,8 @@ static long run_request(struct usm_pager *p, struct request *q)
 	case REQ_BRK: {
 		uint64_t old = (uint64_t)usm_os_brk(NULL);
 		uint64_t now = (uint64_t)usm_os_brk((void *)a[0]);
-		uint64_t old_top = (old + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-		uint64_t new_top = (now + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		uint64_t old_top = usm_page_up(old);
+		uint64_t new_top = usm_page_up(now);
 		if (new_top > old_top)
 			do_add(p, old_top, new_top - old_top);
 		else if (new_top < old_top)
@@ -150,22 +144,21 @@ static long run_request(struct usm_pager *p, struct request *q)
 	case REQ_MREMAP_END: {
 		uint64_t old_len = (uint64_t)a[1], new_len = (uint64_t)a[2];
 		long result = a[3];
-		old_len = (old_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-		new_len = (new_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		old_len = usm_page_up(old_len);
+		new_len = usm_page_up(new_len);
 		p->evict_hold--;
-		if (result < 0 && result > -4096)
+		if (usm_syscall_failed(result))
 			return 0;
 		/* a move was applied when its UFFD_EVENT_REMAP was read */
 		uint64_t at = (uint64_t)result;
 		if (new_len < old_len)
 			region_drop_range(p, at + new_len, old_len - new_len);
 		else if (new_len > old_len && region_find(p, at))
-			region_insert(p, at + old_len, (new_len - old_len) / PAGE_SIZE);
+			region_insert(p, at + old_len, (new_len - old_len) / USM_PAGE_SIZE);
 		return 0;
 	}
 	case REQ_FORGET:
-		region_drop_range(p, (uint64_t)a[0] & ~(PAGE_SIZE - 1),
-				  ((uint64_t)a[1] + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+		region_drop_range(p, usm_page_down((uint64_t)a[0]), usm_page_up((uint64_t)a[1]));
 		return 0;
 	case REQ_FORK_PREPARE:
 		p->evict_hold++;
@@ -257,18 +250,18 @@ static void handle_message(struct usm_pager *p, const struct uffd_msg *m)
 {
 	switch (m->event) {
 	case UFFD_EVENT_PAGEFAULT: {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = usm_now_ns();
 		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
 			fault_wp(p, m->arg.pagefault.address);
 		else
 			fault_missing(p, m->arg.pagefault.address,
 				      m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
-		latency_record(p, now_ns() - t0);
+		latency_record(p, usm_now_ns() - t0);
 		break;
 	}
 	case UFFD_EVENT_REMAP:
 		region_move_range(p, m->arg.remap.from, m->arg.remap.to,
-				  (m->arg.remap.len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+				  usm_page_up(m->arg.remap.len));
 		break;
 	default:
 		break;
@@ -329,8 +322,8 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	uint64_t features = 0;
 	int rc;
 
-	if (c->fault_size < PAGE_SIZE || c->fault_size % PAGE_SIZE || c->fault_size > (64 << 20) ||
-	    c->batch == 0 || c->low_pct > 100)
+	if (c->fault_size < USM_PAGE_SIZE || c->fault_size % USM_PAGE_SIZE ||
+	    c->fault_size > (64 << 20) || c->batch == 0 || c->low_pct > 100)
 		return -EINVAL;
 	p = usm_rawmem_alloc(sizeof(*p));
 	if (!p)
@@ -342,7 +335,7 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	rc = usm_policy_create(c->policy, evict_rearm, p, &p->policy);
 	if (rc < 0)
 		goto fail;
-	rc = usm_store_open(c->store, PAGE_SIZE, c->store_max, &p->store);
+	rc = usm_store_open(c->store, USM_PAGE_SIZE, c->store_max, &p->store);
 	if (rc < 0)
 		goto fail;
 	rc = p->uffd = open_full_uffd();
@@ -362,7 +355,7 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	p->fill_buf_size = c->fault_size * (1 + (size_t)c->prefetch);
 	p->fill_buf = usm_rawmem_alloc(p->fill_buf_size);
 	p->zero_buf = usm_rawmem_alloc(p->fill_buf_size);
-	p->evict_buf = usm_rawmem_alloc((size_t)c->batch * PAGE_SIZE);
+	p->evict_buf = usm_rawmem_alloc((size_t)c->batch * USM_PAGE_SIZE);
 	p->victims = usm_rawmem_alloc((size_t)c->batch * sizeof(*p->victims));
 	p->stack_size = 256 << 10;
 	p->stack = usm_rawmem_alloc(p->stack_size);
@@ -396,8 +389,8 @@ fail:
 /* The whole pages [addr, addr+len) touches. */
 static void page_span(const void *addr, size_t len, uint64_t *start, uint64_t *end)
 {
-	*start = (uint64_t)(uintptr_t)addr & ~(PAGE_SIZE - 1);
-	*end = ((uint64_t)(uintptr_t)addr + len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	*start = usm_page_down((uint64_t)(uintptr_t)addr);
+	*end = usm_page_up((uint64_t)(uintptr_t)addr + len);
 }
 
 int usm_pager_add(struct usm_pager *p, void *addr, size_t len)

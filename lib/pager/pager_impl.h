@@ -16,7 +16,8 @@
 #include <usm/policy.h>
 #include <usm/store.h>
 
-#define PAGE_SIZE  4096ULL
+#include "base/page.h"
+
 #define WRITE_SCORE_MAX 3          /* residencies a written page comes back writable */
 #define LEAF_PAGES 512
 
@@ -101,8 +102,14 @@ struct region *region_find(struct usm_pager *p, uint64_t addr);
 struct region *region_next(struct usm_pager *p, uint64_t addr);  /* holding addr, or the next one */
 struct region *region_insert(struct usm_pager *p, uint64_t start, uint64_t npages);
 struct mpage *region_page(struct region *r, uint64_t index, bool create);
-static inline uint64_t region_end(const struct region *r) { return r->start + r->npages * PAGE_SIZE; }
-static inline uint64_t page_addr(const struct mpage *m) { return m->region->start + m->index * PAGE_SIZE; }
+static inline uint64_t region_end(const struct region *r)
+{
+	return r->start + r->npages * USM_PAGE_SIZE;
+}
+static inline uint64_t page_addr(const struct mpage *m)
+{
+	return m->region->start + m->index * USM_PAGE_SIZE;
+}
 void region_drop_range(struct usm_pager *p, uint64_t start, uint64_t len);
 void region_forget_pages(struct usm_pager *p, uint64_t start, uint64_t len);
 void region_move_range(struct usm_pager *p, uint64_t from, uint64_t to, uint64_t len);

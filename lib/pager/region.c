@@ -82,7 +82,7 @@ struct region *region_insert(struct usm_pager *p, uint64_t start, uint64_t npage
 	if (!r->leaves)
 		pager_fatal(p, "out of memory for page records");
 	table_insert(p, r);
-	p->st.managed_bytes += npages * PAGE_SIZE;
+	p->st.managed_bytes += npages * USM_PAGE_SIZE;
 	return r;
 }
 
@@ -148,7 +148,7 @@ static void region_free(struct usm_pager *p, struct region *r)
 		}
 		usm_rawmem_free(leaf, LEAF_PAGES * sizeof(*leaf));
 	}
-	p->st.managed_bytes -= r->npages * PAGE_SIZE;
+	p->st.managed_bytes -= r->npages * USM_PAGE_SIZE;
 	usm_rawmem_free(r->leaves, r->nleaves * sizeof(*r->leaves));
 	usm_rawmem_free(r, sizeof(*r));
 }
@@ -161,9 +161,9 @@ static void split_at(struct usm_pager *p, uint64_t addr)
 
 	if (!r || r->start == addr)
 		return;
-	uint64_t k = (addr - r->start) / PAGE_SIZE;
+	uint64_t k = (addr - r->start) / USM_PAGE_SIZE;
 	uint64_t tail = r->npages - k;
-	p->st.managed_bytes -= tail * PAGE_SIZE; /* region_insert counts it again */
+	p->st.managed_bytes -= tail * USM_PAGE_SIZE; /* region_insert counts it again */
 	struct region *t = region_insert(p, addr, tail);
 	t->sequential = r->sequential;
 	for (uint64_t i = k; i < r->npages; i++) {
@@ -212,7 +212,7 @@ void region_forget_pages(struct usm_pager *p, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
 
-	for (uint64_t a = start & ~(PAGE_SIZE - 1); a < end;) {
+	for (uint64_t a = usm_page_down(start); a < end;) {
 		struct region *r = region_find(p, a);
 		if (!r) { /* skip to the next region, if any starts before end */
 			size_t i = find_index(p, a);
@@ -222,8 +222,8 @@ void region_forget_pages(struct usm_pager *p, uint64_t start, uint64_t len)
 			continue;
 		}
 		uint64_t stop = end < region_end(r) ? end : region_end(r);
-		for (; a < stop; a += PAGE_SIZE) {
-			uint64_t i = (a - r->start) / PAGE_SIZE;
+		for (; a < stop; a += USM_PAGE_SIZE) {
+			uint64_t i = (a - r->start) / USM_PAGE_SIZE;
 			struct mpage *m = region_page(r, i, false);
 			if (m) {
 				page_forget(p, m);
@@ -292,7 +292,7 @@ void region_adopt_present(struct usm_pager *p, struct region *r)
 		return;
 	for (uint64_t i = 0; i < r->npages; i += 512) {
 		uint64_t n = r->npages - i < 512 ? r->npages - i : 512;
-		if (usm_os_pagemap_read(fd, r->start + i * PAGE_SIZE, entries, n) < 0)
+		if (usm_os_pagemap_read(fd, r->start + i * USM_PAGE_SIZE, entries, n) < 0)
 			break;
 		for (uint64_t k = 0; k < n; k++) {
 			if (!(entries[k] & USM_PM_PRESENT))

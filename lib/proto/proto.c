@@ -14,8 +14,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "base/clock.h"
+#include "base/page.h"
 
 static const struct {
 	const char *name;
@@ -36,6 +38,20 @@ static const struct {
 	[USM_MSG_STATUS_REQ] = { "STATUS_REQ", 0 },
 	[USM_MSG_STATUS] = { "STATUS", sizeof(struct usm_status_pool) },
 };
+
+void usm_msg_stats_fill(struct usm_msg_stats *m, const struct usm_pager_stats *s)
+{
+	memset(m, 0, sizeof(*m));
+#define WIRE_(name) m->name = s->name;
+#define ROW_(name) WIRE_(name)
+#define LOCAL_(name)
+#define FILL_(name, wire, merge, run_key) wire##_(name)
+	USM_PAGER_STAT_FIELDS(FILL_)
+#undef FILL_
+#undef LOCAL_
+#undef ROW_
+#undef WIRE_
+}
 
 const char *usm_msg_type_name(unsigned type)
 {
@@ -67,7 +83,7 @@ static bool terminated(const char *s, size_t size)
 
 static bool frames(uint64_t bytes)
 {
-	return bytes % USM_FRAME_SIZE == 0;
+	return bytes % USM_PAGE_SIZE == 0;
 }
 
 int usm_msg_check_payload(const struct usm_msg_header *h, const void *payload)
@@ -79,8 +95,8 @@ int usm_msg_check_payload(const struct usm_msg_header *h, const void *payload)
 		const struct usm_msg_hello *m = payload;
 		ok = (m->role == USM_ROLE_CLIENT || m->role == USM_ROLE_MONITOR) &&
 		     terminated(m->name, sizeof(m->name)) && terminated(m->policy, sizeof(m->policy)) &&
-		     m->page_size % USM_FRAME_SIZE == 0 && frames(m->limit) && frames(m->min_grant) &&
-		     frames(m->resident);
+		     m->page_size % USM_PAGE_SIZE == 0 && frames(m->limit) &&
+		     frames(m->min_grant) && frames(m->resident);
 		break;
 	}
 	case USM_MSG_WELCOME: {
@@ -227,18 +243,10 @@ int usm_msg_read(int fd, struct usm_msg_reader *r, const struct usm_msg_header *
 	return whole_message(r, h, payload);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int usm_msg_read_timeout(int fd, struct usm_msg_reader *r, int timeout_ms,
 			 const struct usm_msg_header **h, const void **payload)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = (long long)usm_now_ms() + timeout_ms; /* signed: left goes below 0 */
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -248,7 +256,7 @@ int usm_msg_read_timeout(int fd, struct usm_msg_reader *r, int timeout_ms,
 		rc = buffered_message(r, h, payload); /* a message already here needs no wait */
 		if (rc)
 			return rc;
-		left = deadline - now_ms();
+		left = deadline - (long long)usm_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		rc = poll(&p, 1, (int)left);

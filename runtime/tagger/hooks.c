@@ -7,10 +7,11 @@
 #include "tagger.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "base/mremap.h"
+#include "base/syscall.h"
 #include "os/vm.h"
 
 /* glibc's record of the program break, which its brk wrapper keeps and
@@ -26,7 +27,7 @@ static bool is_managed_kind(int flags)
 
 static void *map_result(long r)
 {
-	if (r < 0 && r > -4096) {
+	if (usm_syscall_failed(r)) {
 		errno = (int)-r;
 		return MAP_FAILED;
 	}
@@ -35,7 +36,7 @@ static void *map_result(long r)
 
 static int int_result(long r)
 {
-	if (r < 0 && r > -4096) {
+	if (usm_syscall_failed(r)) {
 		errno = (int)-r;
 		return -1;
 	}
@@ -46,7 +47,7 @@ void *tagger_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {
 	long r = usm_os_mmap(addr, len, prot, flags, fd, off);
 
-	if (r < 0 && r > -4096)
+	if (usm_syscall_failed(r))
 		return map_result(r);
 	if (tagger_pager && is_managed_kind(flags))
 		usm_pager_add(tagger_pager, (void *)r, len); /* unmanaged if refused */
@@ -64,15 +65,10 @@ int tagger_munmap(void *addr, size_t len)
 
 void *tagger_mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
-	void *new_addr = NULL;
+	void *new_addr;
 	long r;
 
-	if (flags & MREMAP_FIXED) {
-		va_list ap;
-		va_start(ap, flags);
-		new_addr = va_arg(ap, void *);
-		va_end(ap);
-	}
+	USM_MREMAP_NEW_ADDR(flags, new_addr);
 	if (!tagger_pager)
 		return map_result(usm_os_mremap(old, old_len, new_len, flags, new_addr));
 	usm_pager_mremap_begin(tagger_pager);

@@ -26,11 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <usm/proto.h>
 #include <usm/rawmem.h>
+
+#include "base/clock.h"
+#include "base/page.h"
 
 #define HELLO_TIMEOUT_MS 2000
 #define TICK_MS 50
@@ -58,19 +60,6 @@ static struct {
 } link_ = { .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static struct usm_msg_reader reader;  /* 64 KiB: static, not on the thread's stack */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t frames_up(uint64_t bytes)
-{
-	return (bytes + USM_FRAME_SIZE - 1) / USM_FRAME_SIZE * USM_FRAME_SIZE;
-}
 
 static int send_msg(unsigned type, const void *payload, size_t len)
 {
@@ -121,7 +110,7 @@ static int hello(uint64_t resident, struct usm_msg_welcome *w, char *why, size_t
 		.page_size = link_.page_size,
 		.limit = link_.user_limit,
 		.min_grant = link_.min_grant,
-		.resident = frames_up(resident),
+		.resident = usm_page_up_sat(resident),
 	};
 	const struct usm_msg_header *mh;
 	const void *payload;
@@ -176,11 +165,11 @@ int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_
 	int rc;
 
 	snprintf(link_.path, sizeof(link_.path), "%s", path);
-	link_.user_limit = c->limit / USM_FRAME_SIZE * USM_FRAME_SIZE;
+	link_.user_limit = usm_page_down(c->limit);
 	link_.set_by_user = set_by_user;
 	link_.page_size = (uint32_t)c->fault_size;
-	link_.min_grant = frames_up(c->fault_size * (1 + (uint64_t)c->prefetch) +
-				    (uint64_t)c->batch * USM_FRAME_SIZE);
+	link_.min_grant = usm_page_up_sat(c->fault_size * (1 + (uint64_t)c->prefetch) +
+					  (uint64_t)c->batch * USM_PAGE_SIZE);
 	snprintf(link_.policy, sizeof(link_.policy), "%s", c->policy);
 	/* an ancestor found usmd away: join from the link thread, without
 	 * making every process of the tree wait for it again */
@@ -212,14 +201,15 @@ int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_
 /* ---- the link thread ---- */
 
 static struct {
-	long long last_stats, lease_sent, denied_at, last_eviction;
+	/* ms, each taken before the now it is subtracted from: no wrap */
+	uint64_t last_stats, lease_sent, denied_at, last_eviction;
 	uint64_t evictions;
 	bool lease_pending;
 } tick;
 
 static uint64_t step(void)
 {
-	uint64_t s = frames_up(link_.grant / 8);
+	uint64_t s = usm_page_up_sat(link_.grant / 8);
 
 	return s < MIN_STEP ? MIN_STEP : s > MAX_STEP ? MAX_STEP : s;
 }
@@ -236,7 +226,7 @@ static void handle(const struct usm_msg_header *h, const void *payload)
 		link_.grant += a->bytes;
 		tick.lease_pending = false;
 		if (a->bytes == 0)
-			tick.denied_at = now_ms();
+			tick.denied_at = usm_now_ms();
 		apply_limit();
 		break;
 	case USM_MSG_RECLAIM: {
@@ -265,21 +255,16 @@ static void handle(const struct usm_msg_header *h, const void *payload)
 
 static void send_stats(const struct usm_pager_stats *s)
 {
-	struct usm_msg_stats m = {
-		.resident = s->resident, .peak_resident = s->peak_resident,
-		.first_touch = s->first_touch, .refaults = s->refaults, .evictions = s->evictions,
-		.bytes_to_store = s->bytes_to_store, .bytes_from_store = s->bytes_from_store,
-		.latency_p50_ns = s->latency_p50_ns, .latency_p99_ns = s->latency_p99_ns,
-		.limit = s->limit,
-	};
+	struct usm_msg_stats m;
 
+	usm_msg_stats_fill(&m, s);
 	snprintf(m.policy, sizeof(m.policy), "%s", link_.policy);
 	send_msg(USM_MSG_STATS, &m, sizeof(m));
 }
 
 /* Asks for more while the pager evicts under the grant; gives back what
  * lies idle well above what is resident. */
-static void balance(const struct usm_pager_stats *s, long long now)
+static void balance(const struct usm_pager_stats *s, uint64_t now)
 {
 	bool evicting = s->evictions > tick.evictions;
 
@@ -295,7 +280,7 @@ static void balance(const struct usm_pager_stats *s, long long now)
 		tick.lease_sent = now;
 		return;
 	}
-	uint64_t keep = frames_up(s->resident) + step();
+	uint64_t keep = usm_page_up_sat(s->resident) + step();
 	if (keep < link_.min_grant)
 		keep = link_.min_grant;
 	if (!tick.lease_pending && now - tick.last_eviction > RELEASE_IDLE_MS &&
@@ -323,12 +308,12 @@ static void rejoin(void)
 
 static void *link_main(void *arg)
 {
-	long long next_rejoin = 0;
+	uint64_t next_rejoin = 0;
 
 	(void)arg;
 	for (;;) {
 		struct usm_pager_stats s;
-		long long now = now_ms();
+		uint64_t now = usm_now_ms();
 
 		if (link_.fd < 0) {
 			if (now >= next_rejoin) {
@@ -355,7 +340,7 @@ static void *link_main(void *arg)
 			}
 		}
 		usm_pager_get_stats(link_.pager, &s);
-		now = now_ms();
+		now = usm_now_ms();
 		balance(&s, now);
 		if (now - tick.last_stats >= link_.stats_ms) {
 			send_stats(&s);

@@ -21,6 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/page.h"
+
 #define JUMP_SIZE 14 /* jmp *0(%rip); .quad target */
 
 struct patch {
@@ -31,8 +33,8 @@ struct patch {
 
 static int make_writable(void *addr, size_t len, bool writable)
 {
-	uintptr_t page = (uintptr_t)addr & ~(uintptr_t)4095;
-	size_t span = ((uintptr_t)addr + len - page + 4095) & ~(size_t)4095;
+	uintptr_t page = usm_page_down((uintptr_t)addr);
+	size_t span = usm_page_up((uintptr_t)addr + len - page);
 	int prot = PROT_READ | PROT_EXEC | (writable ? PROT_WRITE : 0);
 
 	return syscall(SYS_mprotect, page, span, prot) < 0 ? -errno : 0;

@@ -212,25 +212,25 @@ __attribute__((visibility("default"))) long usm_tagger_hint(void *addr, size_t l
 	return rc;
 }
 
+/* One flat JSON object, a key per field of USM_PAGER_STAT_FIELDS, that usm
+ * run reads with json-c; built on the stack: the program is exiting. */
 __attribute__((destructor)) static void tagger_exit(void)
 {
 	struct usm_pager_stats s;
-	char json[1024];
+	char json[2048];
+	size_t n;
 
 	tagger_link_leave();
 	if (!tagger_pager || !stats_dir)
 		return;
 	usm_pager_get_stats(tagger_pager, &s);
-	snprintf(json, sizeof(json),
-		 "{\"pid\": %d, \"first_touch\": %" PRIu64 ", \"refaults\": %" PRIu64
-		 ", \"wp_faults\": %" PRIu64 ", \"evictions\": %" PRIu64
-		 ", \"dropped_clean\": %" PRIu64 ", \"prefetched\": %" PRIu64
-		 ", \"bytes_to_store\": %" PRIu64 ", \"bytes_from_store\": %" PRIu64
-		 ", \"peak_resident\": %" PRIu64 ", \"peak_resident_held\": %" PRIu64
-		 ", \"latency_p50_ns\": %" PRIu64
-		 ", \"latency_p99_ns\": %" PRIu64 ", \"managed_bytes\": %" PRIu64 "}\n",
-		 (int)getpid(), s.first_touch, s.refaults, s.wp_faults, s.evictions, s.dropped_clean,
-		 s.prefetched, s.bytes_to_store, s.bytes_from_store, s.peak_resident, s.peak_resident_held,
-		 s.latency_p50_ns, s.latency_p99_ns, s.managed_bytes);
+	n = (size_t)snprintf(json, sizeof(json), "{\"pid\": %d", (int)getpid());
+	for (size_t i = 0; i < usm_pager_stat_nfields && n < sizeof(json); i++)
+		n += (size_t)snprintf(json + n, sizeof(json) - n, ", \"%s\": %" PRIu64,
+				      usm_pager_stat_fields[i].name,
+				      usm_pager_stat_get(&s, &usm_pager_stat_fields[i]));
+	if (n + 3 > sizeof(json))
+		return;  /* cut short: usm run reports missing figures */
+	memcpy(json + n, "}\n", 3);
 	write_file("json", json);
 }

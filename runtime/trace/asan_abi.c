@@ -94,29 +94,18 @@ void __asan_allocas_unpoison(uintptr_t top, uintptr_t bottom);
 void __asan_poison_cxx_array_cookie(uintptr_t p);
 uintptr_t __asan_load_cxx_array_cookie(uintptr_t *p);
 
-RT_EXPORT void __asan_loadN(uintptr_t a, size_t n)
-{
-	if (n)
-		rt_access_fast(a, 0, CALLER);
-}
+/* The sized callbacks: an access of n bytes counts once, at its start. */
+#define RT_ACCESS_N(name, write)                                                                   \
+	RT_EXPORT void name(uintptr_t a, size_t n)                                                 \
+	{                                                                                          \
+		if (n)                                                                             \
+			rt_access_fast(a, write, CALLER);                                          \
+	}
 
-RT_EXPORT void __asan_storeN(uintptr_t a, size_t n)
-{
-	if (n)
-		rt_access_fast(a, 1, CALLER);
-}
-
-RT_EXPORT void __asan_loadN_noabort(uintptr_t a, size_t n)
-{
-	if (n)
-		rt_access_fast(a, 0, CALLER);
-}
-
-RT_EXPORT void __asan_storeN_noabort(uintptr_t a, size_t n)
-{
-	if (n)
-		rt_access_fast(a, 1, CALLER);
-}
+RT_ACCESS_N(__asan_loadN, 0)
+RT_ACCESS_N(__asan_storeN, 1)
+RT_ACCESS_N(__asan_loadN_noabort, 0)
+RT_ACCESS_N(__asan_storeN_noabort, 1)
 
 RT_EXPORT void __asan_report_load_n(uintptr_t a, size_t n)
 {

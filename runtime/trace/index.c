@@ -17,14 +17,14 @@
  * (live, address inside), so a slot read during a change is harmless. */
 #include "rt.h"
 
+#include "base/page.h"
+
 #define GRANULE_SHIFT 4
-#define PAGE_SHIFT    12
 #define REGION_SHIFT  22
 #define ADDR_BITS     47
 #define NREGIONS      (1UL << (ADDR_BITS - REGION_SHIFT))
-#define REGION_PAGES  (1UL << (REGION_SHIFT - PAGE_SHIFT))
+#define REGION_PAGES  (1UL << (REGION_SHIFT - USM_PAGE_SHIFT))
 #define REGION_GRANS  (1UL << (REGION_SHIFT - GRANULE_SHIFT))
-#define PAGE_SIZE_    (1UL << PAGE_SHIFT)
 
 struct region {
 	struct rt_obj *pages[REGION_PAGES];
@@ -75,7 +75,7 @@ struct rt_obj *rt_index_lookup(uintptr_t addr)
 
 	if (!r)
 		return NULL;
-	o = RT_LOAD(&r->pages[(addr >> PAGE_SHIFT) & (REGION_PAGES - 1)]);
+	o = RT_LOAD(&r->pages[(addr >> USM_PAGE_SHIFT) & (REGION_PAGES - 1)]);
 	if (!o)
 		o = RT_LOAD(&r->granules[(addr >> GRANULE_SHIFT) & (REGION_GRANS - 1)]);
 	return o && covers(o, addr) ? o : NULL;
@@ -104,11 +104,11 @@ static struct rt_obj *slot_apply(struct rt_obj **slot, struct rt_obj *o, enum op
 static struct rt_obj *slots_apply(uintptr_t lo, uintptr_t hi, bool pages, struct rt_obj *o,
                                   enum op op)
 {
-	unsigned shift = pages ? PAGE_SHIFT : GRANULE_SHIFT;
+	unsigned shift = pages ? USM_PAGE_SHIFT : GRANULE_SHIFT;
 	uintptr_t mask = (1UL << (REGION_SHIFT - shift)) - 1;
 	struct rt_obj *other = NULL;
 
-	for (uintptr_t a = lo & ~((1UL << shift) - 1); a < hi;) {
+	for (uintptr_t a = usm_align_down(lo, 1UL << shift); a < hi;) {
 		struct region *r = region_get(a, op == SET);
 		uintptr_t end = ((a >> REGION_SHIFT) + 1) << REGION_SHIFT;
 
@@ -133,8 +133,8 @@ static struct rt_obj *slots_apply(uintptr_t lo, uintptr_t hi, bool pages, struct
  * partial pages at either end) in granule slots. */
 static struct rt_obj *range_apply(uintptr_t va, size_t len, struct rt_obj *o, enum op op)
 {
-	uintptr_t end = va + len, first = (va + PAGE_SIZE_ - 1) & ~(PAGE_SIZE_ - 1);
-	uintptr_t last = end & ~(PAGE_SIZE_ - 1);
+	uintptr_t end = va + len, first = usm_page_up(va);
+	uintptr_t last = usm_page_down(end);
 	struct rt_obj *a, *b, *c = NULL;
 
 	if (end < va)

@@ -14,12 +14,15 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "base/page.h"
+#include "base/mremap.h"
+#include "base/syscall.h"
 
 /* the caller, or the C++ code that called operator new or delete */
 #define CALLER (rt_caller_ip ? rt_caller_ip : (uintptr_t)__builtin_return_address(0))
@@ -218,11 +221,8 @@ static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 {
 	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 
-	if (r < 0 && r > -4096) {
-		errno = (int)-r;
-		return MAP_FAILED;
-	}
-	return (void *)r;
+	/* syscall(2) has set errno and returned -1 */
+	return usm_syscall_failed(r) ? MAP_FAILED : (void *)r;
 }
 
 static void unmap_range(uintptr_t start, size_t len, uintptr_t ip)
@@ -242,7 +242,7 @@ static void unmap_range(uintptr_t start, size_t len, uintptr_t ip)
 			a = o->va + o->size;
 			rt_obj_free(o, ip, now);
 		} else {
-			a = (a | 4095) + 1;
+			a = usm_page_down(a) + USM_PAGE_SIZE;
 		}
 	}
 	rt_busy--;
@@ -285,18 +285,12 @@ RT_EXPORT int munmap(void *addr, size_t len)
 
 RT_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
-	void *new_addr = NULL;
+	void *new_addr;
 	uintptr_t ip = CALLER;
 	struct rt_obj *o = NULL;
 	long r;
 
-	if (flags & MREMAP_FIXED) {
-		va_list ap;
-
-		va_start(ap, flags);
-		new_addr = va_arg(ap, void *);
-		va_end(ap);
-	}
+	USM_MREMAP_NEW_ADDR(flags, new_addr);
 	if (!rt_busy && rt.ready) {
 		rt_busy++;
 		o = rt_index_lookup((uintptr_t)old);

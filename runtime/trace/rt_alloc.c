@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/syscall.h"
+
 #define RT_CHUNK (4UL << 20)
 
 static void *map(size_t len, int flags)
@@ -17,7 +19,7 @@ static void *map(size_t len, int flags)
 	long p = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
 	                 MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 
-	if (p < 0 && p > -4096)
+	if (usm_syscall_failed(p))
 		return NULL;
 	return (void *)p;
 }

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "base/clock.h"
 
 struct rt_state rt = {.enabled = 1, .log_access = 1, .print_live = 1};
 int rt_record_accesses;
@@ -28,10 +29,7 @@ void rt_update_flags(void)
 
 uint64_t rt_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec - rt.t0;
+	return usm_now_ns() - rt.t0;
 }
 
 pid_t rt_gettid(void)
@@ -119,8 +117,6 @@ __attribute__((constructor(101))) static void rt_init(void)
 		rt.active = 0;
 	}
 	if (rt.active) {
-		struct timespec ts;
-
 		rt.enabled = env_flag("USM_TRACE_ENABLED", 1);
 		rt.log_access = env_flag("USM_TRACE_LOG_ACCESS", 1);
 		rt.print_live = env_flag("USM_TRACE_PRINT_LIVE", 1);
@@ -128,8 +124,7 @@ __attribute__((constructor(101))) static void rt_init(void)
 		set_output();
 		/* A child of the traced program starts its own clock at zero too:
 		 * times are per CAPMAP. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		rt.t0 = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		rt.t0 = usm_now_ns();
 		pthread_atfork(fork_prepare, fork_parent, fork_child);
 		rt_ctl_start();
 	}

@@ -151,6 +151,20 @@ def store_tests():
     tap(r.returncode == rc and r.stdout == out and s.get("bytes_to_store", 0) > 0,
         "the file store gives the same output", r.stderr.decode())
     tap(not [f for f in os.listdir(TMP) if f.startswith("swap")], "the swap file is removed at exit")
+    # a store path with a quote: --stats must still be JSON, with the path as given
+    qdir = os.path.join(TMP, 'q"dir')
+    os.mkdir(qdir)
+    spec = "file:" + os.path.join(qdir, "swap")
+    stats = os.path.join(TMP, "quoted-store.json")
+    r = run_usm(["-q", "--limit", "8M", "--policy", "clock", "--store", spec, "--stats", stats],
+                [prog], None)
+    try:
+        settings = json.load(open(stats)).get("settings") or {}
+    except (OSError, ValueError) as e:
+        settings = {"error": str(e)}
+    tap(r.returncode == rc and settings.get("store") == spec and settings.get("policy") == "clock",
+        "--stats keeps a store path with a quote in its settings", json.dumps(settings) + "\n"
+        + r.stderr.decode(errors="replace"))
     r = run_usm(["--limit", "8M", "--store", "mem:zstd", "--store-max", "1M"], [prog], None)
     tap(r.returncode != 0 and b"store full" in r.stderr,
         "a full store ends the program with a clear message", r.stderr.decode())

@@ -252,6 +252,13 @@ got=$(awk -F, -v p="$1" -v c="$2" '
 is "handoff: every object the producer made, every write of the consumer, all freed, no other thread's counts" \
 	"$3 $4 0 0" "$got"
 
+# --- a refused mmap keeps the kernel's errno -----------------------------------
+run cc -O0 -g "$here/trace/mmap_fail.c" -o "$tmp/mmap_fail"
+is "usm cc builds the mmap_fail program" 0 "$rc"
+run trace -o "$tmp/mf.capmap" -- "$tmp/mmap_fail"
+is "a refused mmap under trace fails with the kernel's errno (EINVAL), as untraced" \
+	"EINVAL" "$out"
+
 # --- report on bad input -------------------------------------------------------
 good="$tmp/p.capmap"
 bad() { # bad NAME FILE: report must fail in one clear line

@@ -6,6 +6,8 @@
 #   check NAME CMD [ARGS]      ok when CMD exits 0
 #   check_eq NAME WANT GOT     ok when the two strings are equal
 #   check_fails NAME CMD ...   ok when CMD exits non-zero
+#   start PROG ARGS...         run in the background until it prints "ready"
+#   stop PID...                kill and reap
 
 USM=/usm               # modules (*.ko) and bin/ (test programs, usm)
 PATH=$USM/bin:$PATH
@@ -37,4 +39,29 @@ check_eq() {
 		echo "not ok - $1"
 		printf '%s\n' "#   want: $2" "#   got:  $3"
 	fi
+}
+
+# start PROG ARGS...: run in the background until it prints "ready"; sets
+# $pid and adds it to $pids.
+pids='' nstart=0
+start() {
+	nstart=$((nstart + 1))
+	"$@" > /tmp/ready.$nstart 2>&1 &
+	pid=$!
+	t=0
+	until grep -q '^ready$' /tmp/ready.$nstart; do
+		if [ $t -ge 300 ] || ! kill -0 $pid 2>/dev/null; then
+			echo "# $* did not get ready:"
+			sed 's/^/#   /' /tmp/ready.$nstart
+			return 1
+		fi
+		sleep 0.1
+		t=$((t + 1))
+	done
+	pids="$pids $pid"
+}
+
+stop() {
+	kill "$@" 2>/dev/null
+	for p in "$@"; do wait $p 2>/dev/null; done
 }

@@ -13,11 +13,10 @@
 
 #include "meminfo/page_dedup.h"
 
-#define PAGE USM_DEDUP_PAGE_SIZE
 #define MAX_PAGES 4096
 
-/* Sources of fake pages: page i of source s lives at address i * PAGE and
- * holds content id contents[s][i] (-1: unreadable). */
+/* Sources of fake pages: page i of source s lives at address
+ * i * USM_PAGE_SIZE and holds content id contents[s][i] (-1: unreadable). */
 struct fake {
 	int contents[2][MAX_PAGES];
 	int vanish_source; /* reading it fails -ESRCH; -1: never */
@@ -26,14 +25,14 @@ struct fake {
 
 static void content(unsigned char *page, int id)
 {
-	memset(page, 0, PAGE);
-	memcpy(page + PAGE / 2, &id, sizeof(id)); /* differs from others mid-page */
+	memset(page, 0, USM_PAGE_SIZE);
+	memcpy(page + USM_PAGE_SIZE / 2, &id, sizeof(id)); /* differs from others mid-page */
 }
 
 static int fake_read(void *ctx, uint32_t source, uint64_t addr, void *buf, size_t count)
 {
 	struct fake *f = ctx;
-	size_t first = addr / PAGE;
+	size_t first = addr / USM_PAGE_SIZE;
 
 	f->calls++;
 	if ((int)source == f->vanish_source)
@@ -43,7 +42,7 @@ static int fake_read(void *ctx, uint32_t source, uint64_t addr, void *buf, size_
 
 		if (id < 0)
 			return (int)i;
-		content((unsigned char *)buf + i * PAGE, id);
+		content((unsigned char *)buf + i * USM_PAGE_SIZE, id);
 	}
 	return (int)count;
 }
@@ -53,13 +52,13 @@ static int fake_read(void *ctx, uint32_t source, uint64_t addr, void *buf, size_
 static void add(struct usm_dedup_store *s, struct fake *f, uint32_t src, size_t i, int id,
 		uint64_t hash)
 {
-	unsigned char page[PAGE];
+	unsigned char page[USM_PAGE_SIZE];
 
 	f->contents[src][i] = id;
 	content(page, id < 0 ? 0 : id);
 	if (!hash)
 		hash = usm_dedup_hash(page);
-	assert_int_equal(usm_dedup_add(s, hash, src, i * PAGE), 0);
+	assert_int_equal(usm_dedup_add(s, hash, src, i * USM_PAGE_SIZE), 0);
 }
 
 static struct usm_dedup_counts count(struct usm_dedup_store *s, struct fake *f)

@@ -93,6 +93,49 @@ static void status_length_is_a_whole_number_of_rows(void **state)
 	assert_int_equal(usm_msg_check_header(&h), -EMSGSIZE);
 }
 
+/* STATS is generated from USM_PAGER_STAT_FIELDS: its layout must stay the
+ * one docs/protocol.md gives, and the fill must copy every wire field. */
+static void stats_keeps_the_documented_layout_and_is_filled(void **state)
+{
+	static const struct {
+		size_t offset, expected;
+	} at[] = {
+	        {offsetof(struct usm_msg_stats, resident), 0},
+	        {offsetof(struct usm_msg_stats, peak_resident), 8},
+	        {offsetof(struct usm_msg_stats, first_touch), 16},
+	        {offsetof(struct usm_msg_stats, refaults), 24},
+	        {offsetof(struct usm_msg_stats, evictions), 32},
+	        {offsetof(struct usm_msg_stats, bytes_to_store), 40},
+	        {offsetof(struct usm_msg_stats, bytes_from_store), 48},
+	        {offsetof(struct usm_msg_stats, latency_p50_ns), 56},
+	        {offsetof(struct usm_msg_stats, latency_p99_ns), 64},
+	        {offsetof(struct usm_msg_stats, limit), 72},
+	        {offsetof(struct usm_msg_stats, policy), 80},
+	};
+	struct usm_pager_stats s = {.resident = 1, .peak_resident = 2, .first_touch = 3,
+	                            .refaults = 4, .evictions = 5, .bytes_to_store = 6,
+	                            .bytes_from_store = 7, .latency_p50_ns = 8,
+	                            .latency_p99_ns = 9, .limit = 10, .first_write_faults = 11};
+	struct usm_msg_stats m;
+
+	assert_int_equal(sizeof(struct usm_msg_stats), 96);
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+		assert_int_equal(at[i].offset, at[i].expected);
+	memset(&m, 0xff, sizeof(m));
+	usm_msg_stats_fill(&m, &s);
+	assert_int_equal(m.resident, 1);
+	assert_int_equal(m.peak_resident, 2);
+	assert_int_equal(m.first_touch, 3);
+	assert_int_equal(m.refaults, 4);
+	assert_int_equal(m.evictions, 5);
+	assert_int_equal(m.bytes_to_store, 6);
+	assert_int_equal(m.bytes_from_store, 7);
+	assert_int_equal(m.latency_p50_ns, 8);
+	assert_int_equal(m.latency_p99_ns, 9);
+	assert_int_equal(m.limit, 10);
+	assert_int_equal(m.policy[0], '\0');
+}
+
 static void hello_payload_checks(void **state)
 {
 	struct usm_msg_header h = header(USM_MSG_HELLO, sizeof(struct usm_msg_hello));
@@ -201,7 +244,6 @@ static int pair[2];
 
 static int open_pair(void **state)
 {
-	(void)state;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
 		return -1;
 	fcntl(pair[1], F_SETFL, fcntl(pair[1], F_GETFL) | O_NONBLOCK);
@@ -210,7 +252,6 @@ static int open_pair(void **state)
 
 static int close_pair(void **state)
 {
-	(void)state;
 	close(pair[0]);
 	if (pair[1] >= 0)
 		close(pair[1]);
@@ -416,6 +457,7 @@ int main(void)
 	        cmocka_unit_test(headers_of_every_type_are_checked),
 	        cmocka_unit_test(bad_magic_version_and_type),
 	        cmocka_unit_test(status_length_is_a_whole_number_of_rows),
+	        cmocka_unit_test(stats_keeps_the_documented_layout_and_is_filled),
 	        cmocka_unit_test(hello_payload_checks),
 	        cmocka_unit_test(other_payload_checks),
 	        cmocka_unit_test(status_payload_checks),

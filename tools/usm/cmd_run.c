@@ -24,6 +24,8 @@
 #include <usm/pager.h>
 #include <usm/usm.h>
 
+#include "base/page.h"
+
 struct run_options {
 	struct usm_pager_config pager;
 	const char *stats_path;
@@ -103,7 +105,7 @@ static int check_choices(struct run_options *o)
 	if (!usm_store_spec_valid(o->pager.store))
 		return cli_usage_error("run", "--store: unknown store '%s' (one of: %s)",
 				       o->pager.store, usm_store_kinds());
-	if (o->pager.fault_size < 4096 || o->pager.fault_size % 4096 ||
+	if (o->pager.fault_size < USM_PAGE_SIZE || o->pager.fault_size % USM_PAGE_SIZE ||
 	    o->pager.fault_size > (64 << 20))
 		return cli_usage_error("run", "--page-size: must be a multiple of 4K, at most 64M");
 	if (o->pager.batch == 0)
@@ -385,15 +387,23 @@ static int wait_child(pid_t pid, int *status)
 	return 0;
 }
 
-static int settings_json(const struct run_options *o, const char *daemon, char *buf, size_t len)
+/* The settings as usm run --stats writes them; json-c quotes the strings
+ * (a store path may hold any byte). */
+static json_object *settings_json(const struct run_options *o, const char *daemon)
 {
-	return snprintf(buf, len,
-			"{\"limit\": %" PRIu64 ", \"page_size\": %zu, \"prefetch\": %u, "
-			"\"policy\": \"%s\", \"store\": \"%s\", \"low_watermark_pct\": %u, "
-			"\"batch\": %u, \"daemon\": %s%s%s}",
-			o->pager.limit, o->pager.fault_size, o->pager.prefetch, o->pager.policy,
-			o->pager.store, o->pager.low_pct, o->pager.batch, *daemon ? "\"" : "",
-			*daemon ? daemon : "null", *daemon ? "\"" : "");
+	json_object *j = json_object_new_object();
+
+#define PUT(k, v) json_object_object_add(j, k, v)
+	PUT("limit", json_object_new_int64((int64_t)o->pager.limit));
+	PUT("page_size", json_object_new_int64((int64_t)o->pager.fault_size));
+	PUT("prefetch", json_object_new_int64(o->pager.prefetch));
+	PUT("policy", json_object_new_string(o->pager.policy));
+	PUT("store", json_object_new_string(o->pager.store));
+	PUT("low_watermark_pct", json_object_new_int64(o->pager.low_pct));
+	PUT("batch", json_object_new_int64(o->pager.batch));
+	PUT("daemon", *daemon ? json_object_new_string(daemon) : NULL);
+#undef PUT
+	return j;
 }
 
 int cmd_run(int argc, char **argv)
@@ -401,7 +411,7 @@ int cmd_run(int argc, char **argv)
 	struct run_options o = { 0 };
 	struct usm_features f;
 	struct run_summary summary;
-	char path[PATH_MAX], tagger[PATH_MAX], dir[] = "/tmp/usm-run.XXXXXX", settings[1024];
+	char path[PATH_MAX], tagger[PATH_MAX], dir[] = "/tmp/usm-run.XXXXXX";
 	char daemon[PATH_MAX];
 	int rc, status = 0, exit_status, sig = 0;
 	pid_t pid;
@@ -463,8 +473,8 @@ int cmd_run(int argc, char **argv)
 	if (!o.quiet)
 		run_summary_print(stderr, &summary);
 	if (o.stats_path) {
-		settings_json(&o, daemon, settings, sizeof(settings));
-		if (run_summary_write_json(o.stats_path, &summary, settings, exit_status, sig) < 0) {
+		if (run_summary_write_json(o.stats_path, &summary, settings_json(&o, daemon),
+					   exit_status, sig) < 0) {
 			usm_error("run: cannot write %s", o.stats_path);
 			if (!exit_status)
 				exit_status = 1;

@@ -6,35 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 #include <usm/size.h>
 
-static uint64_t field(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? (uint64_t)json_object_get_int64(v) : 0;
-}
-
+/* One process's file as the tagger writes it: a key per field. */
 static void add_process(struct run_summary *s, json_object *o, bool is_cmd)
 {
-	s->processes++;
-	s->first_touch += field(o, "first_touch");
-	s->refaults += field(o, "refaults");
-	s->wp_faults += field(o, "wp_faults");
-	s->evictions += field(o, "evictions");
-	s->dropped_clean += field(o, "dropped_clean");
-	s->prefetched += field(o, "prefetched");
-	s->bytes_to_store += field(o, "bytes_to_store");
-	s->bytes_from_store += field(o, "bytes_from_store");
-	if (field(o, "peak_resident") > s->peak_resident)
-		s->peak_resident = field(o, "peak_resident");
-	if (field(o, "peak_resident_held") > s->peak_resident_held)
-		s->peak_resident_held = field(o, "peak_resident_held");
-	if (is_cmd || !s->latency_p50_ns) {
-		s->latency_p50_ns = field(o, "latency_p50_ns");
-		s->latency_p99_ns = field(o, "latency_p99_ns");
+	struct usm_pager_stats one = { 0 };
+
+	for (size_t i = 0; i < usm_pager_stat_nfields; i++) {
+		const struct usm_pager_stat_field *f = &usm_pager_stat_fields[i];
+		json_object *v;
+
+		if (json_object_object_get_ex(o, f->name, &v))
+			*usm_pager_stat(&one, f) = (uint64_t)json_object_get_int64(v);
 	}
+	s->processes++;
+	usm_pager_stats_merge(&s->st, &one, is_cmd);
 }
 
 static void report_fatal(const char *path, int pid)
@@ -96,22 +83,23 @@ void run_summary_print(FILE *out, const struct run_summary *s)
 	fprintf(out, "usm: %u process%s managed\n", s->processes, s->processes == 1 ? "" : "es");
 	fprintf(out, "  faults      %" PRIu64 " first-touch, %" PRIu64 " refaults, %" PRIu64
 		     " first writes; %" PRIu64 " pages prefetched\n",
-		s->first_touch, s->refaults, s->wp_faults, s->prefetched);
+		s->st.first_touch, s->st.refaults, s->st.first_write_faults, s->st.prefetched);
 	fprintf(out, "  evictions   %" PRIu64 " pages (%" PRIu64 " clean, dropped without a write)\n",
-		s->evictions, s->dropped_clean);
+		s->st.evictions, s->st.evictions_clean);
 	fprintf(out, "  store       %s written, %s read back\n",
-		usm_format_size(s->bytes_to_store, a, sizeof(a)),
-		usm_format_size(s->bytes_from_store, b, sizeof(b)));
+		usm_format_size(s->st.bytes_to_store, a, sizeof(a)),
+		usm_format_size(s->st.bytes_from_store, b, sizeof(b)));
 	fprintf(out, "  latency     p50 %s, p99 %s per fault served\n",
-		us(s->latency_p50_ns, c, sizeof(c)), us(s->latency_p99_ns, d, sizeof(d)));
-	fprintf(out, "  resident    peak %s of managed memory", usm_format_size(s->peak_resident, a, sizeof(a)));
-	if (s->peak_resident_held > s->peak_resident)
+		us(s->st.latency_p50_ns, c, sizeof(c)), us(s->st.latency_p99_ns, d, sizeof(d)));
+	fprintf(out, "  resident    peak %s of managed memory",
+		usm_format_size(s->st.peak_resident, a, sizeof(a)));
+	if (s->st.peak_resident_held > s->st.peak_resident)
 		fprintf(out, " (%s while fork or mremap held evictions)",
-			usm_format_size(s->peak_resident_held, b, sizeof(b)));
+			usm_format_size(s->st.peak_resident_held, b, sizeof(b)));
 	fputc('\n', out);
 }
 
-int run_summary_write_json(const char *path, const struct run_summary *s, const char *settings_json,
+int run_summary_write_json(const char *path, const struct run_summary *s, json_object *settings,
 			   int exit_status, int signal)
 {
 	json_object *o = json_object_new_object();
@@ -120,23 +108,16 @@ int run_summary_write_json(const char *path, const struct run_summary *s, const 
 #define PUT(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
 	PUT("processes", s->processes);
 	PUT("stopped", s->stopped);
-	PUT("first_touch_faults", s->first_touch);
-	PUT("refaults", s->refaults);
-	PUT("first_write_faults", s->wp_faults);
-	PUT("prefetched_pages", s->prefetched);
-	PUT("evictions", s->evictions);
-	PUT("evictions_clean", s->dropped_clean);
-	PUT("bytes_to_store", s->bytes_to_store);
-	PUT("bytes_from_store", s->bytes_from_store);
-	PUT("fault_latency_p50_ns", s->latency_p50_ns);
-	PUT("fault_latency_p99_ns", s->latency_p99_ns);
-	PUT("peak_resident_bytes", s->peak_resident);
-	PUT("peak_resident_held_bytes", s->peak_resident_held);
+	for (size_t i = 0; i < usm_pager_stat_nfields; i++)
+		if (usm_pager_stat_fields[i].run_key)
+			PUT(usm_pager_stat_fields[i].run_key,
+			    usm_pager_stat_get(&s->st, &usm_pager_stat_fields[i]));
 	PUT("exit_status", exit_status);
 	PUT("signal", signal);
 #undef PUT
-	json_object_object_add(o, "settings", json_tokener_parse(settings_json));
-	if (json_object_to_file_ext(path, o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED) < 0)
+	json_object_object_add(o, "settings", settings);
+	if (json_object_to_file_ext(path, o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+					     JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
 		rc = -EIO;
 	json_object_put(o);
 	return rc;

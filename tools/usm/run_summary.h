@@ -7,14 +7,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <json-c/json.h>
+#include <usm/stats.h>
+
 struct run_summary {
 	unsigned processes;       /* processes that reported figures */
 	unsigned stopped;         /* processes the pager had to stop */
-	uint64_t first_touch, refaults, wp_faults, evictions, dropped_clean, prefetched;
-	uint64_t bytes_to_store, bytes_from_store;
-	uint64_t peak_resident;   /* the largest of one process */
-	uint64_t peak_resident_held;  /* ... while fork or mremap held evictions */
-	uint64_t latency_p50_ns, latency_p99_ns;  /* of the first process (CMD itself) */
+	/* merged as USM_PAGER_STAT_FIELDS says: counts summed, peaks the largest
+	 * of one process, latencies CMD's own; fields merged NONE stay 0 */
+	struct usm_pager_stats st;
 };
 
 /* Reads DIR/PID.json and DIR/PID.fatal files; fatal messages are printed
@@ -24,8 +25,8 @@ int run_summary_read(const char *dir, int cmd_pid, struct run_summary *s);
 void run_summary_print(FILE *out, const struct run_summary *s);
 
 /* Writes the figures with the run's settings and outcome as one JSON
- * object. Returns 0 or -errno. */
-int run_summary_write_json(const char *path, const struct run_summary *s, const char *settings_json,
+ * object; takes settings (which may be NULL). Returns 0 or -errno. */
+int run_summary_write_json(const char *path, const struct run_summary *s, json_object *settings,
 			   int exit_status, int signal);
 
 #endif

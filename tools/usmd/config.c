@@ -20,6 +20,8 @@
 #include <usm/size.h>
 #include <usm/store.h>
 
+#include "base/page.h"
+
 enum section { SEC_NONE, SEC_POOL, SEC_DEFAULT, SEC_PROCESS, SEC_BAD };
 
 enum key {
@@ -260,11 +262,11 @@ static int pool_key(struct parse *ps, const char *name, const char *value)
 			fail(ps, "size = '%s': not a size (e.g. 512M, 2G)", value);
 			return 0;
 		}
-		if (size < USM_FRAME_SIZE) {
+		if (size < USM_PAGE_SIZE) {
 			fail(ps, "size = '%s': the pool needs at least 4K", value);
 			return 0;
 		}
-		c->pool_size = size / USM_FRAME_SIZE * USM_FRAME_SIZE;
+		c->pool_size = usm_page_down(size);
 	} else if (!strcmp(name, "policy")) {
 		if (!take_key(ps, &ps->pool_keys, KEY_POOL_POLICY, name, "pool"))
 			return 0;
@@ -306,14 +308,14 @@ static int rule_key(struct parse *ps, const char *section, const char *name, con
 		uint64_t limit;
 		if (!KEY(KEY_LIMIT))
 			return 0;
-		if (usm_parse_size(value, &limit) < 0 || (limit && limit < USM_FRAME_SIZE)) {
+		if (usm_parse_size(value, &limit) < 0 || (limit && limit < USM_PAGE_SIZE)) {
 			fail(ps,
 			     "limit = '%s': expected a size of at least 4K (e.g. 64M), or 0 for "
 			     "none",
 			     value);
 			return 0;
 		}
-		r->limit = limit / USM_FRAME_SIZE * USM_FRAME_SIZE;
+		r->limit = usm_page_down(limit);
 	} else if (!strcmp(name, "policy") || !strcmp(name, "switch_policy")) {
 		bool sw = name[0] == 's';
 		if (!KEY(sw ? KEY_SWITCH_POLICY : KEY_POLICY))

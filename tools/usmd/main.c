@@ -14,6 +14,8 @@
 
 #include <usm/usm.h>
 
+#include "base/page.h"
+
 #include "config.h"
 #include "usmd_log.h"
 #include "server.h"
@@ -145,7 +147,7 @@ int main(int argc, char **argv)
 	if (pool_arg) {
 		if (usm_parse_size(pool_arg, &pool) < 0)
 			return usage_error("--pool: '%s' is not a size (e.g. 512M, 2G)", pool_arg);
-		if (pool < USM_FRAME_SIZE)
+		if (pool < USM_PAGE_SIZE)
 			return usage_error("--pool: the pool needs at least 4K");
 	}
 

@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#define FRAME 4096ull
+#include "base/page.h"
+
 
 static uint64_t min64(uint64_t a, uint64_t b)
 {
@@ -19,18 +20,11 @@ static uint64_t max64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
-static uint64_t frames_up(uint64_t bytes)
-{
-	if (bytes > UINT64_MAX - (FRAME - 1))
-		return UINT64_MAX / FRAME * FRAME;
-	return (bytes + FRAME - 1) / FRAME * FRAME;
-}
-
 void pool_init(struct pool *p, uint64_t size, enum pool_policy policy, const struct pool_ops *ops,
                void *ctx)
 {
 	memset(p, 0, sizeof(*p));
-	p->size = size / FRAME * FRAME;
+	p->size = usm_page_down(size);
 	p->policy = policy;
 	p->ops = ops;
 	p->ctx = ctx;
@@ -131,7 +125,7 @@ static uint64_t share(uint64_t base, uint64_t weights, uint32_t weight)
 {
 	if (!weights)
 		return 0;
-	return (uint64_t)((unsigned __int128)base * weight / weights) / FRAME * FRAME;
+	return usm_page_down((uint64_t)((unsigned __int128)base * weight / weights));
 }
 
 uint64_t pool_target(const struct pool *p, const struct pool_client *c)
@@ -142,81 +136,77 @@ uint64_t pool_target(const struct pool *p, const struct pool_client *c)
 	return share(base, weights, c->weight);
 }
 
-/* Priority: clients of strictly lower priority than r, the lowest first,
- * the largest grant first within a level, each down to its floor. */
-static uint64_t take_lower(struct pool *p, struct pool_client *r, uint64_t want, uint64_t now)
+/* A victim chooser: the next client to ask for r's sake and the most it
+ * may be asked for beyond what it can give, or NULL when none is left.
+ * Asking a client makes avail() of it 0, so each is asked once. */
+typedef struct pool_client *(*victim_fn)(struct pool *p, struct pool_client *r, uint64_t *cap);
+
+static uint64_t take(struct pool *p, struct pool_client *r, uint64_t want, uint64_t now,
+                     victim_fn next_victim)
 {
-	uint64_t asked = 0;
+	uint64_t asked = 0, cap;
+	struct pool_client *v;
 
-	while (asked < want) {
-		struct pool_client *best = NULL;
+	while (asked < want && (v = next_victim(p, r, &cap))) {
+		uint64_t amount = min64(min64(want - asked, cap), avail(v));
 
-		for (struct pool_client *x = p->first; x; x = x->next) {
-			if (x == r || x->priority >= r->priority || !avail(x))
-				continue;
-			if (!best || x->priority < best->priority ||
-			    (x->priority == best->priority && x->grant > best->grant))
-				best = x;
-		}
-		if (!best)
-			break;
-		uint64_t amount = min64(want - asked, avail(best));
-		ask(p, best, amount, now);
+		ask(p, v, amount, now);
 		asked += amount;
 	}
 	return asked;
+}
+
+/* Priority: clients of strictly lower priority than r, the lowest first,
+ * the largest grant first within a level, each down to its floor. */
+static struct pool_client *lower_victim(struct pool *p, struct pool_client *r, uint64_t *cap)
+{
+	struct pool_client *best = NULL;
+
+	for (struct pool_client *x = p->first; x; x = x->next) {
+		if (x == r || x->priority >= r->priority || !avail(x))
+			continue;
+		if (!best || x->priority < best->priority ||
+		    (x->priority == best->priority && x->grant > best->grant))
+			best = x;
+	}
+	*cap = UINT64_MAX;
+	return best;
 }
 
 /* Fair (within r's level under priority): clients above their share, the
  * largest excess first, each for at most its excess. */
-static uint64_t take_excess(struct pool *p, struct pool_client *r, uint64_t want, uint64_t now)
+static struct pool_client *excess_victim(struct pool *p, struct pool_client *r, uint64_t *cap)
 {
-	uint64_t base, weights, asked = 0;
+	struct pool_client *best = NULL;
+	uint64_t base, weights, best_excess = 0;
 
 	level_of(p, r, &base, &weights);
-	while (asked < want) {
-		struct pool_client *best = NULL;
-		uint64_t best_excess = 0;
+	for (struct pool_client *x = p->first; x; x = x->next) {
+		uint64_t target = share(base, weights, x->weight), excess;
 
-		for (struct pool_client *x = p->first; x; x = x->next) {
-			uint64_t target = share(base, weights, x->weight), excess;
-
-			if (x == r || !same_level(p, r, x) || !avail(x) || x->grant <= target)
-				continue;
-			excess = x->grant - target;
-			if (excess > best_excess) {
-				best = x;
-				best_excess = excess;
-			}
+		if (x == r || !same_level(p, r, x) || !avail(x) || x->grant <= target)
+			continue;
+		excess = x->grant - target;
+		if (excess > best_excess) {
+			best = x;
+			best_excess = excess;
 		}
-		if (!best)
-			break;
-		uint64_t amount = min64(min64(want - asked, best_excess), avail(best));
-		ask(p, best, amount, now);
-		asked += amount;
 	}
-	return asked;
+	*cap = best_excess;
+	return best;
 }
 
 /* Anyone above its floor, the most first: only to end an overcommit the
  * policy found no victim for. */
-static uint64_t take_any(struct pool *p, struct pool_client *r, uint64_t want, uint64_t now)
+static struct pool_client *any_victim(struct pool *p, struct pool_client *r, uint64_t *cap)
 {
-	uint64_t asked = 0;
+	struct pool_client *best = NULL;
 
-	while (asked < want) {
-		struct pool_client *best = NULL;
-
-		for (struct pool_client *x = p->first; x; x = x->next)
-			if (x != r && avail(x) && (!best || avail(x) > avail(best)))
-				best = x;
-		if (!best)
-			break;
-		uint64_t amount = min64(want - asked, avail(best));
-		ask(p, best, amount, now);
-		asked += amount;
-	}
-	return asked;
+	for (struct pool_client *x = p->first; x; x = x->next)
+		if (x != r && avail(x) && (!best || avail(x) > avail(best)))
+			best = x;
+	*cap = UINT64_MAX;
+	return best;
 }
 
 /* Victims for r's lease: lower priorities first (priority), then peers
@@ -227,12 +217,12 @@ static uint64_t reclaim_for_lease(struct pool *p, struct pool_client *r, uint64_
 	uint64_t asked = 0, target, have;
 
 	if (p->policy == POOL_PRIORITY)
-		asked = take_lower(p, r, want, now);
+		asked = take(p, r, want, now, lower_victim);
 	if (asked < want) {
 		target = pool_target(p, r);
 		have = r->grant + asked;
 		if (target > have)
-			asked += take_excess(p, r, min64(want - asked, target - have), now);
+			asked += take(p, r, min64(want - asked, target - have), now, excess_victim);
 	}
 	return asked;
 }
@@ -278,8 +268,8 @@ uint64_t pool_join(struct pool *p, struct pool_client *c, uint64_t resident, uin
 	uint64_t free = pool_free(p), g;
 
 	g = c->cap ? min64(c->cap, free) : free;
-	g = max64(g, max64(frames_up(c->min_grant), frames_up(resident)));
-	c->min_grant = frames_up(c->min_grant);
+	g = max64(g, max64(usm_page_up_sat(c->min_grant), usm_page_up_sat(resident)));
+	c->min_grant = usm_page_up_sat(c->min_grant);
 	c->grant = c->pinned = c->reclaiming = c->pending = c->pending_given = 0;
 	c->reclaim_late = false;
 	c->prev = NULL;
@@ -294,11 +284,11 @@ uint64_t pool_join(struct pool *p, struct pool_client *c, uint64_t resident, uin
 		uint64_t asked = 0;
 
 		if (p->policy == POOL_PRIORITY)
-			asked = take_lower(p, c, c->slack, now);
+			asked = take(p, c, c->slack, now, lower_victim);
 		if (asked < c->slack)
-			asked += take_excess(p, c, c->slack - asked, now);
+			asked += take(p, c, c->slack - asked, now, excess_victim);
 		if (asked < c->slack)
-			take_any(p, c, c->slack - asked, now);
+			take(p, c, c->slack - asked, now, any_victim);
 	}
 	return g;
 }
@@ -341,7 +331,7 @@ void pool_lease(struct pool *p, struct pool_client *c, uint64_t bytes, uint64_t 
 
 void pool_willneed(struct pool *p, struct pool_client *c, uint64_t bytes)
 {
-	uint64_t give = min64(min64(frames_up(bytes), pool_free(p)), cap_room(c));
+	uint64_t give = min64(min64(usm_page_up_sat(bytes), pool_free(p)), cap_room(c));
 
 	if (give) {
 		grant_add(p, c, give);
@@ -373,7 +363,7 @@ int pool_reclaimed(struct pool *p, struct pool_client *c, uint64_t bytes)
 
 void pool_pin(struct pool *p, struct pool_client *c, uint64_t bytes)
 {
-	uint64_t b = frames_up(bytes);
+	uint64_t b = usm_page_up_sat(bytes);
 
 	(void)p;
 	c->pinned = c->pinned > UINT64_MAX - b ? UINT64_MAX : c->pinned + b;
@@ -381,7 +371,7 @@ void pool_pin(struct pool *p, struct pool_client *c, uint64_t bytes)
 
 void pool_unpin(struct pool *p, struct pool_client *c, uint64_t bytes)
 {
-	uint64_t b = frames_up(bytes);
+	uint64_t b = usm_page_up_sat(bytes);
 
 	(void)p;
 	c->pinned = b > c->pinned ? 0 : c->pinned - b;

@@ -216,7 +216,7 @@ int usmd_serve(int listen_fd, const struct usmd_settings *settings, struct usmd_
 			rc = 1;
 			break;
 		}
-		s.now = now_ms();
+		s.now = usm_now_ms();
 		for (int i = 0; i < n; i++) {
 			void *tag = ev[i].data.ptr;
 			if (tag == &s.listen_fd) {

@@ -18,10 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include <usm/proto.h>
 #include <usm/size.h>
+
+#include "base/clock.h"
 
 #include "config.h"
 #include "pool.h"
@@ -80,14 +81,6 @@ struct server {
 };
 
 #define conn_of(pc) ((struct conn *)((char *)(pc)-offsetof(struct conn, pc)))
-
-static inline uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static inline const char *fmt_size(uint64_t bytes, char *buf)
 {

@@ -13,26 +13,27 @@
 
 /* ---- pool callbacks: only messages, never a close ---- */
 
-static void on_grant(void *ctx, struct pool_client *pc, uint64_t bytes)
+/* A GRANT or RECLAIM of bytes to pc's connection, logged as "grant X, now
+ * Y" / "reclaim X, down to Y" with the total it leaves pc holding. */
+static void send_amount(struct server *s, struct pool_client *pc, unsigned type, uint64_t bytes,
+                        const char *what, const char *leaves)
 {
-	struct server *s = ctx;
 	struct conn *c = conn_of(pc);
 	char a[16], b[16];
 
-	usmd_log(LOG_DEBUG, "%u (%s): grant %s, now %s", c->pid, c->name, fmt_size(bytes, a),
-	         fmt_size(pool_client_total(pc), b));
-	conn_send_amount(s, c, USM_MSG_GRANT, bytes);
+	usmd_log(LOG_DEBUG, "%u (%s): %s %s, %s %s", c->pid, c->name, what, fmt_size(bytes, a),
+	         leaves, fmt_size(pool_client_total(pc), b));
+	conn_send_amount(s, c, type, bytes);
+}
+
+static void on_grant(void *ctx, struct pool_client *pc, uint64_t bytes)
+{
+	send_amount(ctx, pc, USM_MSG_GRANT, bytes, "grant", "now");
 }
 
 static void on_reclaim(void *ctx, struct pool_client *pc, uint64_t bytes)
 {
-	struct server *s = ctx;
-	struct conn *c = conn_of(pc);
-	char a[16], b[16];
-
-	usmd_log(LOG_DEBUG, "%u (%s): reclaim %s, down to %s", c->pid, c->name, fmt_size(bytes, a),
-	         fmt_size(pool_client_total(pc), b));
-	conn_send_amount(s, c, USM_MSG_RECLAIM, bytes);
+	send_amount(ctx, pc, USM_MSG_RECLAIM, bytes, "reclaim", "down to");
 }
 
 static void on_late(void *ctx, struct pool_client *pc)
@@ -272,14 +273,15 @@ static void send_status(struct server *s, struct conn *m)
 		r->grant = c->pc.grant;
 		r->limit = c->pc.cap;
 		if (c->has_stats) {
-			r->resident = c->stats.resident;
-			r->evictions = c->stats.evictions;
-			r->first_touch = c->stats.first_touch;
-			r->refaults = c->stats.refaults;
-			r->latency_p50_ns = c->stats.latency_p50_ns;
-			r->latency_p99_ns = c->stats.latency_p99_ns;
-			r->bytes_to_store = c->stats.bytes_to_store;
-			r->bytes_from_store = c->stats.bytes_from_store;
+#define ROW_(name) r->name = c->stats.name;
+#define WIRE_(name)
+#define LOCAL_(name)
+#define COPY_(name, wire, merge, run_key) wire##_(name)
+			USM_PAGER_STAT_FIELDS(COPY_)
+#undef COPY_
+#undef LOCAL_
+#undef WIRE_
+#undef ROW_
 			pool->resident += c->stats.resident;
 		}
 	}

@@ -23,28 +23,20 @@ field() {
 	printf '%s\n' "$2" | sed -n "s/.*, $1: \([0-9]*\).*/\1/p"
 }
 
-# start PROG ARGS...: run in the background until it prints "ready";
-# sets $pid.
-nstart=0
-start() {
-	nstart=$((nstart + 1))
-	"$@" > /tmp/ready.$nstart 2>&1 &
-	pid=$!
-	t=0
-	until grep -q '^ready$' /tmp/ready.$nstart; do
-		if [ $t -ge 300 ] || ! kill -0 $pid 2>/dev/null; then
-			echo "# $* did not get ready:"
-			sed 's/^/#   /' /tmp/ready.$nstart
-			return 1
-		fi
-		sleep 0.1
-		t=$((t + 1))
+# snapshot PROG ARGS...: one PROG per ARGS word, started in order; sets
+# $line to the FILTER line of PROG's name while they all run, and $started
+# to their pids.
+snapshot() {
+	prog=$1; shift
+	started=''
+	for arg in "$@"; do
+		start $prog $arg || return 1
+		started="$started $pid"
 	done
-}
-
-stop() {
-	kill "$@" 2>/dev/null
-	for p in "$@"; do wait $p 2>/dev/null; done
+	cmd RESET > /dev/null
+	line=$(cmd FILTER\|${prog##*/})
+	stop $started
+	return 0	# not stop's status: a killed process's
 }
 
 # delta WHAT FIELD BEFORE AFTER WANT: check that FIELD grew by WANT.
@@ -85,14 +77,8 @@ stop $tester
 
 # ---- the pictures: exact increase over the same programs without the pages
 # 1a: two processes of one name, groups of 3 and 2 identical pages.
-start /tmp/mi_pic1a --- && a=$pid && start /tmp/mi_pic1a -- && b=$pid
-cmd RESET > /dev/null
-base=$(cmd FILTER\|mi_pic1a)
-stop $a $b
-start /tmp/mi_pic1a RRB && a=$pid && start /tmp/mi_pic1a RB && b=$pid
-cmd RESET > /dev/null
-with=$(cmd FILTER\|mi_pic1a)
-stop $a $b
+snapshot /tmp/mi_pic1a --- -- && base=$line
+snapshot /tmp/mi_pic1a RRB RB && with=$line && set -- $started && a=$1 b=$2
 echo "# without: $base"
 echo "# with:    $with"
 check_eq "picture 1a: pid(2) in task-list order" "pid(2): $a; $b" "${with##*, }"
@@ -102,14 +88,8 @@ delta "picture 1a" valid "$base" "$with" 5
 delta "picture 1a" total "$base" "$with" 5
 
 # 1b: one process, two identical pairs and a unique page.
-start /tmp/mi_pic1b ----- && a=$pid
-cmd RESET > /dev/null
-base=$(cmd FILTER\|mi_pic1b)
-stop $a
-start /tmp/mi_pic1b RRBBU && a=$pid
-cmd RESET > /dev/null
-with=$(cmd FILTER\|mi_pic1b)
-stop $a
+snapshot /tmp/mi_pic1b ----- && base=$line
+snapshot /tmp/mi_pic1b RRBBU && with=$line
 echo "# without: $base"
 echo "# with:    $with"
 delta "picture 1b" may_be_shared "$base" "$with" 4
@@ -119,14 +99,8 @@ delta "picture 1b" invalid "$base" "$with" 0
 
 # The shared zero page is present and is a page of zeros. The process has
 # zero-filled stack pages already, so the group of zeros exists without.
-start /tmp/mi_zero --- && a=$pid
-cmd RESET > /dev/null
-base=$(cmd FILTER\|mi_zero)
-stop $a
-start /tmp/mi_zero ZZZ && a=$pid
-cmd RESET > /dev/null
-with=$(cmd FILTER\|mi_zero)
-stop $a
+snapshot /tmp/mi_zero --- && base=$line
+snapshot /tmp/mi_zero ZZZ && with=$line
 echo "# without: $base"
 echo "# with:    $with"
 delta "zero page" valid "$base" "$with" 3

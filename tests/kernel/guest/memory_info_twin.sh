@@ -17,25 +17,6 @@ for n in $names; do
 	esac
 done
 
-# start PROG ARGS...: run in the background until it prints "ready"; adds
-# its pid to $pids.
-pids='' nstart=0
-start() {
-	nstart=$((nstart + 1))
-	"$@" > /tmp/twready.$nstart 2>&1 &
-	t=0
-	until grep -q '^ready$' /tmp/twready.$nstart; do
-		if [ $t -ge 300 ] || ! kill -0 $! 2>/dev/null; then
-			echo "# $* did not get ready:"
-			sed 's/^/#   /' /tmp/twready.$nstart
-			return 1
-		fi
-		sleep 0.1
-		t=$((t + 1))
-	done
-	pids="$pids $!"
-}
-
 # Nothing may move a page of the compared processes between the two reads:
 # no compaction of their (mlocked) pages, and khugepaged stopped once the
 # huge page is in place (a collapse makes absent ptes present).
