@@ -16,6 +16,8 @@
 #include <usm/pager.h>
 #include <usm/stats.h>
 #include <usm/hint.h>
+#include <usm/dirty.h>
+#include <usm/pagefacts.h>
 #include <usm/wprotect.h>
 #include <usm/watch.h>
 #include <usm/hugepage.h>

@@ -5,25 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/page.h"
 
 /* PAGEMAP_SCAN's ABI, for building against uapi headers older than 6.7
- * (Debian 12 ships 6.1). Layout from include/uapi/linux/fs.h. */
-#ifndef PAGEMAP_SCAN
-struct pm_scan_arg {
+ * (Debian 12 ships 6.1). Layout from include/uapi/linux/fs.h; the
+ * categories and flags are in pagemap.h under USM_ names. */
+struct usm_pm_scan_arg {
 	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
 	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
 };
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#endif
-#ifndef PAGE_IS_PRESENT
-struct page_region {
-	uint64_t start, end, categories;
-};
-#define PAGE_IS_PRESENT (1 << 3)
-#endif
+#define USM_PAGEMAP_SCAN _IOWR('f', 16, struct usm_pm_scan_arg)
 
 /* Entries per pread of the fallback: 512 KiB, 256 MiB of address space. */
 #define READ_CHUNK 65536
@@ -63,13 +57,28 @@ int usm_os_pagemap_read(int fd, uint64_t addr, uint64_t *entries, size_t count)
 	return 0;
 }
 
+bool usm_os_pagemap_shows_pfn(void)
+{
+	int fd = usm_os_pagemap_open(0);
+	volatile char probe = 1;
+	uint64_t e = 0;
+	bool shown;
+
+	if (fd < 0)
+		return false;
+	shown = usm_os_pagemap_read(fd, (uint64_t)(uintptr_t)&probe, &e, 1) == 0 &&
+		(e & USM_PM_PRESENT) && (e & USM_PM_PFN_MASK) && probe;
+	close(fd);
+	return shown;
+}
+
 bool usm_os_pagemap_scan_supported(int fd)
 {
 	/* An empty range walks nothing: the ioctl either exists (0) or the
 	 * kernel answers -ENOTTY. */
-	struct pm_scan_arg arg = { .size = sizeof(arg), .start = 0, .end = 0 };
+	struct usm_pm_scan_arg arg = { .size = sizeof(arg), .start = 0, .end = 0 };
 
-	return ioctl(fd, PAGEMAP_SCAN, &arg) >= 0;
+	return ioctl(fd, USM_PAGEMAP_SCAN, &arg) >= 0;
 }
 
 /* Runs are reported whole even when they straddle two reads or scans. */
@@ -141,37 +150,58 @@ static int present_by_read(int fd, uint64_t start, uint64_t end, struct present_
 	return err;
 }
 
-static int present_by_scan(int fd, uint64_t start, uint64_t end, struct present_run *run)
+int usm_os_pagemap_scan(int fd, uint64_t start, uint64_t end, const struct usm_os_pm_scan *q,
+			struct usm_os_pm_region *vec, size_t vec_len, uint64_t *walk_end)
 {
-	struct page_region *regions = malloc(SCAN_REGIONS * sizeof(*regions));
-	struct pm_scan_arg arg = {
+	struct usm_pm_scan_arg arg = {
 		.size = sizeof(arg),
+		.flags = q->flags,
 		.start = start,
 		.end = end,
-		.vec = (uint64_t)(uintptr_t)regions,
-		.vec_len = SCAN_REGIONS,
-		.category_mask = PAGE_IS_PRESENT,
-		.return_mask = PAGE_IS_PRESENT,
+		.vec = (uint64_t)(uintptr_t)vec,
+		.vec_len = vec_len,
+		.category_inverted = q->category_inverted,
+		.category_mask = q->category_mask,
+		.category_anyof_mask = q->category_anyof_mask,
+		.return_mask = q->return_mask,
+	};
+	int n;
+
+	_Static_assert(sizeof(struct usm_os_pm_region) == 24, "struct page_region");
+	do
+		n = ioctl(fd, USM_PAGEMAP_SCAN, &arg);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*walk_end = arg.walk_end;
+	return n;
+}
+
+static int present_by_scan(int fd, uint64_t start, uint64_t end, struct present_run *run)
+{
+	struct usm_os_pm_region *regions = malloc(SCAN_REGIONS * sizeof(*regions));
+	const struct usm_os_pm_scan q = {
+		.category_mask = USM_PAGE_IS_PRESENT,
+		.return_mask = USM_PAGE_IS_PRESENT,
 	};
 	int err = 0;
 
 	if (!regions)
 		return -ENOMEM;
-	while (arg.start < end && !err) {
-		int n = ioctl(fd, PAGEMAP_SCAN, &arg);
+	while (start < end && !err) {
+		uint64_t walk_end;
+		int n = usm_os_pagemap_scan(fd, start, end, &q, regions, SCAN_REGIONS, &walk_end);
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
+			err = n;
 			break;
 		}
 		for (int i = 0; i < n && !err; i++)
 			err = run_add(run, regions[i].start, regions[i].end);
 		/* walk_end is where a full vector stopped the walk. */
-		if (arg.walk_end <= arg.start && !err)
+		if (walk_end <= start && !err)
 			err = -EIO;
-		arg.start = arg.walk_end;
+		start = walk_end;
 	}
 	free(regions);
 	return err;
@@ -187,4 +217,80 @@ int usm_os_pagemap_for_each_present(int fd, uint64_t start, uint64_t end, bool s
 		return 0;
 	err = scan ? present_by_scan(fd, start, end, &run) : present_by_read(fd, start, end, &run);
 	return err ? err : run_flush(&run);
+}
+
+static void clear_refs_path(pid_t pid, char *path, size_t size)
+{
+	if (pid)
+		snprintf(path, size, "/proc/%d/clear_refs", (int)pid);
+	else
+		snprintf(path, size, "/proc/self/clear_refs");
+}
+
+int usm_os_clear_refs(pid_t pid, int what)
+{
+	char path[64], val[16];
+	int fd, len;
+	ssize_t n;
+
+	clear_refs_path(pid, path, sizeof(path));
+	len = snprintf(val, sizeof(val), "%d", what);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do
+		n = write(fd, val, (size_t)len);
+	while (n < 0 && errno == EINTR);
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return (int)n;
+}
+
+int usm_os_clear_refs_access(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	clear_refs_path(pid, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+bool usm_os_soft_dirty_supported(void)
+{
+	int fd = usm_os_pagemap_open(0);
+	uint64_t entry = 0;
+	char *p;
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	p = mmap(NULL, USM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED) {
+		*(volatile char *)p = 1;
+		ok = usm_os_pagemap_read(fd, (uint64_t)(uintptr_t)p, &entry, 1) == 0 &&
+		     (entry & USM_PM_SOFTDIRTY);
+		munmap(p, USM_PAGE_SIZE);
+	}
+	close(fd);
+	return ok;
+}
+
+int usm_os_kpageflags_open(void)
+{
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int usm_os_kpageflags_read(int fd, uint64_t pfn, uint64_t *flags, size_t count)
+{
+	/* Same layout as pagemap: one 64-bit word per frame; a frame past
+	 * the last one reads as nothing (-EIO here). */
+	int err = usm_os_pagemap_read(fd, pfn << USM_PAGE_SHIFT, flags, count);
+
+	return err == -ESRCH ? -EIO : err;
 }

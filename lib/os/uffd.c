@@ -110,3 +110,31 @@ int usm_os_uffd_wake(int fd, uint64_t start, uint64_t len)
 
 	return ioctl(fd, UFFDIO_WAKE, &range) < 0 ? -errno : 0;
 }
+
+int usm_os_uffd_register_wp_only(int fd, uint64_t start, uint64_t len, uint64_t *ioctls)
+{
+	/* Without MODE_MISSING a first touch is an ordinary kernel fault:
+	 * what dirty tracking wants, which never fills pages itself. */
+	struct uffdio_register reg = {
+		.range = { .start = start, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
+		return -errno;
+	if (ioctls)
+		*ioctls = reg.ioctls;
+	return 0;
+}
+
+int usm_os_uffd_read_msgs(int fd, struct uffd_msg *msgs, unsigned max)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, msgs, max * sizeof(*msgs));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (int)((size_t)n / sizeof(*msgs));
+}

@@ -41,3 +41,9 @@ int usm_os_uffd_copy(int fd, uint64_t dst, const void *src, uint64_t len, bool w
 int usm_os_uffd_zeropage(int fd, uint64_t dst, uint64_t len, uint64_t *done);
 int usm_os_uffd_writeprotect(int fd, uint64_t start, uint64_t len, bool protect, bool wake);
 int usm_os_uffd_wake(int fd, uint64_t start, uint64_t len);
+/* Registers [start, start+len) for write-protect faults only (no missing
+ * faults). Returns 0 or a negative errno. */
+int usm_os_uffd_register_wp_only(int fd, uint64_t start, uint64_t len, uint64_t *ioctls);
+/* Reads up to max pending messages. Returns their count, -EAGAIN when
+ * none is pending on the non-blocking descriptor, or a negative errno. */
+int usm_os_uffd_read_msgs(int fd, struct uffd_msg *msgs, unsigned max);

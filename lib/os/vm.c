@@ -52,3 +52,9 @@ int usm_os_read_self(int fd, uint64_t addr, void *buf, size_t len)
 	}
 	return 0;
 }
+
+long usm_os_mprotect(void *addr, size_t len, int prot)
+{
+	/* async-signal-safe: dirty tracking calls it from a SIGSEGV handler */
+	return raw(syscall(SYS_mprotect, addr, len, prot));
+}

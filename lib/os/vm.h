@@ -20,4 +20,6 @@ long usm_os_brk(void *addr);
  * for present pages. fd is an open /proc/self/mem. Returns 0 or -errno. */
 int usm_os_read_self(int fd, uint64_t addr, void *buf, size_t len);
 
+long usm_os_mprotect(void *addr, size_t len, int prot);
+
 #endif

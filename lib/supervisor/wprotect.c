@@ -18,7 +18,6 @@
 #include "base/page.h"
 #include "os/uffd.h"
 #include "os/vm.h"
-#include "os/wp.h"
 #include "supervisor/sigchain.h"
 
 #define MAX_RANGES 64
@@ -191,7 +190,7 @@ static int setup(struct usm_wprotect *w, unsigned int flags)
 	err = open_uffd(w, flags);
 	if (err)
 		return err;
-	err = usm_os_uffd_register_wp(w->uffd, w->start, w->end - w->start, &ioctls);
+	err = usm_os_uffd_register_wp_only(w->uffd, w->start, w->end - w->start, &ioctls);
 	if (err)
 		return err == -EINVAL ? -EOPNOTSUPP : err;
 	if (!(ioctls & (1ULL << _UFFDIO_WRITEPROTECT)))

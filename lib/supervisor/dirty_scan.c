@@ -1,0 +1,168 @@
+/* Dirty tracking by async userfaultfd write-protect read back with
+ * PAGEMAP_SCAN (Linux 6.7+): writes never trap (the kernel only clears the
+ * pte's uffd-wp bit), and one ioctl with PM_SCAN_WP_MATCHING reports the
+ * written pages and protects them again in the same page-table walk. */
+#include "supervisor/dirty_impl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "os/pagemap.h"
+#include "os/uffd.h"
+
+#define SCAN_REGIONS 512
+
+struct scan_state {
+	int uffd;     /* -1 for another process: it registered the range itself */
+	int pagemap;
+	struct usm_os_pm_region *vec;
+};
+
+static int scan_probe(pid_t pid, unsigned without, unsigned *caps, const char **why)
+{
+	uint64_t got = 0;
+	int fd;
+	bool ok;
+
+	if (without & (USM_DIRTY_WITHOUT_PAGEMAP_SCAN | USM_DIRTY_WITHOUT_WP_ASYNC |
+		       USM_DIRTY_WITHOUT_WP_UNPOPULATED)) {
+		*why = "needs PAGEMAP_SCAN, UFFD_FEATURE_WP_ASYNC and WP_UNPOPULATED (Linux 6.7+)";
+		return -ENOSYS;
+	}
+	fd = usm_os_pagemap_open(pid);
+	if (fd < 0) {
+		*why = "cannot open the process's pagemap";
+		return fd;
+	}
+	ok = usm_os_pagemap_scan_supported(fd);
+	close(fd);
+	if (!ok) {
+		*why = "the kernel has no PAGEMAP_SCAN (Linux 6.7+)";
+		return -ENOSYS;
+	}
+	/* The kernel splits a THP at its first async write-protect fault
+	 * (wp_huge_pmd), so writes come back page by page. */
+	*caps = USM_DIRTY_SPLITS_HUGE;
+	if (pid) {
+		/* The target must have registered the range itself: checked
+		 * by start, which knows the range. */
+		*caps |= USM_DIRTY_OTHER_PROCESS | USM_DIRTY_SHARED;
+		return 0;
+	}
+	fd = usm_dirty_uffd_open(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+				 UFFD_FEATURE_WP_HUGETLBFS_SHMEM, &got);
+	if (fd < 0) {
+		*why = fd == -ENOSYS ? "the kernel has no UFFD_FEATURE_WP_ASYNC (Linux 6.7+)"
+				     : "no userfaultfd for this user";
+		return fd;
+	}
+	close(fd);
+	*caps |= USM_DIRTY_USES_UFFD;
+	if (got & UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
+		*caps |= USM_DIRTY_SHARED;
+	return 0;
+}
+
+/* One walk over the range: with a vector, the written pages found (each
+ * present or swapped: an unpopulated pte without a marker counts as
+ * "written" to the kernel but holds nothing); without one, protect only. */
+static int scan_walk(struct usm_dirty *d, struct scan_state *s, bool report)
+{
+	const struct usm_os_pm_scan q = {
+		.flags = USM_PM_SCAN_WP_MATCHING | USM_PM_SCAN_CHECK_WPASYNC,
+		.category_mask = USM_PAGE_IS_WRITTEN,
+		.category_anyof_mask = report ? USM_PAGE_IS_PRESENT | USM_PAGE_IS_SWAPPED : 0,
+		.return_mask = USM_PAGE_IS_WRITTEN,
+	};
+	uint64_t addr = d->start;
+
+	while (addr < d->end) {
+		uint64_t walk_end = d->end;
+		int n = usm_os_pagemap_scan(s->pagemap, addr, d->end, &q, report ? s->vec : NULL,
+					    report ? SCAN_REGIONS : 0, &walk_end);
+
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			int err = usm_dirty_emit(d, s->vec[i].start, s->vec[i].end);
+
+			if (err)
+				return err;
+		}
+		if (walk_end <= addr)
+			return -EIO;
+		addr = walk_end;
+	}
+	return 0;
+}
+
+static int scan_start(struct usm_dirty *d)
+{
+	struct scan_state *s = calloc(1, sizeof(*s));
+	uint64_t len = d->end - d->start;
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->uffd = -1;
+	s->pagemap = usm_os_pagemap_open(d->pid);
+	s->vec = malloc(SCAN_REGIONS * sizeof(*s->vec));
+	err = s->pagemap < 0 ? s->pagemap : !s->vec ? -ENOMEM : 0;
+	if (!err && !d->pid) {
+		s->uffd = usm_dirty_uffd_open(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+					      UFFD_FEATURE_WP_HUGETLBFS_SHMEM, NULL);
+		err = s->uffd < 0 ? s->uffd : usm_os_uffd_register_wp_only(s->uffd, d->start, len,
+									    NULL);
+		/* Protect everything, unpopulated ptes too (they get markers). */
+		if (!err)
+			err = usm_os_uffd_writeprotect(s->uffd, d->start, len, true, false);
+	} else if (!err) {
+		/* Another process: only its own registration makes the range
+		 * WP-async (CHECK_WPASYNC fails -EPERM otherwise). */
+		err = scan_walk(d, s, false);
+		if (err == -EPERM)
+			err = -EOPNOTSUPP;
+	}
+	if (err) {
+		if (s->uffd >= 0)
+			close(s->uffd); /* closing the descriptor unregisters */
+		if (s->pagemap >= 0)
+			close(s->pagemap);
+		free(s->vec);
+		free(s);
+		return err;
+	}
+	d->priv = s;
+	return 0;
+}
+
+static int scan_collect(struct usm_dirty *d)
+{
+	return scan_walk(d, d->priv, true);
+}
+
+static int scan_stop(struct usm_dirty *d)
+{
+	struct scan_state *s = d->priv;
+	int err = 0;
+
+	if (s->uffd >= 0) {
+		/* Unregistering lifts the protection of every page. */
+		err = usm_os_uffd_unregister(s->uffd, d->start, d->end - d->start);
+		close(s->uffd);
+	}
+	close(s->pagemap);
+	free(s->vec);
+	free(s);
+	return err;
+}
+
+const struct usm_dirty_ops usm_dirty_scan_ops = {
+	.id = USM_DIRTY_SCAN,
+	.name = "scan",
+	.probe = scan_probe,
+	.start = scan_start,
+	.collect = scan_collect,
+	.stop = scan_stop,
+};
