@@ -1,6 +1,7 @@
 #include "os/vm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,6 +34,18 @@ long usm_os_brk(void *addr)
 {
 	/* brk(2) returns the new (or unchanged) break, never an errno */
 	return syscall(SYS_brk, addr);
+}
+
+long usm_os_mprotect(void *addr, size_t len, int prot)
+{
+	return raw(syscall(SYS_mprotect, addr, len, prot));
+}
+
+int usm_os_self_mem_open(void)
+{
+	int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
 }
 
 int usm_os_read_self(int fd, uint64_t addr, void *buf, size_t len)
