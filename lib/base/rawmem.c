@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+
+#include "os/vm.h"
 
 #define WINDOW_SIZE   (64ULL << 30)   /* address space only; committed on use */
 #define CHUNK_SIZE    (64u << 10)     /* unit of commit, and the large-block cutoff */
@@ -36,7 +36,7 @@ static struct free_run *free_runs;
 
 static void *raw_mmap(void *addr, size_t len, int prot, int flags)
 {
-	long r = syscall(SYS_mmap, addr, len, prot, flags, -1, 0);
+	long r = usm_os_mmap(addr, len, prot, flags, -1, 0);
 	return (r < 0 && r > -4096) ? MAP_FAILED : (void *)r;
 }
 
@@ -190,7 +190,7 @@ void usm_rawmem_reset_after_fork(void)
 	 * fork: nothing of the old window can be trusted, and the child needs
 	 * nothing from it. */
 	if (window)
-		syscall(SYS_munmap, window, WINDOW_SIZE);
+		usm_os_munmap(window, WINDOW_SIZE);
 	pthread_mutex_init(&lock, NULL);
 	window = NULL;
 	window_used = 0;
