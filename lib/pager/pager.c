@@ -9,8 +9,6 @@
 #include "pager/pager_impl.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,12 +17,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <usm/rawmem.h>
 
+#include "os/futex.h"
 #include "os/uffd.h"
 #include "os/vm.h"
 
@@ -69,15 +67,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void futex_wake_one(atomic_int *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
 static void futex_wait_for(atomic_int *word)
 {
 	while (!atomic_load_explicit(word, memory_order_acquire))
-		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+		usm_os_futex_wait(word, 0);
 }
 
 /* ---- requests, run in the pager thread ---- */
@@ -203,7 +196,7 @@ static void serve_requests(struct usm_pager *p)
 		struct request *next = fifo->next;
 		fifo->result = run_request(p, fifo);
 		atomic_store_explicit(&fifo->done, 1, memory_order_release);
-		futex_wake_one(&fifo->done);
+		usm_os_futex_wake(&fifo->done, 1);
 		fifo = next;
 	}
 }
@@ -253,22 +246,20 @@ static long call(struct usm_pager *p, enum request_op op, long a0, long a1, long
 
 /* ---- the fault loop ---- */
 
-static void handle_message(struct usm_pager *p, const struct uffd_msg *m)
+static void handle_event(struct usm_pager *p, const struct usm_uffd_event *e)
 {
-	switch (m->event) {
-	case UFFD_EVENT_PAGEFAULT: {
+	switch (e->kind) {
+	case USM_UFFD_FAULT: {
 		uint64_t t0 = now_ns();
-		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
-			fault_wp(p, m->arg.pagefault.address);
+		if (e->wp)
+			fault_wp(p, e->addr);
 		else
-			fault_missing(p, m->arg.pagefault.address,
-				      m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
+			fault_missing(p, e->addr, e->write);
 		latency_record(p, now_ns() - t0);
 		break;
 	}
-	case UFFD_EVENT_REMAP:
-		region_move_range(p, m->arg.remap.from, m->arg.remap.to,
-				  (m->arg.remap.len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+	case USM_UFFD_REMAP:
+		region_move_range(p, e->addr, e->to, (e->len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
 		break;
 	default:
 		break;
@@ -278,7 +269,7 @@ static void handle_message(struct usm_pager *p, const struct uffd_msg *m)
 static void *pager_main(void *arg)
 {
 	struct usm_pager *p = arg;
-	struct uffd_msg msgs[MSG_BATCH];
+	struct usm_uffd_event events[MSG_BATCH];
 	sigset_t all;
 
 	sigfillset(&all);
@@ -298,11 +289,9 @@ static void *pager_main(void *arg)
 			serve_requests(p);
 		}
 		if (fds[0].revents & POLLIN) {
-			ssize_t n = read(p->uffd, msgs, sizeof(msgs));
-			if (n <= 0)
-				continue;
-			for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
-				handle_message(p, &msgs[i]);
+			int n = usm_os_uffd_read_events(p->uffd, events, MSG_BATCH);
+			for (int i = 0; i < n; i++)
+				handle_event(p, &events[i]);
 		}
 		if (fds[0].revents & (POLLERR | POLLHUP))
 			pager_fatal(p, "userfaultfd closed under the pager");
@@ -311,6 +300,27 @@ static void *pager_main(void *arg)
 }
 
 /* ---- start ---- */
+
+/* Everything usm_pager_start allocated or opened, whatever it got to. */
+static void pager_free(struct usm_pager *p)
+{
+	if (p->uffd >= 0)
+		close(p->uffd);
+	if (p->wakefd >= 0)
+		close(p->wakefd);
+	if (p->memfd >= 0)
+		close(p->memfd);
+	if (p->store)
+		usm_store_close(p->store);
+	if (p->policy)
+		usm_policy_destroy(p->policy);
+	usm_rawmem_free(p->fill_buf, p->fill_buf_size);
+	usm_rawmem_free((void *)p->zero_buf, p->fill_buf_size);
+	usm_rawmem_free(p->evict_buf, (size_t)p->cfg.batch * PAGE_SIZE);
+	usm_rawmem_free(p->victims, (size_t)p->cfg.batch * sizeof(*p->victims));
+	usm_rawmem_free(p->stack, p->stack_size);
+	usm_rawmem_free(p, sizeof(*p));
+}
 
 static int open_full_uffd(void)
 {
@@ -353,11 +363,13 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	if (rc < 0)
 		goto fail;
 	p->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	p->memfd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
-	if (p->wakefd < 0 || p->memfd < 0) {
+	if (p->wakefd < 0) {
 		rc = -errno;
 		goto fail;
 	}
+	rc = p->memfd = usm_os_self_mem_open();
+	if (rc < 0)
+		goto fail;
 
 	p->fill_buf_size = c->fault_size * (1 + (size_t)c->prefetch);
 	p->fill_buf = usm_rawmem_alloc(p->fill_buf_size);
@@ -380,16 +392,7 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	*out = p;
 	return 0;
 fail:
-	if (p->uffd >= 0)
-		close(p->uffd);
-	if (p->wakefd >= 0)
-		close(p->wakefd);
-	if (p->memfd >= 0)
-		close(p->memfd);
-	if (p->store)
-		usm_store_close(p->store);
-	if (p->policy)
-		usm_policy_destroy(p->policy);
+	pager_free(p);
 	return rc;
 }
 
