@@ -84,11 +84,9 @@ struct usm_pager {
 
 	uint8_t *fill_buf;            /* fault_size * (1 + prefetch) */
 	const uint8_t *zero_buf;      /* as large, never written */
-	bool fill_for_write;          /* the fault being served is a write */
 	size_t fill_buf_size;
 	uint8_t *evict_buf;           /* batch pages */
 	struct usm_policy_node **victims;
-	struct mpage **rearm;
 
 	uint64_t next_seq_addr;       /* where a sequential run would fault next */
 
@@ -111,10 +109,15 @@ void page_forget(struct usm_pager *p, struct mpage *m);
 void page_adopt(struct usm_pager *p, struct region *r, uint64_t index);
 
 /* fault.c */
+enum fill_flags {
+	FILL_PREFETCH = 1 << 0,       /* ahead of a fault: counted as prefetched */
+	FILL_WRITE = 1 << 1,          /* for a write: never-touched pages get real zeroed pages */
+};
 void fault_missing(struct usm_pager *p, uint64_t addr, bool write);
 void fault_wp(struct usm_pager *p, uint64_t addr);
 void fill_all_evicted(struct usm_pager *p);
-int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count, bool prefetch);
+int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+	       enum fill_flags flags);
 
 /* evict.c */
 void evict_make_room(struct usm_pager *p, uint64_t need_pages);
