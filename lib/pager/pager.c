@@ -105,30 +105,30 @@ static void copy_stats(struct usm_pager *p, struct usm_pager_stats *s)
 
 static long run_request(struct usm_pager *p, struct request *q)
 {
-	long *a = q->args;
+	const union request_args *a = &q->a;
 	long rc;
 
 	switch (q->op) {
 	case REQ_ADD:
-		return do_add(p, (uint64_t)a[0], (uint64_t)a[1]);
+		return do_add(p, a->add.start, a->add.len);
 	case REQ_MUNMAP:
-		rc = usm_os_munmap((void *)a[0], (size_t)a[1]);
+		rc = usm_os_munmap(a->munmap.addr, a->munmap.len);
 		if (rc == 0)
-			region_drop_range(p, (uint64_t)a[0], (uint64_t)a[1]);
+			region_drop_range(p, (uint64_t)(uintptr_t)a->munmap.addr, a->munmap.len);
 		return rc;
 	case REQ_MADVISE: {
 		/* MADV_FREE becomes MADV_DONTNEED: the kernel could otherwise
 		 * drop the page later, unseen, and a later read of it by the
 		 * evictor would fault on the pager thread itself */
-		int advice = (int)a[2] == MADV_FREE ? MADV_DONTNEED : (int)a[2];
-		rc = usm_os_madvise((void *)a[0], (size_t)a[1], advice);
+		int advice = a->madvise.advice == MADV_FREE ? MADV_DONTNEED : a->madvise.advice;
+		rc = usm_os_madvise(a->madvise.addr, a->madvise.len, advice);
 		if (rc == 0)
-			region_forget_pages(p, (uint64_t)a[0], (uint64_t)a[1]);
+			region_forget_pages(p, (uint64_t)(uintptr_t)a->madvise.addr, a->madvise.len);
 		return rc;
 	}
 	case REQ_BRK: {
 		uint64_t old = (uint64_t)usm_os_brk(NULL);
-		uint64_t now = (uint64_t)usm_os_brk((void *)a[0]);
+		uint64_t now = (uint64_t)usm_os_brk(a->brk.addr);
 		uint64_t old_top = (old + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 		uint64_t new_top = (now + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 		if (new_top > old_top)
@@ -141,8 +141,8 @@ static long run_request(struct usm_pager *p, struct request *q)
 		p->evict_hold++;
 		return 0;
 	case REQ_MREMAP_END: {
-		uint64_t old_len = (uint64_t)a[1], new_len = (uint64_t)a[2];
-		long result = a[3];
+		uint64_t old_len = a->mremap_end.old_len, new_len = a->mremap_end.new_len;
+		long result = a->mremap_end.result;
 		old_len = (old_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 		new_len = (new_len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 		p->evict_hold--;
@@ -157,8 +157,8 @@ static long run_request(struct usm_pager *p, struct request *q)
 		return 0;
 	}
 	case REQ_FORGET:
-		region_drop_range(p, (uint64_t)a[0] & ~(PAGE_SIZE - 1),
-				  ((uint64_t)a[1] + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+		region_drop_range(p, (uint64_t)(uintptr_t)a->forget.addr & ~(PAGE_SIZE - 1),
+				  ((uint64_t)a->forget.len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
 		return 0;
 	case REQ_FORK_PREPARE:
 		p->evict_hold++;
@@ -169,14 +169,14 @@ static long run_request(struct usm_pager *p, struct request *q)
 		evict_make_room(p, 0); /* what the fork's fill put over the limit */
 		return 0;
 	case REQ_SET_LIMIT:
-		evict_set_limit(p, (uint64_t)a[0]);
+		evict_set_limit(p, a->set_limit.bytes);
 		return 0;
 	case REQ_SET_POLICY:
-		return usm_policy_switch(p->policy, (const char *)a[0]);
+		return usm_policy_switch(p->policy, a->set_policy.name);
 	case REQ_HINT:
-		return hint_apply(p, (uint64_t)a[0], (uint64_t)a[1], (int)a[2]);
+		return hint_apply(p, a->hint.start, a->hint.len, a->hint.kind);
 	case REQ_STATS:
-		copy_stats(p, (struct usm_pager_stats *)a[0]);
+		copy_stats(p, a->stats.out);
 		return 0;
 	}
 	return -EINVAL;
@@ -214,22 +214,19 @@ static struct request *claim_slot(struct usm_pager *p)
 	}
 }
 
-static long call(struct usm_pager *p, enum request_op op, long a0, long a1, long a2, long a3)
+static long call(struct usm_pager *p, enum request_op op, union request_args a)
 {
 	struct request *q;
 	uint64_t one = 1;
 	long result;
 
 	if (pthread_equal(pthread_self(), p->thread)) {
-		struct request local = { .op = op, .args = { a0, a1, a2, a3 } };
+		struct request local = { .op = op, .a = a };
 		return run_request(p, &local);
 	}
 	q = claim_slot(p);
 	q->op = op;
-	q->args[0] = a0;
-	q->args[1] = a1;
-	q->args[2] = a2;
-	q->args[3] = a3;
+	q->a = a;
 	atomic_store(&q->done, 0);
 	q->next = atomic_load(&p->queue);
 	while (!atomic_compare_exchange_weak(&p->queue, &q->next, q))
@@ -410,49 +407,50 @@ int usm_pager_add(struct usm_pager *p, void *addr, size_t len)
 	page_span(addr, len, &start, &end);
 	if (usm_rawmem_owns(addr, len))
 		return -EINVAL;
-	return (int)call(p, REQ_ADD, (long)start, (long)(end - start), 0, 0);
+	return (int)call(p, REQ_ADD, (union request_args){ .add = { start, end - start } });
 }
 
 long usm_pager_munmap(struct usm_pager *p, void *addr, size_t len)
 {
-	return call(p, REQ_MUNMAP, (long)addr, (long)len, 0, 0);
+	return call(p, REQ_MUNMAP, (union request_args){ .munmap = { addr, len } });
 }
 
 long usm_pager_madvise(struct usm_pager *p, void *addr, size_t len, int advice)
 {
 	if (!drops_contents(advice))
 		return usm_os_madvise(addr, len, advice);
-	return call(p, REQ_MADVISE, (long)addr, (long)len, advice, 0);
+	return call(p, REQ_MADVISE, (union request_args){ .madvise = { addr, len, advice } });
 }
 
 long usm_pager_brk(struct usm_pager *p, void *addr)
 {
-	return call(p, REQ_BRK, (long)addr, 0, 0, 0);
+	return call(p, REQ_BRK, (union request_args){ .brk = { addr } });
 }
 
 void usm_pager_mremap_begin(struct usm_pager *p)
 {
-	call(p, REQ_MREMAP_BEGIN, 0, 0, 0, 0);
+	call(p, REQ_MREMAP_BEGIN, (union request_args){ 0 });
 }
 
 void usm_pager_mremap_end(struct usm_pager *p, void *old, size_t old_len, size_t new_len, long result)
 {
-	call(p, REQ_MREMAP_END, (long)old, (long)old_len, (long)new_len, result);
+	call(p, REQ_MREMAP_END,
+	     (union request_args){ .mremap_end = { old_len, new_len, result } });
 }
 
 void usm_pager_prepare_fork(struct usm_pager *p)
 {
-	call(p, REQ_FORK_PREPARE, 0, 0, 0, 0);
+	call(p, REQ_FORK_PREPARE, (union request_args){ 0 });
 }
 
 void usm_pager_resume(struct usm_pager *p)
 {
-	call(p, REQ_RESUME, 0, 0, 0, 0);
+	call(p, REQ_RESUME, (union request_args){ 0 });
 }
 
 void usm_pager_forget(struct usm_pager *p, void *addr, size_t len)
 {
-	call(p, REQ_FORGET, (long)addr, (long)len, 0, 0);
+	call(p, REQ_FORGET, (union request_args){ .forget = { addr, len } });
 }
 
 void usm_pager_abandon(struct usm_pager *p)
@@ -464,12 +462,12 @@ void usm_pager_abandon(struct usm_pager *p)
 
 void usm_pager_set_limit(struct usm_pager *p, uint64_t limit)
 {
-	call(p, REQ_SET_LIMIT, (long)limit, 0, 0, 0);
+	call(p, REQ_SET_LIMIT, (union request_args){ .set_limit = { limit } });
 }
 
 int usm_pager_set_policy(struct usm_pager *p, const char *name)
 {
-	return (int)call(p, REQ_SET_POLICY, (long)name, 0, 0, 0);
+	return (int)call(p, REQ_SET_POLICY, (union request_args){ .set_policy = { name } });
 }
 
 long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind)
@@ -479,12 +477,12 @@ long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind)
 	page_span(addr, len, &start, &end);
 	if (end < start)
 		return -EINVAL;
-	return call(p, REQ_HINT, (long)start, (long)(end - start), kind, 0);
+	return call(p, REQ_HINT, (union request_args){ .hint = { start, end - start, kind } });
 }
 
 /* A snapshot taken by the pager thread: a thread woken by a fill may run
  * before the pager has counted the pages it filled. */
 void usm_pager_get_stats(struct usm_pager *p, struct usm_pager_stats *s)
 {
-	call(p, REQ_STATS, (long)s, 0, 0, 0);
+	call(p, REQ_STATS, (union request_args){ .stats = { s } });
 }

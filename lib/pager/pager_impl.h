@@ -51,11 +51,25 @@ enum request_op {
 	REQ_SET_LIMIT, REQ_SET_POLICY, REQ_HINT, REQ_STATS,
 };
 
+/* Each op's arguments (REQ_MREMAP_BEGIN, REQ_FORK_PREPARE, REQ_RESUME take none). */
+union request_args {
+	struct { uint64_t start, len; } add;             /* REQ_ADD, whole pages */
+	struct { void *addr; size_t len; } munmap;       /* REQ_MUNMAP */
+	struct { void *addr; size_t len; int advice; } madvise;
+	struct { void *addr; } brk;
+	struct { size_t old_len, new_len; long result; } mremap_end;
+	struct { void *addr; size_t len; } forget;       /* REQ_FORGET */
+	struct { uint64_t bytes; } set_limit;
+	struct { const char *name; } set_policy;
+	struct { uint64_t start, len; int kind; } hint;  /* whole pages */
+	struct { struct usm_pager_stats *out; } stats;
+};
+
 struct request {
 	struct request *next;
 	atomic_bool busy;             /* slot taken by a caller */
 	enum request_op op;
-	long args[5];
+	union request_args a;
 	long result;
 	atomic_int done;
 };
