@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+
+#include "os/vm.h"
 
 #include "base/syscall.h"
 
@@ -38,7 +38,7 @@ static struct free_run *free_runs;
 
 static void *raw_mmap(void *addr, size_t len, int prot, int flags)
 {
-	long r = syscall(SYS_mmap, addr, len, prot, flags, -1, 0);
+	long r = usm_os_mmap(addr, len, prot, flags, -1, 0);
 	return usm_syscall_failed(r) ? MAP_FAILED : (void *)r;
 }
 
@@ -192,7 +192,7 @@ void usm_rawmem_reset_after_fork(void)
 	 * fork: nothing of the old window can be trusted, and the child needs
 	 * nothing from it. */
 	if (window)
-		syscall(SYS_munmap, window, WINDOW_SIZE);
+		usm_os_munmap(window, WINDOW_SIZE);
 	pthread_mutex_init(&lock, NULL);
 	window = NULL;
 	window_used = 0;

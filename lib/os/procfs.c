@@ -81,9 +81,7 @@ int usm_os_proc_open_file(int dirfd, const char *file)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Reads a small file whole (comm, status: a few kB at most). Returns the
- * length or a negative errno; the buffer is NUL-terminated. */
-static ssize_t read_small(int dirfd, const char *file, char *buf, size_t size)
+ssize_t usm_os_proc_read_file(int dirfd, const char *file, char *buf, size_t size)
 {
 	int fd = usm_os_proc_open_file(dirfd, file);
 	size_t len = 0;
@@ -115,7 +113,7 @@ int usm_os_proc_read_comm(int dirfd, char name[USM_OS_COMM_MAX + 1])
 	 * a process shows its comm and one '\n'. comm itself may hold any
 	 * byte but NUL (prctl(PR_SET_NAME)), a '\n' included. */
 	char buf[128];
-	ssize_t len = read_small(dirfd, "comm", buf, sizeof(buf));
+	ssize_t len = usm_os_proc_read_file(dirfd, "comm", buf, sizeof(buf));
 
 	if (len < 0)
 		return (int)len;
@@ -131,7 +129,7 @@ int usm_os_proc_read_comm(int dirfd, char name[USM_OS_COMM_MAX + 1])
 int usm_os_proc_read_vmsize(int dirfd, uint64_t *kb)
 {
 	char buf[8192];
-	ssize_t len = read_small(dirfd, "status", buf, sizeof(buf));
+	ssize_t len = usm_os_proc_read_file(dirfd, "status", buf, sizeof(buf));
 	const char *line;
 
 	if (len < 0)

@@ -23,6 +23,12 @@ int usm_os_proc_open(pid_t pid);
  * a negative errno. */
 int usm_os_proc_open_file(int dirfd, const char *file);
 
+/* Reads a file of an open /proc/PID directory whole into buf, at most
+ * size - 1 bytes, with raw read(2) calls (no stdio, no malloc: the tagger
+ * reads its maps in a fork child). Returns the length or a negative errno;
+ * buf is NUL-terminated. */
+ssize_t usm_os_proc_read_file(int dirfd, const char *file, char *buf, size_t size);
+
 /* The process's comm, without the newline the file ends with, cut to
  * USM_OS_COMM_MAX bytes (what kernel threads show can be longer). */
 int usm_os_proc_read_comm(int dirfd, char name[USM_OS_COMM_MAX + 1]);

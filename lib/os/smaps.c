@@ -70,25 +70,39 @@ void usm_os_smaps_close(struct usm_os_smaps *it)
 	free(it);
 }
 
+/* The name field is `want`, up to the end of its line. */
+static bool name_is(const char *name, const char *want)
+{
+	size_t n = strlen(want);
+
+	return !strncmp(name, want, n) && (name[n] == '\n' || name[n] == '\0');
+}
+
 /* "start-end perms offset dev inode [name]": field lines ("Rss:", ...)
- * start with a capital letter, a mapping's first line with a hex digit. */
+ * start with a capital letter, a mapping's first line with a hex digit.
+ * The line ends at '\n' or NUL (maps text is walked in place). */
 static bool parse_header(const char *line, struct usm_os_mapping *m)
 {
-	const char *name = line;
-	int fields = 0;
+	const char *field[6]; /* range, perms, offset, dev, inode, name */
+	const char *p = line;
 
 	if (!((*line >= '0' && *line <= '9') || (*line >= 'a' && *line <= 'f')))
 		return false;
 	if (sscanf(line, "%" SCNx64 "-%" SCNx64, &m->start, &m->end) != 2)
 		return false;
-	/* The name is what follows the fifth field. */
-	while (fields < 5 && *name) {
-		name += strcspn(name, " \n");
-		name += strspn(name, " ");
-		fields++;
+	for (int i = 0; i < 6; i++) {
+		field[i] = p;
+		p += strcspn(p, " \n");
+		p += strspn(p, " ");
 	}
-	m->vsyscall = !strcmp(name, "[vsyscall]\n") || !strcmp(name, "[vsyscall]");
-	m->readable = m->io = m->pfnmap = m->huge_advised = false;
+	if (strcspn(field[1], " \n") != 4)
+		return false;
+	m->readable = field[1][0] == 'r';
+	m->shared = field[1][3] == 's';
+	m->inode = strtoull(field[4], NULL, 10);
+	m->vsyscall = name_is(field[5], "[vsyscall]");
+	m->heap = name_is(field[5], "[heap]");
+	m->io = m->pfnmap = m->huge_advised = false;
 	m->anon_huge_kb = 0;
 	return true;
 }
@@ -135,4 +149,22 @@ int usm_os_smaps_next(struct usm_os_smaps *it, struct usm_os_mapping *m)
 	if (ferror(it->f))
 		return errno ? -errno : -EIO;
 	return in_mapping ? -ENODATA : 0;
+}
+
+void usm_os_maps_init(struct usm_os_maps *it, const char *text)
+{
+	it->next = text;
+}
+
+int usm_os_maps_next(struct usm_os_maps *it, struct usm_os_mapping *m)
+{
+	const char *line = it->next, *eol;
+
+	if (!*line)
+		return 0;
+	eol = strchr(line, '\n');
+	if (!eol)
+		return -ENODATA;
+	it->next = eol + 1;
+	return parse_header(line, m) ? 1 : -EINVAL;
 }

@@ -127,14 +127,46 @@ int usm_os_uffd_register_wp_only(int fd, uint64_t start, uint64_t len, uint64_t 
 	return 0;
 }
 
-int usm_os_uffd_read_msgs(int fd, struct uffd_msg *msgs, unsigned max)
+static void decode(const struct uffd_msg *m, struct usm_uffd_event *e)
 {
+	*e = (struct usm_uffd_event){ .kind = USM_UFFD_OTHER };
+	switch (m->event) {
+	case UFFD_EVENT_PAGEFAULT:
+		e->kind = USM_UFFD_FAULT;
+		e->addr = m->arg.pagefault.address;
+		e->write = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+		e->wp = m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP;
+		break;
+	case UFFD_EVENT_REMAP:
+		e->kind = USM_UFFD_REMAP;
+		e->addr = m->arg.remap.from;
+		e->to = m->arg.remap.to;
+		e->len = m->arg.remap.len;
+		break;
+	case UFFD_EVENT_REMOVE:
+	case UFFD_EVENT_UNMAP:
+		e->kind = m->event == UFFD_EVENT_REMOVE ? USM_UFFD_REMOVE : USM_UFFD_UNMAP;
+		e->addr = m->arg.remove.start;
+		e->len = m->arg.remove.end - m->arg.remove.start;
+		break;
+	default:
+		break;
+	}
+}
+
+int usm_os_uffd_read_events(int fd, struct usm_uffd_event *ev, size_t max)
+{
+	/* on the reader's stack: the pager thread never allocates */
+	struct uffd_msg msgs[64];
+	size_t want = max < 64 ? max : 64;
 	ssize_t n;
 
 	do
-		n = read(fd, msgs, max * sizeof(*msgs));
+		n = read(fd, msgs, want * sizeof(msgs[0]));
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
-	return (int)((size_t)n / sizeof(*msgs));
+		return errno == EAGAIN ? 0 : -errno;
+	for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
+		decode(&msgs[i], &ev[i]);
+	return (int)((size_t)n / sizeof(msgs[0]));
 }

@@ -4,6 +4,7 @@
 #define USM_OS_UFFD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/userfaultfd.h>
 
@@ -30,8 +31,6 @@ int usm_os_uffd_open(enum usm_uffd_source source);
  * reports what the kernel offers. Returns 0 or a negative errno. */
 int usm_os_uffd_api(int fd, uint64_t want, uint64_t *features, uint64_t *ioctls);
 
-#endif
-
 /* Thin wrappers over the userfaultfd ioctls the pager uses. Each returns 0
  * or a negative errno; copy/zeropage report in *done how many bytes were
  * filled before an error (-EEXIST when part of the range was present). */
@@ -44,6 +43,25 @@ int usm_os_uffd_wake(int fd, uint64_t start, uint64_t len);
 /* Registers [start, start+len) for write-protect faults only (no missing
  * faults). Returns 0 or a negative errno. */
 int usm_os_uffd_register_wp_only(int fd, uint64_t start, uint64_t len, uint64_t *ioctls);
-/* Reads up to max pending messages. Returns their count, -EAGAIN when
- * none is pending on the non-blocking descriptor, or a negative errno. */
-int usm_os_uffd_read_msgs(int fd, struct uffd_msg *msgs, unsigned max);
+
+/* The events read from a userfaultfd, decoded from struct uffd_msg. */
+enum usm_uffd_event_kind {
+	USM_UFFD_FAULT,  /* a page fault: addr, write, wp */
+	USM_UFFD_REMAP,  /* mremap moved [addr, addr+len) to `to` */
+	USM_UFFD_REMOVE, /* madvise dropped [addr, addr+len) */
+	USM_UFFD_UNMAP,  /* munmap removed [addr, addr+len) */
+	USM_UFFD_OTHER,  /* fork and anything newer: nothing to decode */
+};
+
+struct usm_uffd_event {
+	enum usm_uffd_event_kind kind;
+	uint64_t addr, len, to;
+	bool write;      /* FAULT: a write access */
+	bool wp;         /* FAULT: on a write-protected page */
+};
+
+/* Reads up to `max` events without blocking. Returns how many, 0 when there
+ * is none, or a negative errno. */
+int usm_os_uffd_read_events(int fd, struct usm_uffd_event *ev, size_t max);
+
+#endif

@@ -1,6 +1,7 @@
 #include "os/vm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,6 +36,19 @@ long usm_os_brk(void *addr)
 	return syscall(SYS_brk, addr);
 }
 
+long usm_os_mprotect(void *addr, size_t len, int prot)
+{
+	/* async-signal-safe: the supervisor's SIGSEGV handlers call it */
+	return raw(syscall(SYS_mprotect, addr, len, prot));
+}
+
+int usm_os_self_mem_open(void)
+{
+	int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
 int usm_os_read_self(int fd, uint64_t addr, void *buf, size_t len)
 {
 	size_t done = 0;
@@ -51,10 +65,4 @@ int usm_os_read_self(int fd, uint64_t addr, void *buf, size_t len)
 		done += (size_t)n;
 	}
 	return 0;
-}
-
-long usm_os_mprotect(void *addr, size_t len, int prot)
-{
-	/* async-signal-safe: dirty tracking calls it from a SIGSEGV handler */
-	return raw(syscall(SYS_mprotect, addr, len, prot));
 }

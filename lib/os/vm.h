@@ -14,12 +14,15 @@ long usm_os_munmap(void *addr, size_t len);
 long usm_os_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 long usm_os_madvise(void *addr, size_t len, int advice);
 long usm_os_brk(void *addr);
+long usm_os_mprotect(void *addr, size_t len, int prot);
+
+/* Opens this process's /proc/self/mem read-only, for usm_os_read_self.
+ * Returns the fd or a negative errno. */
+int usm_os_self_mem_open(void);
 
 /* Reads len bytes at addr of this process through /proc/self/mem, which
  * sees pages whatever their protection and never runs a userfaultfd fault
  * for present pages. fd is an open /proc/self/mem. Returns 0 or -errno. */
 int usm_os_read_self(int fd, uint64_t addr, void *buf, size_t len);
-
-long usm_os_mprotect(void *addr, size_t len, int prot);
 
 #endif

@@ -61,7 +61,7 @@ static void mark_resident(struct usm_pager *p, struct region *r, uint64_t index,
  * the kernel filled, or the range crosses into another mapping): such
  * pages are adopted as they are and the rest is filled page by page. */
 static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
-		    enum fill_kind kind, bool prefetch)
+		    enum fill_kind kind, enum fill_flags flags)
 {
 	uint64_t addr = r->start + first * USM_PAGE_SIZE, len = count * USM_PAGE_SIZE, done = 0;
 	int rc;
@@ -83,7 +83,7 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 			rc = usm_os_uffd_copy(p->uffd, addr, p->fill_buf, len, kind == FILL_COPY,
 					      &done);
 		} while (rc == -EAGAIN && done == 0);
-	} else if (p->fill_for_write) {
+	} else if (flags & FILL_WRITE) {
 		/* real zeroed pages: the zero page would cost the writer a
 		 * second, copy-on-write fault in the kernel */
 		do {
@@ -98,13 +98,13 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 	if (rc == 0)
 		filled = count;
 	for (uint64_t i = 0; i < filled; i++)
-		mark_resident(p, r, first + i, kind == FILL_COPY, prefetch);
+		mark_resident(p, r, first + i, kind == FILL_COPY, flags & FILL_PREFETCH);
 	if (rc == 0)
 		return 0;
 	if (count > 1 || filled > 0) {
 		/* retry the rest one page at a time, each within its mapping */
 		for (uint64_t i = filled; i < count; i++)
-			fill_run(p, r, first + i, 1, kind, prefetch);
+			fill_run(p, r, first + i, 1, kind, flags);
 		return 0;
 	}
 	if (rc == -EEXIST) {
@@ -117,7 +117,8 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 	return rc;
 }
 
-int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count, bool prefetch)
+int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+	       enum fill_flags flags)
 {
 	uint64_t need = 0;
 
@@ -134,7 +135,7 @@ int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t c
 		while (j < count && kind_of(region_page(r, first + j, false)) == k)
 			j++;
 		if (k != FILL_SKIP)
-			fill_run(p, r, first + i, j - i, k, prefetch);
+			fill_run(p, r, first + i, j - i, k, flags);
 		i = j;
 	}
 	return 0;
@@ -170,8 +171,8 @@ void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 		start = r->start;
 	if (end > region_end(r))
 		end = region_end(r);
-	p->fill_for_write = write;
-	fill_range(p, r, (start - r->start) / USM_PAGE_SIZE, (end - start) / USM_PAGE_SIZE, false);
+	enum fill_flags for_write = write ? FILL_WRITE : 0;
+	fill_range(p, r, (start - r->start) / USM_PAGE_SIZE, (end - start) / USM_PAGE_SIZE, for_write);
 
 	uint64_t ahead = end;
 	if (sequential && p->cfg.prefetch) {
@@ -180,7 +181,7 @@ void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 			ahead = region_end(r);
 		if (ahead > end)
 			fill_range(p, r, (end - r->start) / USM_PAGE_SIZE,
-				   (ahead - end) / USM_PAGE_SIZE, true);
+				   (ahead - end) / USM_PAGE_SIZE, FILL_PREFETCH | for_write);
 	}
 	p->next_seq_addr = ahead;
 }
@@ -223,7 +224,7 @@ void fill_all_evicted(struct usm_pager *p)
 			       kind_of(region_page(r, k + n, false)) == kind)
 				n++;
 			/* not fill_range: it would make room, and evictions are held */
-			fill_run(p, r, k, n, kind, true);
+			fill_run(p, r, k, n, kind, FILL_PREFETCH);
 			k += n;
 		}
 	}

@@ -49,7 +49,7 @@ static void will_need(struct usm_pager *p, struct region *r, uint64_t first, uin
 			evicted = m && m->state == PAGE_EVICTED;
 		}
 		if (evicted) /* never-touched pages stay untouched */
-			fill_range(p, r, first + i, n, true);
+			fill_range(p, r, first + i, n, FILL_PREFETCH);
 	}
 }
 
@@ -84,7 +84,7 @@ static void pin(struct usm_pager *p, struct region *r, uint64_t first, uint64_t 
 {
 	for (uint64_t i = 0; i < count; i += chunk_pages(p)) {
 		uint64_t n = count - i < chunk_pages(p) ? count - i : chunk_pages(p);
-		fill_range(p, r, first + i, n, false);
+		fill_range(p, r, first + i, n, 0);
 		for (uint64_t k = 0; k < n; k++) {
 			struct mpage *m = region_page(r, first + i + k, false);
 			if (!m || m->state != PAGE_RESIDENT || m->pinned)
@@ -126,7 +126,6 @@ long hint_apply(struct usm_pager *p, uint64_t addr, uint64_t len, int kind)
 
 	switch (kind) {
 	case USM_HINT_WILLNEED:
-		p->fill_for_write = false;
 		each_part(p, addr, len, will_need, NULL);
 		return 0;
 	case USM_HINT_SEQUENTIAL:
@@ -140,7 +139,6 @@ long hint_apply(struct usm_pager *p, uint64_t addr, uint64_t len, int kind)
 		each_part(p, addr, len, count_unpinned, &unpinned);
 		if (p->limit_pages && (p->pinned_pages + unpinned) * 2 > p->limit_pages)
 			return -ENOMEM;
-		p->fill_for_write = false;
 		each_part(p, addr, len, pin, NULL);
 		return 0;
 	case USM_HINT_UNPIN:

@@ -9,8 +9,6 @@
 #include "pager/pager_impl.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,13 +17,14 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/rawmem.h"
 
 #include "base/clock.h"
+#include "base/page.h"
 #include "base/syscall.h"
+#include "os/futex.h"
 #include "os/uffd.h"
 #include "os/vm.h"
 
@@ -63,15 +62,10 @@ void pager_fatal(struct usm_pager *p, const char *fmt, ...)
 	_exit(125);
 }
 
-static void futex_wake_one(atomic_int *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
 static void futex_wait_for(atomic_int *word)
 {
 	while (!atomic_load_explicit(word, memory_order_acquire))
-		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+		usm_os_futex_wait(word, 0);
 }
 
 /* ---- requests, run in the pager thread ---- */
@@ -106,30 +100,30 @@ static void copy_stats(struct usm_pager *p, struct usm_pager_stats *s)
 
 static long run_request(struct usm_pager *p, struct request *q)
 {
-	long *a = q->args;
+	const union request_args *a = &q->a;
 	long rc;
 
 	switch (q->op) {
 	case REQ_ADD:
-		return do_add(p, (uint64_t)a[0], (uint64_t)a[1]);
+		return do_add(p, a->add.start, a->add.len);
 	case REQ_MUNMAP:
-		rc = usm_os_munmap((void *)a[0], (size_t)a[1]);
+		rc = usm_os_munmap(a->munmap.addr, a->munmap.len);
 		if (rc == 0)
-			region_drop_range(p, (uint64_t)a[0], (uint64_t)a[1]);
+			region_drop_range(p, (uint64_t)(uintptr_t)a->munmap.addr, a->munmap.len);
 		return rc;
 	case REQ_MADVISE: {
 		/* MADV_FREE becomes MADV_DONTNEED: the kernel could otherwise
 		 * drop the page later, unseen, and a later read of it by the
 		 * evictor would fault on the pager thread itself */
-		int advice = (int)a[2] == MADV_FREE ? MADV_DONTNEED : (int)a[2];
-		rc = usm_os_madvise((void *)a[0], (size_t)a[1], advice);
+		int advice = a->madvise.advice == MADV_FREE ? MADV_DONTNEED : a->madvise.advice;
+		rc = usm_os_madvise(a->madvise.addr, a->madvise.len, advice);
 		if (rc == 0)
-			region_forget_pages(p, (uint64_t)a[0], (uint64_t)a[1]);
+			region_forget_pages(p, (uint64_t)(uintptr_t)a->madvise.addr, a->madvise.len);
 		return rc;
 	}
 	case REQ_BRK: {
 		uint64_t old = (uint64_t)usm_os_brk(NULL);
-		uint64_t now = (uint64_t)usm_os_brk((void *)a[0]);
+		uint64_t now = (uint64_t)usm_os_brk(a->brk.addr);
 		uint64_t old_top = usm_page_up(old);
 		uint64_t new_top = usm_page_up(now);
 		if (new_top > old_top)
@@ -142,8 +136,8 @@ static long run_request(struct usm_pager *p, struct request *q)
 		p->evict_hold++;
 		return 0;
 	case REQ_MREMAP_END: {
-		uint64_t old_len = (uint64_t)a[1], new_len = (uint64_t)a[2];
-		long result = a[3];
+		uint64_t old_len = a->mremap_end.old_len, new_len = a->mremap_end.new_len;
+		long result = a->mremap_end.result;
 		old_len = usm_page_up(old_len);
 		new_len = usm_page_up(new_len);
 		p->evict_hold--;
@@ -158,7 +152,8 @@ static long run_request(struct usm_pager *p, struct request *q)
 		return 0;
 	}
 	case REQ_FORGET:
-		region_drop_range(p, usm_page_down((uint64_t)a[0]), usm_page_up((uint64_t)a[1]));
+		region_drop_range(p, usm_page_down((uint64_t)(uintptr_t)a->forget.addr),
+				  usm_page_up((uint64_t)a->forget.len));
 		return 0;
 	case REQ_FORK_PREPARE:
 		p->evict_hold++;
@@ -169,14 +164,14 @@ static long run_request(struct usm_pager *p, struct request *q)
 		evict_make_room(p, 0); /* what the fork's fill put over the limit */
 		return 0;
 	case REQ_SET_LIMIT:
-		evict_set_limit(p, (uint64_t)a[0]);
+		evict_set_limit(p, a->set_limit.bytes);
 		return 0;
 	case REQ_SET_POLICY:
-		return usm_policy_switch(p->policy, (const char *)a[0]);
+		return usm_policy_switch(p->policy, a->set_policy.name);
 	case REQ_HINT:
-		return hint_apply(p, (uint64_t)a[0], (uint64_t)a[1], (int)a[2]);
+		return hint_apply(p, a->hint.start, a->hint.len, a->hint.kind);
 	case REQ_STATS:
-		copy_stats(p, (struct usm_pager_stats *)a[0]);
+		copy_stats(p, a->stats.out);
 		return 0;
 	}
 	return -EINVAL;
@@ -196,7 +191,7 @@ static void serve_requests(struct usm_pager *p)
 		struct request *next = fifo->next;
 		fifo->result = run_request(p, fifo);
 		atomic_store_explicit(&fifo->done, 1, memory_order_release);
-		futex_wake_one(&fifo->done);
+		usm_os_futex_wake(&fifo->done, 1);
 		fifo = next;
 	}
 }
@@ -214,22 +209,19 @@ static struct request *claim_slot(struct usm_pager *p)
 	}
 }
 
-static long call(struct usm_pager *p, enum request_op op, long a0, long a1, long a2, long a3)
+static long call(struct usm_pager *p, enum request_op op, union request_args a)
 {
 	struct request *q;
 	uint64_t one = 1;
 	long result;
 
 	if (pthread_equal(pthread_self(), p->thread)) {
-		struct request local = { .op = op, .args = { a0, a1, a2, a3 } };
+		struct request local = { .op = op, .a = a };
 		return run_request(p, &local);
 	}
 	q = claim_slot(p);
 	q->op = op;
-	q->args[0] = a0;
-	q->args[1] = a1;
-	q->args[2] = a2;
-	q->args[3] = a3;
+	q->a = a;
 	atomic_store(&q->done, 0);
 	q->next = atomic_load(&p->queue);
 	while (!atomic_compare_exchange_weak(&p->queue, &q->next, q))
@@ -246,22 +238,20 @@ static long call(struct usm_pager *p, enum request_op op, long a0, long a1, long
 
 /* ---- the fault loop ---- */
 
-static void handle_message(struct usm_pager *p, const struct uffd_msg *m)
+static void handle_event(struct usm_pager *p, const struct usm_uffd_event *e)
 {
-	switch (m->event) {
-	case UFFD_EVENT_PAGEFAULT: {
+	switch (e->kind) {
+	case USM_UFFD_FAULT: {
 		uint64_t t0 = usm_now_ns();
-		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
-			fault_wp(p, m->arg.pagefault.address);
+		if (e->wp)
+			fault_wp(p, e->addr);
 		else
-			fault_missing(p, m->arg.pagefault.address,
-				      m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
+			fault_missing(p, e->addr, e->write);
 		latency_record(p, usm_now_ns() - t0);
 		break;
 	}
-	case UFFD_EVENT_REMAP:
-		region_move_range(p, m->arg.remap.from, m->arg.remap.to,
-				  usm_page_up(m->arg.remap.len));
+	case USM_UFFD_REMAP:
+		region_move_range(p, e->addr, e->to, usm_page_up(e->len));
 		break;
 	default:
 		break;
@@ -271,7 +261,7 @@ static void handle_message(struct usm_pager *p, const struct uffd_msg *m)
 static void *pager_main(void *arg)
 {
 	struct usm_pager *p = arg;
-	struct uffd_msg msgs[MSG_BATCH];
+	struct usm_uffd_event events[MSG_BATCH];
 	sigset_t all;
 
 	sigfillset(&all);
@@ -291,11 +281,9 @@ static void *pager_main(void *arg)
 			serve_requests(p);
 		}
 		if (fds[0].revents & POLLIN) {
-			ssize_t n = read(p->uffd, msgs, sizeof(msgs));
-			if (n <= 0)
-				continue;
-			for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
-				handle_message(p, &msgs[i]);
+			int n = usm_os_uffd_read_events(p->uffd, events, MSG_BATCH);
+			for (int i = 0; i < n; i++)
+				handle_event(p, &events[i]);
 		}
 		if (fds[0].revents & (POLLERR | POLLHUP))
 			pager_fatal(p, "userfaultfd closed under the pager");
@@ -304,6 +292,27 @@ static void *pager_main(void *arg)
 }
 
 /* ---- start ---- */
+
+/* Everything usm_pager_start allocated or opened, whatever it got to. */
+static void pager_free(struct usm_pager *p)
+{
+	if (p->uffd >= 0)
+		close(p->uffd);
+	if (p->wakefd >= 0)
+		close(p->wakefd);
+	if (p->memfd >= 0)
+		close(p->memfd);
+	if (p->store)
+		usm_store_close(p->store);
+	if (p->policy)
+		usm_policy_destroy(p->policy);
+	usm_rawmem_free(p->fill_buf, p->fill_buf_size);
+	usm_rawmem_free((void *)p->zero_buf, p->fill_buf_size);
+	usm_rawmem_free(p->evict_buf, (size_t)p->cfg.batch * USM_PAGE_SIZE);
+	usm_rawmem_free(p->victims, (size_t)p->cfg.batch * sizeof(*p->victims));
+	usm_rawmem_free(p->stack, p->stack_size);
+	usm_rawmem_free(p, sizeof(*p));
+}
 
 static int open_full_uffd(void)
 {
@@ -346,11 +355,13 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	if (rc < 0)
 		goto fail;
 	p->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	p->memfd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
-	if (p->wakefd < 0 || p->memfd < 0) {
+	if (p->wakefd < 0) {
 		rc = -errno;
 		goto fail;
 	}
+	rc = p->memfd = usm_os_self_mem_open();
+	if (rc < 0)
+		goto fail;
 
 	p->fill_buf_size = c->fault_size * (1 + (size_t)c->prefetch);
 	p->fill_buf = usm_rawmem_alloc(p->fill_buf_size);
@@ -373,16 +384,7 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	*out = p;
 	return 0;
 fail:
-	if (p->uffd >= 0)
-		close(p->uffd);
-	if (p->wakefd >= 0)
-		close(p->wakefd);
-	if (p->memfd >= 0)
-		close(p->memfd);
-	if (p->store)
-		usm_store_close(p->store);
-	if (p->policy)
-		usm_policy_destroy(p->policy);
+	pager_free(p);
 	return rc;
 }
 
@@ -400,49 +402,50 @@ int usm_pager_add(struct usm_pager *p, void *addr, size_t len)
 	page_span(addr, len, &start, &end);
 	if (usm_rawmem_owns(addr, len))
 		return -EINVAL;
-	return (int)call(p, REQ_ADD, (long)start, (long)(end - start), 0, 0);
+	return (int)call(p, REQ_ADD, (union request_args){ .add = { start, end - start } });
 }
 
 long usm_pager_munmap(struct usm_pager *p, void *addr, size_t len)
 {
-	return call(p, REQ_MUNMAP, (long)addr, (long)len, 0, 0);
+	return call(p, REQ_MUNMAP, (union request_args){ .munmap = { addr, len } });
 }
 
 long usm_pager_madvise(struct usm_pager *p, void *addr, size_t len, int advice)
 {
 	if (!drops_contents(advice))
 		return usm_os_madvise(addr, len, advice);
-	return call(p, REQ_MADVISE, (long)addr, (long)len, advice, 0);
+	return call(p, REQ_MADVISE, (union request_args){ .madvise = { addr, len, advice } });
 }
 
 long usm_pager_brk(struct usm_pager *p, void *addr)
 {
-	return call(p, REQ_BRK, (long)addr, 0, 0, 0);
+	return call(p, REQ_BRK, (union request_args){ .brk = { addr } });
 }
 
 void usm_pager_mremap_begin(struct usm_pager *p)
 {
-	call(p, REQ_MREMAP_BEGIN, 0, 0, 0, 0);
+	call(p, REQ_MREMAP_BEGIN, (union request_args){ 0 });
 }
 
 void usm_pager_mremap_end(struct usm_pager *p, void *old, size_t old_len, size_t new_len, long result)
 {
-	call(p, REQ_MREMAP_END, (long)old, (long)old_len, (long)new_len, result);
+	call(p, REQ_MREMAP_END,
+	     (union request_args){ .mremap_end = { old_len, new_len, result } });
 }
 
 void usm_pager_prepare_fork(struct usm_pager *p)
 {
-	call(p, REQ_FORK_PREPARE, 0, 0, 0, 0);
+	call(p, REQ_FORK_PREPARE, (union request_args){ 0 });
 }
 
 void usm_pager_resume(struct usm_pager *p)
 {
-	call(p, REQ_RESUME, 0, 0, 0, 0);
+	call(p, REQ_RESUME, (union request_args){ 0 });
 }
 
 void usm_pager_forget(struct usm_pager *p, void *addr, size_t len)
 {
-	call(p, REQ_FORGET, (long)addr, (long)len, 0, 0);
+	call(p, REQ_FORGET, (union request_args){ .forget = { addr, len } });
 }
 
 void usm_pager_abandon(struct usm_pager *p)
@@ -454,12 +457,12 @@ void usm_pager_abandon(struct usm_pager *p)
 
 void usm_pager_set_limit(struct usm_pager *p, uint64_t limit)
 {
-	call(p, REQ_SET_LIMIT, (long)limit, 0, 0, 0);
+	call(p, REQ_SET_LIMIT, (union request_args){ .set_limit = { limit } });
 }
 
 int usm_pager_set_policy(struct usm_pager *p, const char *name)
 {
-	return (int)call(p, REQ_SET_POLICY, (long)name, 0, 0, 0);
+	return (int)call(p, REQ_SET_POLICY, (union request_args){ .set_policy = { name } });
 }
 
 long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind)
@@ -469,12 +472,12 @@ long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind)
 	page_span(addr, len, &start, &end);
 	if (end < start)
 		return -EINVAL;
-	return call(p, REQ_HINT, (long)start, (long)(end - start), kind, 0);
+	return call(p, REQ_HINT, (union request_args){ .hint = { start, end - start, kind } });
 }
 
 /* A snapshot taken by the pager thread: a thread woken by a fill may run
  * before the pager has counted the pages it filled. */
 void usm_pager_get_stats(struct usm_pager *p, struct usm_pager_stats *s)
 {
-	call(p, REQ_STATS, (long)s, 0, 0, 0);
+	call(p, REQ_STATS, (union request_args){ .stats = { s } });
 }

@@ -52,11 +52,25 @@ enum request_op {
 	REQ_SET_LIMIT, REQ_SET_POLICY, REQ_HINT, REQ_STATS,
 };
 
+/* Each op's arguments (REQ_MREMAP_BEGIN, REQ_FORK_PREPARE, REQ_RESUME take none). */
+union request_args {
+	struct { uint64_t start, len; } add;             /* REQ_ADD, whole pages */
+	struct { void *addr; size_t len; } munmap;       /* REQ_MUNMAP */
+	struct { void *addr; size_t len; int advice; } madvise;
+	struct { void *addr; } brk;
+	struct { size_t old_len, new_len; long result; } mremap_end;
+	struct { void *addr; size_t len; } forget;       /* REQ_FORGET */
+	struct { uint64_t bytes; } set_limit;
+	struct { const char *name; } set_policy;
+	struct { uint64_t start, len; int kind; } hint;  /* whole pages */
+	struct { struct usm_pager_stats *out; } stats;
+};
+
 struct request {
 	struct request *next;
 	atomic_bool busy;             /* slot taken by a caller */
 	enum request_op op;
-	long args[5];
+	union request_args a;
 	long result;
 	atomic_int done;
 };
@@ -85,11 +99,9 @@ struct usm_pager {
 
 	uint8_t *fill_buf;            /* fault_size * (1 + prefetch) */
 	const uint8_t *zero_buf;      /* as large, never written */
-	bool fill_for_write;          /* the fault being served is a write */
 	size_t fill_buf_size;
 	uint8_t *evict_buf;           /* batch pages */
 	struct usm_policy_node **victims;
-	struct mpage **rearm;
 
 	uint64_t next_seq_addr;       /* where a sequential run would fault next */
 
@@ -118,10 +130,15 @@ void page_forget(struct usm_pager *p, struct mpage *m);
 void page_adopt(struct usm_pager *p, struct region *r, uint64_t index);
 
 /* fault.c */
+enum fill_flags {
+	FILL_PREFETCH = 1 << 0,       /* ahead of a fault: counted as prefetched */
+	FILL_WRITE = 1 << 1,          /* for a write: never-touched pages get real zeroed pages */
+};
 void fault_missing(struct usm_pager *p, uint64_t addr, bool write);
 void fault_wp(struct usm_pager *p, uint64_t addr);
 void fill_all_evicted(struct usm_pager *p);
-int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count, bool prefetch);
+int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t count,
+	       enum fill_flags flags);
 
 /* evict.c */
 void evict_make_room(struct usm_pager *p, uint64_t need_pages);

@@ -72,14 +72,14 @@ static void mark(struct uffd_state *s, uint64_t addr)
  * same collect, leaving the page writable and unmarked: later writes lost.
  * The writer is woken after the mark, so that a write done before a
  * collect starts is always in that collect. */
-static int handle(struct uffd_state *s, const struct uffd_msg *m)
+static int handle(struct uffd_state *s, const struct usm_uffd_event *e)
 {
-	uint64_t addr = usm_page_down(m->arg.pagefault.address);
+	uint64_t addr = usm_page_down(e->addr);
 	int err;
 
-	if (m->event != UFFD_EVENT_PAGEFAULT)
+	if (e->kind != USM_UFFD_FAULT)
 		return 0;
-	if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
+	if (e->wp) {
 		pthread_mutex_lock(&s->lock);
 		err = usm_os_uffd_writeprotect(s->uffd, addr, USM_PAGE_SIZE, false, false);
 		if (!err)
@@ -103,7 +103,7 @@ static int handle(struct uffd_state *s, const struct uffd_msg *m)
 static void *handler_main(void *arg)
 {
 	struct uffd_state *s = arg;
-	struct uffd_msg msgs[MSG_BATCH];
+	struct usm_uffd_event events[MSG_BATCH];
 
 	for (;;) {
 		struct pollfd fds[2] = {
@@ -116,15 +116,13 @@ static void *handler_main(void *arg)
 			continue;
 		if (fds[1].revents)
 			return NULL;
-		n = usm_os_uffd_read_msgs(s->uffd, msgs, MSG_BATCH);
-		if (n == -EAGAIN)
-			continue;
+		n = usm_os_uffd_read_events(s->uffd, events, MSG_BATCH);
 		if (n < 0) {
 			atomic_store(&s->error, n);
 			return NULL;
 		}
 		for (int i = 0; i < n; i++) {
-			int err = handle(s, &msgs[i]);
+			int err = handle(s, &events[i]);
 
 			if (err) {
 				int none = 0;

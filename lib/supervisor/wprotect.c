@@ -318,7 +318,7 @@ static bool on_fault(int sig, siginfo_t *si, void *uc)
 static void *thread_main(void *arg)
 {
 	struct usm_wprotect *w = arg;
-	struct uffd_msg msgs[32];
+	struct usm_uffd_event events[32];
 	sigset_t all;
 
 	/* the program's signals are for its own threads */
@@ -332,15 +332,14 @@ static void *thread_main(void *arg)
 
 		if (poll(fds, 2, -1) < 0 || !(fds[0].revents & POLLIN))
 			continue;
-		ssize_t n = read(w->uffd, msgs, sizeof(msgs));
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
-			const struct uffd_msg *m = &msgs[i];
+		int n = usm_os_uffd_read_events(w->uffd, events, 32);
+		for (int i = 0; i < n; i++) {
+			const struct usm_uffd_event *e = &events[i];
 			uintptr_t page;
 
-			if (m->event != UFFD_EVENT_PAGEFAULT ||
-			    !(m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
+			if (e->kind != USM_UFFD_FAULT || !e->wp)
 				continue;
-			page = usm_page_down(m->arg.pagefault.address);
+			page = usm_page_down(e->addr);
 			if (page < w->start || page >= w->end || atomic_load(&w->closing))
 				continue;
 			/* only this thread runs this range's callbacks: a page is

@@ -18,12 +18,16 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "base/page.h"
+#include "os/vm.h"
 
+#if defined(__x86_64__)
 #define JUMP_SIZE 14 /* jmp *0(%rip); .quad target */
+#else
+/* Without this, another architecture would build and overwrite libc with x86 code. */
+#error "patch.c writes x86-64 jumps over libc: port write_jump() and JUMP_SIZE"
+#endif
 
 struct patch {
 	const char *name;
@@ -36,8 +40,9 @@ static int make_writable(void *addr, size_t len, bool writable)
 	uintptr_t page = usm_page_down((uintptr_t)addr);
 	size_t span = usm_page_up((uintptr_t)addr + len - page);
 	int prot = PROT_READ | PROT_EXEC | (writable ? PROT_WRITE : 0);
+	long rc = usm_os_mprotect((void *)page, span, prot);
 
-	return syscall(SYS_mprotect, page, span, prot) < 0 ? -errno : 0;
+	return rc < 0 ? (int)rc : 0;
 }
 
 static int find_target(void *libc, struct patch *p)

@@ -6,47 +6,41 @@
  * Everything mapped after start goes through the hooks. */
 #include "tagger.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "base/rawmem.h"
 
+#include "os/procfs.h"
+#include "os/smaps.h"
+
 #define MAPS_MAX (4 << 20)
 
-static bool wanted(const char *perms, unsigned long inode, const char *path)
+static bool wanted(const struct usm_os_mapping *m)
 {
-	return perms[3] == 'p' && inode == 0 && !strcmp(path, "[heap]");
+	return !m->shared && m->inode == 0 && m->heap;
 }
 
 void tagger_scan_mappings(struct usm_pager *p)
 {
 	char *buf = usm_rawmem_alloc(MAPS_MAX);
-	size_t used = 0;
-	int fd;
+	struct usm_os_maps it;
+	struct usm_os_mapping m;
+	int dirfd;
 
 	if (!buf)
 		return;
-	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	dirfd = usm_os_proc_open(getpid());
+	if (dirfd < 0)
 		goto out;
-	for (ssize_t n; used < MAPS_MAX - 1 && (n = read(fd, buf + used, MAPS_MAX - 1 - used)) > 0;)
-		used += (size_t)n;
-	close(fd);
-	buf[used] = '\0';
-
 	/* read everything first: registering changes the file as we go */
-	for (char *line = buf, *next; line && *line; line = next) {
-		unsigned long start, end, inode;
-		char perms[5] = "", path[256] = "";
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (sscanf(line, "%lx-%lx %4s %*s %*s %lu %255s", &start, &end, perms, &inode, path) < 4)
-			continue;
-		if (wanted(perms, inode, path) && !usm_rawmem_owns((void *)start, end - start))
-			usm_pager_add(p, (void *)start, end - start);
+	if (usm_os_proc_read_file(dirfd, "maps", buf, MAPS_MAX) < 0)
+		buf[0] = '\0';
+	close(dirfd);
+	usm_os_maps_init(&it, buf);
+	while (usm_os_maps_next(&it, &m) > 0) {
+		void *start = (void *)(uintptr_t)m.start;
+		if (wanted(&m) && !usm_rawmem_owns(start, m.end - m.start))
+			usm_pager_add(p, start, m.end - m.start);
 	}
 out:
 	usm_rawmem_free(buf, MAPS_MAX);

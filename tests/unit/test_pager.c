@@ -1,17 +1,20 @@
 /* The pager on its own, in this process: a region handed to it is paged
  * under a small budget, and the mapping calls keep its records right. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <usm/features.h>
 #include <usm/hint.h>
 #include <usm/pager.h>
+#include "base/rawmem.h"
 
 #define MB (1UL << 20)
 #define LIMIT (1 * MB)
@@ -207,6 +210,47 @@ static void pinned_pages_stay_and_cold_ones_go(void **state)
 	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
 }
 
+/* A start that fails after it allocated its buffers gives all of them back
+ * (and closes its descriptors). The buffers come from usm_rawmem, which
+ * ASan does not see, so the proof is the window's room: each failed start
+ * here takes 128 MiB (the fill and zero buffers) before the eviction
+ * buffer, batch pages of 4 KiB, cannot fit, and 600 leaks would need more
+ * than the 64 GiB the window has. */
+static void a_failed_start_frees_what_it_allocated(void **state)
+{
+	struct usm_pager_config c;
+	struct usm_pager *p = NULL;
+	int fd_before = dup(0), fd_after;
+
+	if (!pager)
+		skip();
+	close(fd_before);
+	usm_pager_config_defaults(&c);
+	c.fault_size = 64 * MB;
+	c.prefetch = 0;
+	c.batch = UINT_MAX;
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(usm_pager_start(&c, &p), -ENOMEM);
+	assert_null(p);
+	void *room = usm_rawmem_alloc(2 * c.fault_size);
+	assert_non_null(room);
+	usm_rawmem_free(room, 2 * c.fault_size);
+	fd_after = dup(0);
+	close(fd_after);
+	assert_int_equal(fd_after, fd_before);
+	/* the failures before the buffers: a bad policy, a bad store */
+	usm_pager_config_defaults(&c);
+	c.policy = "nope";
+	assert_int_equal(usm_pager_start(&c, &p), -EINVAL);
+	usm_pager_config_defaults(&c);
+	c.store = "nope:";
+	assert_true(usm_pager_start(&c, &p) < 0);
+	assert_null(p);
+	fd_after = dup(0);
+	close(fd_after);
+	assert_int_equal(fd_after, fd_before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +261,7 @@ int main(void)
 		cmocka_unit_test(a_new_limit_is_met_before_the_call_returns),
 		cmocka_unit_test(policy_switches_keep_the_data),
 		cmocka_unit_test(pinned_pages_stay_and_cold_ones_go),
+		cmocka_unit_test(a_failed_start_frees_what_it_allocated),
 	};
 	return cmocka_run_group_tests_name("pager", tests, setup, NULL);
 }

@@ -281,6 +281,66 @@ static void smaps_text_cut_inside_a_mapping_is_an_error(void **state)
 	usm_os_smaps_close(it);
 }
 
+/* maps text, walked in place: its lines give ranges, sharing, inode and
+ * the [heap] name (the tagger's scan picks the private anonymous heap). */
+static void maps_text_gives_ranges_inode_sharing_and_heap(void **state)
+{
+	struct usm_os_maps it;
+	struct usm_os_mapping m;
+
+	usm_os_maps_init(&it, "00400000-00452000 r-xp 00000000 08:02 173521  /usr/bin/prog\n"
+			      "01a3c000-01a5d000 rw-p 00000000 00:00 0                  [heap]\n"
+			      "7fff1000-7fff3000 rw-s 00000000 00:05 12 /dev/fb0\n"
+			      "7fff4000-7fff5000 ---p 00000000 00:00 0 \n"
+			      "7fff6000-7fff7000 rw-p 00000000 00:00 0");
+	assert_int_equal(usm_os_maps_next(&it, &m), 1);
+	assert_int_equal(m.start, 0x400000);
+	assert_int_equal(m.end, 0x452000);
+	assert_int_equal(m.inode, 173521);
+	assert_true(m.readable && !m.shared && !m.heap);
+	assert_int_equal(usm_os_maps_next(&it, &m), 1);
+	assert_int_equal(m.start, 0x1a3c000);
+	assert_int_equal(m.inode, 0);
+	assert_true(m.readable && !m.shared && m.heap && !m.vsyscall);
+	assert_int_equal(usm_os_maps_next(&it, &m), 1);
+	assert_true(m.shared && !m.heap);
+	assert_int_equal(usm_os_maps_next(&it, &m), 1);
+	assert_true(!m.readable && !m.shared && !m.heap);
+	/* the last line has no newline: the read was cut short */
+	assert_int_equal(usm_os_maps_next(&it, &m), -ENODATA);
+	usm_os_maps_init(&it, "Size: 4 kB\n");
+	assert_int_equal(usm_os_maps_next(&it, &m), -EINVAL);
+	usm_os_maps_init(&it, "");
+	assert_int_equal(usm_os_maps_next(&it, &m), 0);
+}
+
+/* This process's maps, read whole, show its heap once the break moved. */
+static void maps_of_this_process_show_the_heap(void **state)
+{
+	static char buf[1 << 20];
+	struct usm_os_maps it;
+	struct usm_os_mapping m;
+	int dirfd = usm_os_proc_open(getpid()), heaps = 0, err;
+	char *grow = sbrk(PAGE); /* not malloc: ASan's does not use the break */
+
+	assert_true(dirfd >= 0);
+	assert_ptr_not_equal(grow, (void *)-1);
+	grow[0] = 1;
+	assert_true(usm_os_proc_read_file(dirfd, "maps", buf, sizeof(buf)) > 0);
+	usm_os_maps_init(&it, buf);
+	while ((err = usm_os_maps_next(&it, &m)) > 0)
+		if (m.heap) {
+			assert_true(m.inode == 0 && !m.shared && m.readable);
+			assert_true((uint64_t)(uintptr_t)grow >= m.start &&
+				    (uint64_t)(uintptr_t)grow < m.end);
+			heaps++;
+		}
+	assert_int_equal(err, 0);
+	assert_int_equal(heaps, 1);
+	sbrk(-PAGE);
+	close(dirfd);
+}
+
 static void smaps_of_this_process_shows_readable_and_protnone_mappings(void **state)
 {
 	/* A file mapping of its own never merges with its neighbours. */
@@ -328,6 +388,8 @@ int main(void)
 		cmocka_unit_test(smaps_text_gives_ranges_and_flags),
 		cmocka_unit_test(smaps_text_cut_inside_a_mapping_is_an_error),
 		cmocka_unit_test(smaps_of_this_process_shows_readable_and_protnone_mappings),
+		cmocka_unit_test(maps_text_gives_ranges_inode_sharing_and_heap),
+		cmocka_unit_test(maps_of_this_process_show_the_heap),
 	};
 	return cmocka_run_group_tests_name("procfs", tests, NULL, NULL);
 }
