@@ -25,8 +25,8 @@ struct usm_pager_config {
 	unsigned low_pct;        /* eviction, once started, goes down to this % of limit */
 	unsigned batch;          /* pages evicted per round at most */
 	unsigned prefetch;       /* extra fault-size blocks filled on a sequential run */
-	const char *policy;      /* usm_policy_create name */
-	const char *store;       /* usm_store_open spec */
+	const char *policy;      /* "fifo" or "clock" (docs/run.md) */
+	const char *store;       /* "mem", "mem:zstd", "file:PATH" (docs/run.md) */
 	uint64_t store_max;      /* store cap in bytes; 0 = none */
 	void (*fatal)(const char *message);  /* called when paging cannot go on */
 };
@@ -66,8 +66,9 @@ void usm_pager_resume(struct usm_pager *p);
 void usm_pager_forget(struct usm_pager *p, void *addr, size_t len);
 
 /* In a child after fork(): closes the descriptors of the parent's pager,
- * whose thread does not exist here. The memory is left to
- * usm_rawmem_reset_after_fork. */
+ * whose thread does not exist here, and gives back the memory of every
+ * pager of the parent: p is gone after this, and the child may start a
+ * pager of its own. */
 void usm_pager_abandon(struct usm_pager *p);
 
 void usm_pager_get_stats(struct usm_pager *p, struct usm_pager_stats *s);

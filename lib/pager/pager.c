@@ -453,6 +453,8 @@ void usm_pager_abandon(struct usm_pager *p)
 	close(p->uffd);
 	close(p->wakefd);
 	close(p->memfd);
+	/* p itself lives there: nothing may touch it after this */
+	usm_rawmem_reset_after_fork();
 }
 
 void usm_pager_set_limit(struct usm_pager *p, uint64_t limit)

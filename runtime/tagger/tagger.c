@@ -20,7 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/rawmem.h"
 #include <usm/size.h>
 
 struct usm_pager *tagger_pager;
@@ -167,10 +166,9 @@ static void fork_child(void)
 	/* The child has the parent's data (all of it resident: see
 	 * usm_pager_prepare_fork) but none of its registrations, threads or
 	 * store: it starts a pager of its own. */
-	usm_pager_abandon(tagger_pager);
+	usm_pager_abandon(tagger_pager);  /* and the parent's rawmem with it */
 	tagger_pager = NULL;
 	tagger_link_forget();
-	usm_rawmem_reset_after_fork();
 	read_config();
 	/* no setenv here: another thread of the parent may have held the
 	 * environment's lock when it forked */
