@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct usm_cmd {
@@ -31,6 +32,19 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * ('?' unknown, ':' missing value, with ":" leading the optstring).
  * Returns 2. */
 int cli_bad_option(const char *cmd, char **argv, int c);
+
+/* The frame of every command's getopt_long loop:
+ *   cli_getopt_start();
+ *   while ((c = getopt_long(argc, argv, "+:...h", options, NULL)) != -1)
+ *           switch (c) { case ...: ...; default: return cli_option_end(...); }
+ *   if (cli_no_arguments_left(argv[0], argc, argv)) return 2;
+ * cli_getopt_start: getopt prints nothing itself (errors are one line, from
+ * cli_bad_option) and parses from argv[1]. cli_option_end: 'h' prints the
+ * usage on stdout and returns 0, anything else is cli_bad_option's 2.
+ * cli_no_arguments_left: 0, or the usage error for the first extra one. */
+void cli_getopt_start(void);
+int cli_option_end(const char *cmd, char **argv, int c, void (*usage)(FILE *));
+int cli_no_arguments_left(const char *cmd, int argc, char **argv);
 
 /* An option's value through libusm's parsers (include/usm/size.h): 0, or
  * the one-line usage error naming opt and the text, and 2. Every command

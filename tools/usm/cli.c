@@ -35,6 +35,28 @@ int cli_bad_option(const char *cmd, char **argv, int c)
 	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 
+void cli_getopt_start(void)
+{
+	opterr = 0;
+	optind = 1;
+}
+
+int cli_option_end(const char *cmd, char **argv, int c, void (*usage)(FILE *))
+{
+	if (c == 'h') {
+		usage(stdout);
+		return 0;
+	}
+	return cli_bad_option(cmd, argv, c);
+}
+
+int cli_no_arguments_left(const char *cmd, int argc, char **argv)
+{
+	if (optind < argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
 int cli_parse_size(const char *cmd, const char *opt, const char *text, uint64_t *out)
 {
 	if (usm_parse_size(text, out) < 0)

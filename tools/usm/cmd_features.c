@@ -69,22 +69,18 @@ int cmd_features(int argc, char **argv)
 	bool json = false;
 	int c, err;
 
-	opterr = 0;
-	optind = 1;
+	cli_getopt_start();
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			return cli_bad_option(argv[0], argv, c);
+			return cli_option_end(argv[0], argv, c, usage);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	if (cli_no_arguments_left(argv[0], argc, argv))
+		return 2;
 
 	usm_features_probe(&f);
 	table_init(&t, TABLE_COLS(columns));

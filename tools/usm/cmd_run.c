@@ -132,8 +132,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	int c, rc = 0;
 
 	usm_pager_config_defaults(&o->pager);
-	opterr = 0;
-	optind = 1;
+	cli_getopt_start();
 	while (rc == 0 && (c = getopt_long(argc, argv, "+:l:p:qh", options, NULL)) != -1) {
 		switch (c) {
 		case 'l':

@@ -229,8 +229,7 @@ int cmd_status(int argc, char **argv)
 	bool json = false;
 	int c, fd, rc = 0;
 
-	opterr = 0;
-	optind = 1;
+	cli_getopt_start();
 	while ((c = getopt_long(argc, argv, "+:s:w:h", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -243,15 +242,12 @@ int cmd_status(int argc, char **argv)
 			if (cli_parse_seconds(argv[0], "--watch", optarg, 86400, &watch))
 				return 2;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			return cli_bad_option(argv[0], argv, c);
+			return cli_option_end(argv[0], argv, c, usage);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	if (cli_no_arguments_left(argv[0], argc, argv))
+		return 2;
 	if (!socket_path) {
 		if (usm_daemon_socket_path(path, sizeof(path)) < 0) {
 			usm_error("status: the default socket path is too long (give --socket)");

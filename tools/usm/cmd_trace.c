@@ -89,8 +89,7 @@ int cmd_trace(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return cmd_trace_report(argc - 1, argv + 1);
 
-	opterr = 0;
-	optind = 1;
+	cli_getopt_start();
 	while ((c = getopt_long(argc, argv, "+:o:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'o':
@@ -111,11 +110,8 @@ int cmd_trace(int argc, char **argv)
 			if (parse_onoff("--print-live-obj", optarg, &print_live))
 				return 2;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			return cli_bad_option(argv[0], argv, c);
+			return cli_option_end(argv[0], argv, c, usage);
 		}
 	}
 	if (optind >= argc)

@@ -208,8 +208,7 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 	int c;
 
 	*o = (struct report_opts){ .top = 10 };
-	opterr = 0;
-	optind = 1;
+	cli_getopt_start();
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'j':
