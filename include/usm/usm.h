@@ -19,6 +19,7 @@
 #include <usm/pager.h>
 #include <usm/proto.h>
 #include <usm/hint.h>
+#include <usm/syscalls.h>
 
 /* The library's version, which may differ from the headers' USM_VERSION
  * when a program runs against another installed libusm. */
