@@ -4,13 +4,15 @@
  * 10 ms. Built -O2 -g without frame pointers, as distributions build.
  * usage: syscalls_hot SECONDS [threads]
  * "threads" runs each hot loop and the cold one in a thread of its own;
- * "pread" runs the pread loop alone and prints its calls per second (the
- * bench, bench/syscalls.sh). */
+ * "pread", "write" or "null" (syscall -1: entry and exit alone) runs that
+ * loop alone and prints its calls per second (bench/syscalls.sh,
+ * docs/syscalls.md). */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +42,12 @@ __attribute__((noinline)) static void write_loop(int n)
 
 	for (int i = 0; i < n; i++)
 		sink += write(null_fd, buf, sizeof(buf));
+}
+
+__attribute__((noinline)) static void null_loop(int n)
+{
+	for (int i = 0; i < n; i++)
+		sink += syscall(-1L);
 }
 
 __attribute__((noinline)) static void cold_call(void)
@@ -93,12 +101,15 @@ int main(int argc, char **argv)
 		return 1;
 	/* on stderr: under usm syscalls -- prog, stdout is usm's output */
 	fprintf(stderr, "ready %d\n", (int)getpid());
-	if (argc > 2 && !strcmp(argv[2], "pread")) {
+	if (argc > 2 && (!strcmp(argv[2], "pread") || !strcmp(argv[2], "write") ||
+			 !strcmp(argv[2], "null"))) {
+		void (*loop)(int) = argv[2][0] == 'p' ? pread_loop : argv[2][0] == 'w' ? write_loop
+											 : null_loop;
 		double start = now(), end = start + seconds, t;
 		long calls = 0;
 
 		while ((t = now()) < end) {
-			pread_loop(1000);
+			loop(1000);
 			calls += 1000;
 		}
 		fprintf(stderr, "%.0f calls/s\n", (double)calls / (t - start));
