@@ -163,7 +163,7 @@ static int find_kind(const struct usm_syscalls *s, uint64_t id)
 	return -1;
 }
 
-static void base_attr(struct perf_event_attr *a, int config, bool on_exec)
+static void base_attr(struct perf_event_attr *a, int config, bool on_exec, unsigned ring_pages)
 {
 	memset(a, 0, sizeof(*a));
 	a->size = sizeof(*a);
@@ -174,7 +174,9 @@ static void base_attr(struct perf_event_attr *a, int config, bool on_exec)
 	a->inherit = 1; /* threads and children created from now on */
 	a->enable_on_exec = on_exec;
 	a->exclude_callchain_kernel = 1;
+	/* wake the reader at a quarter full: room for 3/4 of a ring while it works */
 	a->watermark = 1;
+	a->wakeup_watermark = (uint32_t)(ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
 }
 
 /* The three events of one task on one CPU; the first of the CPU owns the
@@ -184,12 +186,12 @@ static int open_task_cpu(struct usm_syscalls *s, pid_t tid, unsigned cpu, bool o
 	struct perf_event_attr a;
 	int fds[3], err;
 
-	base_attr(&a, s->tp_enter, on_exec);
+	base_attr(&a, s->tp_enter, on_exec, s->cfg.ring_pages);
 	a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
 	fds[0] = usm_os_perf_open(&a, tid, (int)cpu, -1, 0);
 	if (fds[0] < 0)
 		return fds[0];
-	base_attr(&a, s->tp_exit, on_exec);
+	base_attr(&a, s->tp_exit, on_exec, s->cfg.ring_pages);
 	a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW |
 			PERF_SAMPLE_REGS_USER;
 	a.sample_regs_user = 1ull << PERF_REG_X86_IP;
@@ -198,7 +200,7 @@ static int open_task_cpu(struct usm_syscalls *s, pid_t tid, unsigned cpu, bool o
 		close(fds[0]);
 		return fds[1];
 	}
-	base_attr(&a, s->tp_exit, on_exec);
+	base_attr(&a, s->tp_exit, on_exec, s->cfg.ring_pages);
 	a.sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
 			PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
 	a.sample_period = s->cfg.stack_period;
