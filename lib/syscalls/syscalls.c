@@ -94,7 +94,9 @@ void usm_syscalls_config_init(struct usm_syscalls_config *cfg)
 	/* prime, so that it does not beat with a loop's own period */
 	cfg->stack_period = 499;
 	cfg->stack_bytes = 2048;
-	cfg->ring_pages = 1024;
+	/* 16 MiB a CPU: ~300 ms of a syscall loop, for a reader the scheduler
+	 * keeps waiting on a busy machine */
+	cfg->ring_pages = 4096;
 }
 
 const char *usm_syscall_name(int nr)
@@ -694,6 +696,9 @@ static char *dup_or_null(const char *str)
 /* Names for sites and callers while their process is still there to ask. */
 static void symbolize_new(struct usm_syscalls *s)
 {
+	for (size_t i = 0; i < s->nunw; i++)
+		if (s->unw[i].u)
+			usm_unwinder_check_exec(s->unw[i].u);
 	for (size_t i = 0; i < s->st.nsites; i++) {
 		struct sc_site *site = s->st.sites[i];
 		struct usm_unwinder *u;

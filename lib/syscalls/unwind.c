@@ -6,8 +6,10 @@
 
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/clock.h"
 
@@ -16,6 +18,8 @@ struct usm_unwinder {
 	pid_t pid;
 	bool attached;
 	uint64_t refreshed_ms;
+	dev_t exe_dev; /* the executable when the maps were read: an exec changes it */
+	ino_t exe_ino;
 	/* the sample being unwound, read by the callbacks */
 	pid_t tid;
 	const uint64_t *regs;
@@ -80,9 +84,26 @@ static const Dwfl_Thread_Callbacks thread_callbacks = {
 	.set_initial_registers = set_initial_registers,
 };
 
+static void exe_id(pid_t pid, dev_t *dev, ino_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (stat(path, &st) == 0) {
+		*dev = st.st_dev;
+		*ino = st.st_ino;
+	} else {
+		*dev = 0;
+		*ino = 0;
+	}
+}
+
 static int report(struct usm_unwinder *u)
 {
 	int err;
+
+	exe_id(u->pid, &u->exe_dev, &u->exe_ino);
 
 	dwfl_report_begin(u->dwfl);
 	err = dwfl_linux_proc_report(u->dwfl, u->pid);
@@ -128,6 +149,16 @@ void usm_unwinder_close(struct usm_unwinder *u)
 void usm_unwinder_refresh(struct usm_unwinder *u)
 {
 	if (usm_now_ms() - u->refreshed_ms >= 100)
+		report(u);
+}
+
+void usm_unwinder_check_exec(struct usm_unwinder *u)
+{
+	dev_t dev;
+	ino_t ino;
+
+	exe_id(u->pid, &dev, &ino);
+	if (dev && (dev != u->exe_dev || ino != u->exe_ino))
 		report(u);
 }
 

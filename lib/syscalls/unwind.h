@@ -28,6 +28,10 @@ void usm_unwinder_close(struct usm_unwinder *u);
 /* Re-reads the maps (after a dlopen), at most every 100 ms. */
 void usm_unwinder_refresh(struct usm_unwinder *u);
 
+/* Re-reads the maps when the process has exec'd another program since
+ * they were read (the execve record itself may have been lost). */
+void usm_unwinder_check_exec(struct usm_unwinder *u);
+
 /* Symbol of addr; a return address is looked up at addr - 1 when
  * return_addr. Returns 0 or -ENOENT (addr in no module; sym zeroed). */
 int usm_unwinder_symbol(struct usm_unwinder *u, uint64_t addr, bool return_addr,
