@@ -99,16 +99,44 @@ static void exe_id(pid_t pid, dev_t *dev, ino_t *ino)
 	}
 }
 
+/* The maps are read whole first: a process that is exiting shows none, and
+ * reporting nothing would drop every module we still need for names. */
 static int report(struct usm_unwinder *u)
 {
+	char path[64], *maps = NULL;
+	size_t len = 0;
+	FILE *f, *mem;
 	int err;
 
-	exe_id(u->pid, &u->exe_dev, &u->exe_ino);
-
-	dwfl_report_begin(u->dwfl);
-	err = dwfl_linux_proc_report(u->dwfl, u->pid);
-	dwfl_report_end(u->dwfl, NULL, NULL);
 	u->refreshed_ms = usm_now_ms();
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)u->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	mem = open_memstream(&maps, &len);
+	if (!mem) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	for (int c; (c = getc(f)) != EOF;)
+		putc(c, mem);
+	fclose(f);
+	fclose(mem);
+	if (!len) {
+		free(maps);
+		return -ESRCH;
+	}
+	mem = fmemopen(maps, len, "r");
+	if (!mem) {
+		free(maps);
+		return -ENOMEM;
+	}
+	exe_id(u->pid, &u->exe_dev, &u->exe_ino);
+	dwfl_report_begin(u->dwfl);
+	err = dwfl_linux_proc_maps_report(u->dwfl, mem);
+	dwfl_report_end(u->dwfl, NULL, NULL);
+	fclose(mem);
+	free(maps);
 	if (err)
 		return err > 0 ? -err : -EINVAL;
 	if (!u->attached)
