@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "os/sysfs.h"
@@ -24,9 +26,16 @@ int usm_os_tracefs_find(char *dir, size_t len, bool may_mount, bool *mounted)
 
 	*mounted = false;
 	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		struct statfs sf;
+
 		if (has_events(places[i])) {
 			snprintf(dir, len, "%s", places[i]);
 			return 0;
+		}
+		/* mounted, but its root directory is root's alone (mode 0700) */
+		if (statfs(places[i], &sf) == 0 && sf.f_type == TRACEFS_MAGIC) {
+			snprintf(dir, len, "%s", places[i]);
+			return -EACCES;
 		}
 	}
 	if (access(places[0], F_OK) != 0)

@@ -9,9 +9,10 @@
 /* Finds a mounted tracefs (one whose events/ directory exists) at
  * /sys/kernel/tracing or /sys/kernel/debug/tracing. When none is mounted
  * and may_mount is true, mounts tracefs on /sys/kernel/tracing and sets
- * *mounted. Writes the directory to dir. Returns 0, -EPERM / -EACCES when
- * it is not mounted and this process may not mount it, -ENODEV when the
- * kernel has no tracefs, or another negative errno. */
+ * *mounted. Writes the directory to dir. Returns 0, -EACCES when it is
+ * mounted there but this process may not look inside (dir is set), -EPERM
+ * when it is not mounted and this process may not mount it, -ENODEV when
+ * the kernel has no tracefs, or another negative errno. */
 int usm_os_tracefs_find(char *dir, size_t len, bool may_mount, bool *mounted);
 
 /* The id of tracepoint system:event under tracefs directory dir.

@@ -107,4 +107,14 @@ one_line "bad short gap" 2 "^usm: syscalls: invalid --short-gap 'x'" syscalls --
 one_line "command not found" 1 "^usm: syscalls: cannot run 'no-such-command-usm': No such file" \
 	syscalls -- no-such-command-usm
 
+# without root: the one line says what is missing (tracefs is mounted by now)
+if command -v setpriv >/dev/null; then
+	setpriv --reuid 65534 --regid 65534 --clear-groups "$usm" syscalls -- true \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	is "not root: exit 1" 1 "$rc"
+	ok_if "not root: one line saying what is missing" err_is_line \
+		"^usm: syscalls: (tracefs on /sys/kernel/tracing is root's alone|perf_event_open refused: .*CAP_PERFMON)"
+fi
+
 done_testing

@@ -271,7 +271,10 @@ static int report_open_error(int err, enum usm_syscalls_stage stage,
 		usm_error_errno(err, "syscalls: cannot run '%s'", cfg->argv[0]);
 		break;
 	case USM_SYSCALLS_STAGE_TRACEFS:
-		if (err == -EPERM || err == -EACCES)
+		if (err == -EACCES)
+			usm_error("syscalls: tracefs on /sys/kernel/tracing is root's alone (mode "
+				  "0700): run as root, or remount it with gid= and mode= for this user");
+		else if (err == -EPERM)
 			usm_error("syscalls: tracefs is not mounted and mounting it needs "
 				  "CAP_SYS_ADMIN (mount -t tracefs nodev /sys/kernel/tracing)");
 		else if (err == -ENODEV)
