@@ -21,6 +21,7 @@
 #include <usm/wprotect.h>
 #include <usm/watch.h>
 #include <usm/hugepage.h>
+#include <usm/syscalls.h>
 
 /* The library's version, which may differ from the headers' USM_VERSION
  * when a program runs against another installed libusm. */

@@ -1,34 +1,52 @@
-/* Hardware breakpoints through perf_event_open(2): the event, and the
- * fields of its SIGTRAP that glibc's siginfo_t does not name yet. */
+/* perf_event_open and its mmap'd ring buffer: opening events, sharing one
+ * buffer among events of a CPU, and reading records out of it with the
+ * records the kernel had to drop counted. */
 #ifndef USM_OS_PERF_H
 #define USM_OS_PERF_H
 
-#include <signal.h>
-#include <stdbool.h>
+#include <linux/perf_event.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* A breakpoint on [addr, addr + len) (len 1, 2, 4 or 8, addr aligned to
- * it) in thread tid of this process (0: the caller), on writes, or with
- * `rw` on reads and writes (x86 has no read-only data breakpoint). Counts
- * user-space accesses only. Every hit sends a synchronous SIGTRAP to the
- * thread that made it (attr.sigtrap, Linux 5.13+) with si_code TRAP_PERF
- * and sig_data as its perf data; it arrives after the access (x86 data
- * breakpoints trap after the instruction). Threads the thread creates
- * later get their own copy (inherit_thread), forked children and exec'ed
- * programs do not. Returns the descriptor or a negative errno: -ENOSPC
- * when the thread's debug registers are taken, -EINVAL also for a kernel
- * without sigtrap, -ENOENT / -ENODEV / -EOPNOTSUPP without breakpoint
- * support (some VMs), -EACCES / -EPERM under kernel.perf_event_paranoid. */
-int usm_os_perf_breakpoint(pid_t tid, uint64_t addr, unsigned int len, bool rw,
-			   uint64_t sig_data);
+struct usm_os_perf_ring {
+	int fd;
+	void *base;       /* the control page, then the data pages */
+	size_t data_size; /* a power of two */
+	uint64_t lost;    /* records the kernel dropped (PERF_RECORD_LOST) */
+	void *bounce;     /* one record that wraps the end, copied straight */
+	size_t bounce_size;
+};
 
-/* The same event without sigtrap (nothing delivered, counts only), for
- * telling "no breakpoints" from "no sigtrap". Returns fd or -errno. */
-int usm_os_perf_breakpoint_counting(uint64_t addr, unsigned int len);
+/* perf_event_open(2). Returns the fd or a negative errno. */
+int usm_os_perf_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
+		     unsigned long flags);
 
-/* For a SIGTRAP from a perf event (TRAP_PERF, PERF_TYPE_BREAKPOINT),
- * true and its sig_data; false for any other SIGTRAP. Async-signal-safe. */
-bool usm_os_perf_breakpoint_siginfo(const siginfo_t *si, uint64_t *sig_data);
+/* Maps a ring buffer of data_pages pages (a power of two) on fd. Returns 0
+ * or a negative errno (-EPERM when over perf_event_mlock_kb unprivileged). */
+int usm_os_perf_ring_map(int fd, size_t data_pages, struct usm_os_perf_ring *r);
+void usm_os_perf_ring_unmap(struct usm_os_perf_ring *r);
+
+/* Makes event fd write into the ring buffer of event target. */
+int usm_os_perf_set_output(int fd, int target);
+/* The id the kernel puts in PERF_SAMPLE_IDENTIFIER of fd's records (an
+ * inherited copy in a child thread reports its parent's). */
+int usm_os_perf_id(int fd, uint64_t *id);
+int usm_os_perf_enable(int fd);
+int usm_os_perf_disable(int fd);
+
+/* Hands each record now in the ring to fn, in order, then frees their
+ * space. A PERF_RECORD_LOST adds to r->lost and is passed on too. The
+ * header pointer is valid only during the call. Returns the number of
+ * records, or a negative errno (-ENOMEM). */
+typedef void (*usm_os_perf_record_fn)(const struct perf_event_header *h, void *arg);
+long usm_os_perf_ring_drain(struct usm_os_perf_ring *r, usm_os_perf_record_fn fn, void *arg);
+
+/* Whether the ring holds unread data. */
+int usm_os_perf_ring_pending(const struct usm_os_perf_ring *r);
+
+/* What an empty syscall (entry and exit, no work) costs this process now,
+ * in ns: the part of every syscall a bypass would save. */
+uint64_t usm_os_syscall_roundtrip_ns(void);
 
 #endif

@@ -154,3 +154,48 @@ ssize_t usm_os_proc_read_mem(int memfd, uint64_t addr, void *buf, size_t len)
 		return -ESRCH;
 	return n;
 }
+
+int usm_os_proc_list_tasks(pid_t pid, pid_t **tids, size_t *count)
+{
+	char path[64];
+	DIR *dir;
+	pid_t *list = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *d;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	errno = 0;
+	while ((d = readdir(dir))) {
+		pid_t tid;
+
+		if (usm_parse_pid(d->d_name, &tid) < 0)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			pid_t *grown = realloc(list, ncap * sizeof(*list));
+
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			list = grown;
+			cap = ncap;
+		}
+		list[n++] = tid;
+	}
+	if (!err && errno)
+		err = -errno;
+	closedir(dir);
+	if (err) {
+		free(list);
+		return err;
+	}
+	qsort(list, n, sizeof(*list), cmp_pid);
+	*tids = list;
+	*count = n;
+	return 0;
+}

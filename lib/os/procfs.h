@@ -45,4 +45,9 @@ int usm_os_proc_read_vmsize(int dirfd, uint64_t *kb);
  * that is not present: read only pages pagemap shows present. */
 ssize_t usm_os_proc_read_mem(int memfd, uint64_t addr, void *buf, size_t len);
 
+/* The threads of process pid (the entries of /proc/PID/task), ascending.
+ * *tids is malloc'ed. Threads may come and go while this runs. Returns 0
+ * or a negative errno (-ENOENT: no such process). */
+int usm_os_proc_list_tasks(pid_t pid, pid_t **tids, size_t *count);
+
 #endif

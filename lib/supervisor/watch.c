@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "os/perf.h"
-#include "os/task.h"
+#include "os/perf_breakpoint.h"
+#include "os/procfs.h"
 #include "supervisor/sigchain.h"
 
 /* sig_data of usm's breakpoints: "usmW", a generation, the slot. */
@@ -96,7 +96,7 @@ static int open_all(struct usm_watch *w, unsigned int len, bool rw)
 	for (;;) {
 		pid_t *tids;
 		size_t n, added = 0;
-		int err = usm_os_task_list(&tids, &n);
+		int err = usm_os_proc_list_tasks(getpid(), &tids, &n);
 
 		if (err)
 			return err;

@@ -14,6 +14,7 @@ static const struct usm_cmd commands[] = {
 	{ "info", "memory figures per process name, as /proc/memory_info shows them", cmd_info },
 	{ "run", "run a program with its memory paged by usm under a budget", cmd_run },
 	{ "status", "the pool usmd shares and a row per process in it", cmd_status },
+	{ "syscalls", "the hot syscall sites of a program (Userspace Bypass's rule)", cmd_syscalls },
 	{ "trace", "record every object's allocation, free and accesses (a CAPMAP)", cmd_trace },
 };
 
