@@ -19,9 +19,12 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int usm_os_proc_list(pid_t **pids, size_t *count)
+/* The entries of a /proc directory named by a pid (/proc itself, or a
+ * process's task/), sorted upwards: readdir happens to walk them upwards,
+ * sorting makes it a promise rather than an observation. */
+static int list_pid_dir(const char *path, size_t first_cap, pid_t **pids, size_t *count)
 {
-	DIR *dir = opendir("/proc");
+	DIR *dir = opendir(path);
 	pid_t *list = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *d;
@@ -33,11 +36,11 @@ int usm_os_proc_list(pid_t **pids, size_t *count)
 	while ((d = readdir(dir))) {
 		pid_t pid;
 
-		/* /proc names a process's entry by its pid and nothing else */
+		/* such an entry is named by its pid and nothing else */
 		if (usm_parse_pid(d->d_name, &pid) < 0)
 			continue;
 		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
+			size_t ncap = cap ? cap * 2 : first_cap;
 			pid_t *grown = realloc(list, ncap * sizeof(*list));
 
 			if (!grown) {
@@ -56,12 +59,15 @@ int usm_os_proc_list(pid_t **pids, size_t *count)
 		free(list);
 		return err;
 	}
-	/* readdir of /proc already walks pids upwards; sorting makes it a
-	 * promise rather than an observation. */
 	qsort(list, n, sizeof(*list), cmp_pid);
 	*pids = list;
 	*count = n;
 	return 0;
+}
+
+int usm_os_proc_list(pid_t **pids, size_t *count)
+{
+	return list_pid_dir("/proc", 256, pids, count);
 }
 
 int usm_os_proc_open(pid_t pid)
@@ -158,44 +164,7 @@ ssize_t usm_os_proc_read_mem(int memfd, uint64_t addr, void *buf, size_t len)
 int usm_os_proc_list_tasks(pid_t pid, pid_t **tids, size_t *count)
 {
 	char path[64];
-	DIR *dir;
-	pid_t *list = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *d;
-	int err = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	errno = 0;
-	while ((d = readdir(dir))) {
-		pid_t tid;
-
-		if (usm_parse_pid(d->d_name, &tid) < 0)
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			pid_t *grown = realloc(list, ncap * sizeof(*list));
-
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			list = grown;
-			cap = ncap;
-		}
-		list[n++] = tid;
-	}
-	if (!err && errno)
-		err = -errno;
-	closedir(dir);
-	if (err) {
-		free(list);
-		return err;
-	}
-	qsort(list, n, sizeof(*list), cmp_pid);
-	*tids = list;
-	*count = n;
-	return 0;
+	return list_pid_dir(path, 16, tids, count);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/page.h"
+#include "os/pagemap.h"
 #include "os/uffd.h"
 
 static const struct usm_dirty_ops *const backends[USM_DIRTY_BACKENDS] = {
@@ -227,4 +228,26 @@ int usm_dirty_uffd_open(uint64_t need, uint64_t want, uint64_t *got)
 		return fd;
 	}
 	return err;
+}
+
+int usm_dirty_emit_scan(struct usm_dirty *d, int pagemap, const struct usm_os_pm_scan *q,
+			struct usm_os_pm_region *vec, size_t cap)
+{
+	for (uint64_t addr = d->start; addr < d->end;) {
+		uint64_t walk_end = d->end;
+		int n = usm_os_pagemap_scan(pagemap, addr, d->end, q, vec, vec ? cap : 0, &walk_end);
+
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			int err = usm_dirty_emit(d, vec[i].start, vec[i].end);
+
+			if (err)
+				return err;
+		}
+		if (walk_end <= addr)
+			return -EIO;
+		addr = walk_end;
+	}
+	return 0;
 }

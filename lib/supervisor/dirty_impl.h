@@ -5,6 +5,7 @@
 
 #include <usm/dirty.h>
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct usm_dirty;
@@ -45,6 +46,14 @@ int usm_dirty_emit(struct usm_dirty *d, uint64_t start, uint64_t end);
  * them, each word by one atomic exchange: a bit set concurrently is either
  * taken now or stays for the next collect. */
 int usm_dirty_emit_bitmap(struct usm_dirty *d, uint64_t *bits, uint64_t pages);
+
+/* Walks d's range with PAGEMAP_SCAN query q on pagemap and emits every
+ * region it returns (vec holds cap regions; vec NULL: the walk only acts,
+ * as PM_SCAN_WP_MATCHING's protect pass does). 0 or a negative errno. */
+struct usm_os_pm_scan;
+struct usm_os_pm_region;
+int usm_dirty_emit_scan(struct usm_dirty *d, int pagemap, const struct usm_os_pm_scan *q,
+			struct usm_os_pm_region *vec, size_t cap);
 
 /* A userfaultfd with the features asked for (all of `need`, `want` if the
  * kernel has them), trying a full descriptor first. Returns the fd and the

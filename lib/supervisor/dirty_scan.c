@@ -75,26 +75,8 @@ static int scan_walk(struct usm_dirty *d, struct scan_state *s, bool report)
 		.category_anyof_mask = report ? USM_PAGE_IS_PRESENT | USM_PAGE_IS_SWAPPED : 0,
 		.return_mask = USM_PAGE_IS_WRITTEN,
 	};
-	uint64_t addr = d->start;
 
-	while (addr < d->end) {
-		uint64_t walk_end = d->end;
-		int n = usm_os_pagemap_scan(s->pagemap, addr, d->end, &q, report ? s->vec : NULL,
-					    report ? SCAN_REGIONS : 0, &walk_end);
-
-		if (n < 0)
-			return n;
-		for (int i = 0; i < n; i++) {
-			int err = usm_dirty_emit(d, s->vec[i].start, s->vec[i].end);
-
-			if (err)
-				return err;
-		}
-		if (walk_end <= addr)
-			return -EIO;
-		addr = walk_end;
-	}
-	return 0;
+	return usm_dirty_emit_scan(d, s->pagemap, &q, report ? s->vec : NULL, SCAN_REGIONS);
 }
 
 static int scan_start(struct usm_dirty *d)

@@ -129,24 +129,7 @@ static int read_dirty(struct usm_dirty *d, struct softdirty_state *s)
 			.return_mask = USM_PAGE_IS_SOFT_DIRTY,
 		};
 
-		for (uint64_t addr = d->start; addr < d->end;) {
-			uint64_t walk_end = d->end;
-			int n = usm_os_pagemap_scan(s->pagemap, addr, d->end, &q, s->vec,
-						    SCAN_REGIONS, &walk_end);
-
-			if (n < 0)
-				return n;
-			for (int i = 0; i < n; i++) {
-				int err = usm_dirty_emit(d, s->vec[i].start, s->vec[i].end);
-
-				if (err)
-					return err;
-			}
-			if (walk_end <= addr)
-				return -EIO;
-			addr = walk_end;
-		}
-		return 0;
+		return usm_dirty_emit_scan(d, s->pagemap, &q, s->vec, SCAN_REGIONS);
 	}
 	for (uint64_t addr = d->start; addr < d->end;) {
 		size_t n = (d->end - addr) / USM_PAGE_SIZE;

@@ -107,38 +107,33 @@ RT_ACCESS_N(__asan_storeN, 1)
 RT_ACCESS_N(__asan_loadN_noabort, 0)
 RT_ACCESS_N(__asan_storeN_noabort, 1)
 
-RT_EXPORT void __asan_report_load_n(uintptr_t a, size_t n)
-{
-	(void)a;
-	(void)n;
-}
+/* Callbacks the ABI requires that have nothing to do here: reports (the
+ * runtime never reports) and stack poisoning (there is no shadow). */
+#define RT_IGNORE_RANGE(name)                                                                      \
+	RT_EXPORT void name(uintptr_t a, size_t n)                                                 \
+	{                                                                                          \
+		(void)a;                                                                           \
+		(void)n;                                                                           \
+	}
 
-RT_EXPORT void __asan_report_store_n(uintptr_t a, size_t n)
-{
-	(void)a;
-	(void)n;
-}
+RT_IGNORE_RANGE(__asan_report_load_n)
+RT_IGNORE_RANGE(__asan_report_store_n)
 
 /* The compiler sends every memcpy, memmove and memset of instrumented code
  * here, calls written in the source included (they are builtins): one read
  * of the source and one write of the destination, as KASAN checks them. */
-RT_EXPORT void *__asan_memcpy(void *d, const void *s, size_t n)
-{
-	if (n) {
-		rt_access_fast((uintptr_t)s, 0, CALLER);
-		rt_access_fast((uintptr_t)d, 1, CALLER);
+#define RT_COPY(name, fn)                                                                          \
+	RT_EXPORT void *name(void *d, const void *s, size_t n)                                     \
+	{                                                                                          \
+		if (n) {                                                                           \
+			rt_access_fast((uintptr_t)s, 0, CALLER);                                   \
+			rt_access_fast((uintptr_t)d, 1, CALLER);                                   \
+		}                                                                                  \
+		return fn(d, s, n);                                                                \
 	}
-	return memcpy(d, s, n);
-}
 
-RT_EXPORT void *__asan_memmove(void *d, const void *s, size_t n)
-{
-	if (n) {
-		rt_access_fast((uintptr_t)s, 0, CALLER);
-		rt_access_fast((uintptr_t)d, 1, CALLER);
-	}
-	return memmove(d, s, n);
-}
+RT_COPY(__asan_memcpy, memcpy)
+RT_COPY(__asan_memmove, memmove)
 
 RT_EXPORT void *__asan_memset(void *d, int c, size_t n)
 {
@@ -172,23 +167,9 @@ RT_EXPORT void __asan_after_dynamic_init(void)
 {
 }
 
-RT_EXPORT void __asan_poison_stack_memory(uintptr_t a, size_t n)
-{
-	(void)a;
-	(void)n;
-}
-
-RT_EXPORT void __asan_unpoison_stack_memory(uintptr_t a, size_t n)
-{
-	(void)a;
-	(void)n;
-}
-
-RT_EXPORT void __asan_alloca_poison(uintptr_t a, size_t n)
-{
-	(void)a;
-	(void)n;
-}
+RT_IGNORE_RANGE(__asan_poison_stack_memory)
+RT_IGNORE_RANGE(__asan_unpoison_stack_memory)
+RT_IGNORE_RANGE(__asan_alloca_poison)
 
 RT_EXPORT void __asan_allocas_unpoison(uintptr_t top, uintptr_t bottom)
 {
