@@ -10,23 +10,22 @@
 # Add a row with: measure "LABEL" COMMAND... (it must print the same line as
 # usm info mi_bench: the helper runs as mi_bench, alone with that name).
 set -eu
+. "$(dirname "$0")/common.sh"
 mib=1024
 runs=5
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mib) mib=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
-	-h | --help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
-	-*) echo "bench/info.sh: unknown option '$1'" >&2; exit 2 ;;
+	-h | --help) bench_help 11 ;;
+	-*) bench_bad_option "$1" ;;
 	*) break ;;
 	esac
 done
 build=${1:-build}
 usm=$build/tools/usm/usm
 helper=$build/tests/integration/info_pages
-for f in "$usm" "$helper"; do
-	[ -x "$f" ] || { echo "bench/info.sh: no $f (run make first)" >&2; exit 1; }
-done
+bench_need "run make first" "$usm" "$helper"
 
 tmp=$(mktemp -d)
 pid=

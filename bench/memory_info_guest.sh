@@ -9,6 +9,7 @@
 #   bench/memory_info_guest.sh [--mib MIB] [--runs RUNS] [--memory MB] [BUILD_DIR]
 #       (default: MIB=1024, RUNS=3, MB=2048, BUILD_DIR=build; needs make and make kmod)
 set -eu
+. "$(dirname "$0")/common.sh"
 mib=1024
 runs=3
 memory=2048
@@ -17,8 +18,8 @@ while [ $# -gt 0 ]; do
 	--mib) mib=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
 	--memory) memory=$2; shift 2 ;;
-	-h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
-	-*) echo "bench/memory_info_guest.sh: unknown option '$1'" >&2; exit 2 ;;
+	-h | --help) bench_help 10 ;;
+	-*) bench_bad_option "$1" ;;
 	*) break ;;
 	esac
 done
@@ -26,9 +27,7 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 usm=$build/tools/usm/usm
 ko=$root/kmod/memory_info/memory_info.ko
-for f in "$usm" "$ko"; do
-	[ -f "$f" ] || { echo "bench/memory_info_guest.sh: no $f (run make and make kmod)" >&2; exit 1; }
-done
+bench_need "run make and make kmod" "$usm" "$ko"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

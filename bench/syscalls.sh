@@ -10,23 +10,22 @@
 #
 #   bench/syscalls.sh [--runs RUNS] [--secs SECS] [BUILD_DIR]   (default: build)
 set -eu
+. "$(dirname "$0")/common.sh"
 runs=5
 secs=2
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) runs=$2; shift 2 ;;
 	--secs) secs=$2; shift 2 ;;
-	-h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
-	-*) echo "bench/syscalls.sh: unknown option '$1'" >&2; exit 2 ;;
+	-h | --help) bench_help 12 ;;
+	-*) bench_bad_option "$1" ;;
 	*) break ;;
 	esac
 done
 build=${1:-build}
 usm=$build/tools/usm/usm
 prog=$build/tests/integration/syscalls_hot
-for f in "$usm" "$prog"; do
-	[ -x "$f" ] || { echo "bench/syscalls.sh: no $f (run make first)" >&2; exit 1; }
-done
+bench_need "run make first" "$usm" "$prog"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

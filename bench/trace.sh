@@ -13,6 +13,7 @@
 #   bench/trace.sh [--n N] [--side SIDE] [--runs RUNS] [--program duktape|stb|both] [BUILD_DIR]
 #   (default: N=5, SIDE=768, RUNS=3, both, build)
 set -eu
+. "$(dirname "$0")/common.sh"
 n=5
 side=768
 runs=3
@@ -23,8 +24,8 @@ while [ $# -gt 0 ]; do
 	--side) side=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
 	--program) program=$2; shift 2 ;;
-	-h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
-	-*) echo "bench/trace.sh: unknown option '$1'" >&2; exit 2 ;;
+	-h | --help) bench_help 15 ;;
+	-*) bench_bad_option "$1" ;;
 	*) break ;;
 	esac
 done
@@ -33,9 +34,8 @@ build=${1:-build}
 usm=$build/tools/usm/usm
 root=$(cd "$(dirname "$0")/.." && pwd)
 duk=/usr/share/duktape
-[ -x "$usm" ] || { echo "bench/trace.sh: no $usm (run make first)" >&2; exit 1; }
-[ -f "$duk/duktape.c" ] || { echo "bench/trace.sh: no $duk/duktape.c (scripts/deps.sh)" >&2; exit 1; }
-[ -f /usr/include/stb/stb_image.h ] || { echo "bench/trace.sh: no stb headers (scripts/deps.sh)" >&2; exit 1; }
+bench_need "run make first" "$usm"
+bench_need "run scripts/deps.sh" "$duk/duktape.c" /usr/include/stb/stb_image.h
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
