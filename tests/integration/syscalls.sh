@@ -95,15 +95,20 @@ one_line() { # NAME WANT-RC PATTERN ARGS...
 	ok_if "$name: one line matching $pat" err_is_line "$pat"
 }
 one_line "no such pid" 1 '^usm: syscalls: no process 2147483647$' syscalls -p 2147483647
-one_line "pid not a number" 2 "^usm: syscalls: invalid pid 'abc'" syscalls -p abc
-one_line "pid zero" 2 "^usm: syscalls: invalid pid '0'" syscalls -p 0
+one_line "pid not a number" 2 "^usm: syscalls: -p: 'abc' is not a process id" syscalls -p abc
+one_line "pid zero" 2 "^usm: syscalls: -p: '0' is not a process id" syscalls -p 0
 one_line "no target" 2 '^usm: syscalls: give -p PID or a command' syscalls
 one_line "pid and command" 2 '^usm: syscalls: give -p PID or a command, not both' syscalls -p 1 -- true
 one_line "unknown option" 2 "^usm: syscalls: unknown option '--bogus'" syscalls --bogus
 one_line "missing value" 2 "^usm: syscalls: option '--window' needs a value" syscalls --window
-one_line "bad duration" 2 "^usm: syscalls: invalid duration '-1'" syscalls --duration -1 -- true
-one_line "bad window" 2 "^usm: syscalls: invalid --window '0'" syscalls --window 0 -- true
-one_line "bad short gap" 2 "^usm: syscalls: invalid --short-gap 'x'" syscalls --short-gap x -- true
+one_line "bad duration" 2 "^usm: syscalls: --duration: '-1' is not a number of seconds" \
+	syscalls --duration -1 -- true
+one_line "bad window" 2 "^usm: syscalls: --window: '0' is not a whole number from 1 " \
+	syscalls --window 0 -- true
+one_line "bad short gap" 2 "^usm: syscalls: --short-gap: 'x' is not a whole number" \
+	syscalls --short-gap x -- true
+one_line "bad stack size" 2 "^usm: syscalls: --stack-size: '12' is not a multiple of 8" \
+	syscalls --stack-size 12 -- true
 one_line "command not found" 1 "^usm: syscalls: cannot run 'no-such-command-usm': No such file" \
 	syscalls -- no-such-command-usm
 
