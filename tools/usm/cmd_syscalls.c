@@ -32,15 +32,19 @@ static void usage(FILE *out)
 		"      --short-gap NS    short user gap, default %d\n"
 		"      --hot-count N     short syscalls in a window to be hot, default %d\n"
 		"      --window N        syscalls per CPU in a window, default %d\n"
+		"      --duty PCT        observe PCT%% of the time, whole windows at a time,\n"
+		"                        default %d (100: all of it; see docs/syscalls.md)\n"
 		"      --stack-period N  unwind a user stack every Nth syscall, default 499\n"
 		"      --stack-size B    bytes of user stack per sample, default 2048\n"
 		"      --json            one JSON object instead of the table\n"
 		"      --targets         the hot sites as addresses for the reference's targets[]\n"
 		"  -h, --help            show this help\n",
-		USM_SYSCALLS_SHORT_GAP_NS, USM_SYSCALLS_HOT_COUNT, USM_SYSCALLS_WINDOW);
+		USM_SYSCALLS_SHORT_GAP_NS, USM_SYSCALLS_HOT_COUNT, USM_SYSCALLS_WINDOW,
+		USM_SYSCALLS_DUTY);
 }
 
-enum { OPT_SHORT = 256, OPT_HOT, OPT_WINDOW, OPT_JSON, OPT_TARGETS, OPT_PERIOD, OPT_STACK };
+enum { OPT_SHORT = 256, OPT_HOT, OPT_WINDOW, OPT_JSON, OPT_TARGETS, OPT_PERIOD, OPT_STACK,
+       OPT_DUTY };
 
 static struct usm_syscalls *session;
 
@@ -246,6 +250,9 @@ static int print_json(const struct usm_syscalls_result *res, const struct usm_sy
 		return -ENOMEM;
 	}
 	json_object_object_add(root, "seconds", json_object_new_double(res->seconds));
+	json_object_object_add(root, "observed_seconds",
+			       json_object_new_double(res->observed_seconds));
+	json_object_object_add(root, "phases", json_object_new_uint64(res->phases));
 	json_object_object_add(root, "syscalls", json_object_new_uint64(res->syscalls));
 	json_object_object_add(root, "lost", json_object_new_uint64(res->lost));
 	json_object_object_add(root, "windows", json_object_new_uint64(res->windows));
@@ -253,16 +260,23 @@ static int print_json(const struct usm_syscalls_result *res, const struct usm_sy
 	json_object_object_add(rule, "short_gap_ns", json_object_new_uint64(cfg->short_gap_ns));
 	json_object_object_add(rule, "hot_count", json_object_new_uint64(cfg->hot_count));
 	json_object_object_add(rule, "window", json_object_new_uint64(cfg->window));
+	json_object_object_add(rule, "duty_percent", json_object_new_uint64(cfg->duty));
 	json_object_object_add(root, "rule", rule);
 	json_object_object_add(root, "sites", table_json_rows(sites));
 	return table_json_print(root, stdout, false);
 }
 
-static int print_text(const struct usm_syscalls_result *res, const struct table *sites)
+static int print_text(const struct usm_syscalls_result *res, const struct usm_syscalls_config *cfg,
+		      const struct table *sites)
 {
-	printf("%.2f s, %" PRIu64 " syscalls, %" PRIu64 " windows, %" PRIu64
+	printf("%.2f s", res->seconds);
+	if (cfg->duty < 100)
+		printf(" (%.2f s observed in %" PRIu64 " phases, --duty %u: calls and short "
+		       "gaps are the observed ones, rates per observed second)",
+		       res->observed_seconds, res->phases, cfg->duty);
+	printf(", %" PRIu64 " syscalls, %" PRIu64 " windows, %" PRIu64
 	       " lost; an empty syscall costs %" PRIu64 " ns here\n",
-	       res->seconds, res->syscalls, res->windows, res->lost, res->entry_exit_ns);
+	       res->syscalls, res->windows, res->lost, res->entry_exit_ns);
 	return table_print_text(sites, stdout, true);
 }
 
@@ -362,6 +376,10 @@ static int parse_option(int c, const char *cmd, struct usm_syscalls_config *cfg)
 		return cli_parse_count(cmd, "--hot-count", optarg, UINT32_MAX, &cfg->hot_count);
 	case OPT_WINDOW:
 		return cli_parse_range(cmd, "--window", optarg, 1, UINT32_MAX, &cfg->window);
+	case OPT_DUTY:
+		rc = cli_parse_range(cmd, "--duty", optarg, 1, 100, &v);
+		cfg->duty = (unsigned)v;
+		return rc;
 	case OPT_PERIOD:
 		rc = cli_parse_range(cmd, "--stack-period", optarg, 1, UINT32_MAX, &v);
 		cfg->stack_period = (unsigned)v;
@@ -387,6 +405,7 @@ int cmd_syscalls(int argc, char **argv)
 		{ "short-gap", required_argument, NULL, OPT_SHORT },
 		{ "hot-count", required_argument, NULL, OPT_HOT },
 		{ "window", required_argument, NULL, OPT_WINDOW },
+		{ "duty", required_argument, NULL, OPT_DUTY },
 		{ "stack-period", required_argument, NULL, OPT_PERIOD },
 		{ "stack-size", required_argument, NULL, OPT_STACK },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -411,6 +430,7 @@ int cmd_syscalls(int argc, char **argv)
 		case OPT_SHORT:
 		case OPT_HOT:
 		case OPT_WINDOW:
+		case OPT_DUTY:
 		case OPT_PERIOD:
 		case OPT_STACK:
 			if ((err = parse_option(c, argv[0], &cfg)))
@@ -461,8 +481,8 @@ int cmd_syscalls(int argc, char **argv)
 	table_init(&sites, TABLE_COLS(site_cols));
 	table_text_order(&sites, TABLE_COLS(site_text));
 	for (size_t i = 0; i < res.nsites; i++)
-		add_site(&sites, &res.sites[i], res.seconds);
-	err = json ? print_json(&res, &cfg, &sites) : print_text(&res, &sites);
+		add_site(&sites, &res.sites[i], res.observed_seconds);
+	err = json ? print_json(&res, &cfg, &sites) : print_text(&res, &cfg, &sites);
 	table_free(&sites);
 	usm_syscalls_result_free(&res);
 	if (err) {
