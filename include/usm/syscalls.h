@@ -13,6 +13,8 @@
 #define USM_SYSCALLS_HOT_COUNT 900     /* more short syscalls in a window: hot */
 #define USM_SYSCALLS_WINDOW 30000      /* syscalls per CPU in a window */
 #define USM_SYSCALLS_WINDOW_MAX_NS 1000000000ull /* a window slower than this counts not */
+/* usm's own: the percent of the time observed by default (docs/syscalls.md) */
+#define USM_SYSCALLS_DUTY 20
 
 struct usm_syscalls_config {
 	pid_t pid;          /* observe this running process, every thread, or */
@@ -24,6 +26,12 @@ struct usm_syscalls_config {
 	unsigned stack_period; /* a user stack every Nth syscall exit per thread */
 	unsigned stack_bytes;  /* of user stack copied with each such sample */
 	unsigned ring_pages;   /* per CPU, a power of two */
+	/* Percent of the time observed, 1 to 100. Under 100, observation
+	 * stops once every busy CPU has closed a window (or cannot close one
+	 * within a second), and resumes after a pause that makes the observed
+	 * share this; counts are of the observed phases, the rule exact
+	 * within each of their windows. */
+	unsigned duty;
 };
 
 /* Fills the defaults above and the sampling defaults. */
@@ -79,7 +87,9 @@ struct usm_syscalls_result {
 	uint64_t syscalls;   /* sys_enter records seen */
 	uint64_t lost;       /* records the kernel dropped */
 	uint64_t windows;    /* completed windows, all CPUs */
-	double seconds;      /* observed */
+	double seconds;      /* from start to end */
+	double observed_seconds; /* of seconds, with the events enabled (all with duty 100) */
+	uint64_t phases;     /* observed phases (1 with duty 100) */
 	uint64_t entry_exit_ns; /* an empty syscall's round trip here, unobserved */
 	int exit_status;     /* of argv's program, as wait(2) gives it; -1 when none */
 	bool mounted_tracefs; /* tracefs was mounted for this run */

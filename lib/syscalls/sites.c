@@ -192,6 +192,7 @@ static void end_window(struct sc_state *st, unsigned cpu, uint64_t t)
 		s->win_short[cpu] = 0;
 	}
 	st->windows++;
+	c->phase_windows++;
 	c->n = 0;
 	c->start_ns = t;
 }
@@ -218,6 +219,7 @@ int sc_enter(struct sc_state *st, unsigned cpu, pid_t tid, uint64_t t)
 	th->exit_ns = 0;
 	if (c->n == 0 && c->start_ns == 0)
 		c->start_ns = t;
+	c->phase_n++;
 	if (++c->n >= st->window)
 		end_window(st, cpu, t);
 	return 0;
@@ -288,4 +290,27 @@ void sc_forget_threads(struct sc_state *st)
 		st->threads[j].enter_ns = 0;
 		st->threads[j].exit_ns = 0;
 	}
+}
+
+void sc_new_phase(struct sc_state *st)
+{
+	for (unsigned c = 0; c < st->ncpu; c++)
+		st->cpus[c] = (struct sc_cpu){ 0 };
+	for (size_t i = 0; i < st->nsites; i++)
+		memset(st->sites[i]->win_short, 0, st->ncpu * sizeof(*st->sites[i]->win_short));
+	sc_forget_threads(st);
+}
+
+bool sc_phase_done(const struct sc_state *st, uint64_t elapsed_ns)
+{
+	for (unsigned c = 0; c < st->ncpu; c++) {
+		const struct sc_cpu *p = &st->cpus[c];
+
+		if (!p->phase_n || p->phase_windows)
+			continue;
+		/* on track for a window within a second: worth waiting for */
+		if ((double)p->phase_n * 1e9 >= (double)st->window * (double)elapsed_ns)
+			return false;
+	}
+	return true;
 }

@@ -57,6 +57,7 @@ struct sc_thread {
 
 struct sc_cpu {
 	uint64_t n, start_ns;
+	uint64_t phase_n, phase_windows; /* since sc_new_phase */
 };
 
 struct sc_state {
@@ -87,5 +88,16 @@ long sc_site(struct sc_state *st, pid_t pid, uint64_t addr);
 int sc_add_caller(struct sc_state *st, size_t i, uint64_t caller);
 /* Records were lost: no gap or kernel time spans the hole. */
 void sc_forget_threads(struct sc_state *st);
+
+/* Observation starts again after a pause (usm syscalls --duty): every
+ * CPU's window starts afresh, the pause's partial windows count for
+ * nothing, and no gap or kernel time spans the pause. So the rule is the
+ * reference's within each observed window. */
+void sc_new_phase(struct sc_state *st);
+/* Whether observing longer in this phase can add nothing to the rule:
+ * elapsed_ns after sc_new_phase, every CPU that saw a syscall has closed
+ * a window, or is too slow to close one within a second (fewer than
+ * window * elapsed / 1 s syscalls so far). */
+bool sc_phase_done(const struct sc_state *st, uint64_t elapsed_ns);
 
 #endif

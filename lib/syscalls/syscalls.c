@@ -97,6 +97,7 @@ void usm_syscalls_config_init(struct usm_syscalls_config *cfg)
 	/* 16 MiB a CPU: ~300 ms of a syscall loop, for a reader the scheduler
 	 * keeps waiting on a busy machine */
 	cfg->ring_pages = 4096;
+	cfg->duty = USM_SYSCALLS_DUTY;
 }
 
 const char *usm_syscall_name(int nr)
@@ -406,7 +407,8 @@ int usm_syscalls_open(const struct usm_syscalls_config *cfg, struct usm_syscalls
 
 	*stage = USM_SYSCALLS_STAGE_NONE;
 	if ((!cfg->pid) == (!cfg->argv) || !cfg->window || !cfg->stack_period ||
-	    (cfg->ring_pages & (cfg->ring_pages - 1)) || cfg->stack_bytes % 8)
+	    (cfg->ring_pages & (cfg->ring_pages - 1)) || cfg->stack_bytes % 8 || !cfg->duty ||
+	    cfg->duty > 100)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -818,15 +820,29 @@ static bool target_gone(struct usm_syscalls *s)
 	return kill(s->target, 0) < 0 && errno == ESRCH;
 }
 
+static void enable_all(struct usm_syscalls *s, bool on)
+{
+	for (size_t i = 0; i < s->nfds; i++)
+		(on ? usm_os_perf_enable : usm_os_perf_disable)(s->fds[i]);
+}
+
+/* A phase observed at least this long: an end judged on a few records
+ * would be noise. No phase goes on past a second: a window that starts
+ * with it and is not closed by then cannot be hot. */
+#define PHASE_MIN_NS 100000000ull
+#define PHASE_MAX_NS USM_SYSCALLS_WINDOW_MAX_NS
+
 int usm_syscalls_run(struct usm_syscalls *s, struct usm_syscalls_result *res)
 {
-	uint64_t start = usm_now_ns(), deadline = 0;
+	uint64_t start = usm_now_ns(), deadline = 0, phase_start = start, resume = 0, observed = 0;
 	struct pollfd *pfd = calloc(s->ncpu, sizeof(*pfd));
 	unsigned npfd = 0;
+	bool on = true;
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
 	res->exit_status = -1;
+	res->phases = 1;
 	if (!pfd)
 		return -ENOMEM;
 	for (unsigned c = 0; c < s->ncpu; c++)
@@ -834,19 +850,37 @@ int usm_syscalls_run(struct usm_syscalls *s, struct usm_syscalls_result *res)
 			pfd[npfd++] = (struct pollfd){ .fd = s->rings[c].fd, .events = POLLIN };
 	if (s->cfg.duration_s > 0)
 		deadline = start + (uint64_t)(s->cfg.duration_s * 1e9);
+	sc_new_phase(&s->st);
 	while (!s->stop && !err) {
 		bool gone = target_gone(s);
+		uint64_t now;
 
 		if (!gone)
-			poll(pfd, npfd, 20);
+			poll(on ? pfd : NULL, on ? npfd : 0, 20);
 		err = drain(s);
 		if (!err)
 			symbolize_new(s);
-		if (gone || (deadline && usm_now_ns() >= deadline))
+		now = usm_now_ns();
+		if (gone || (deadline && now >= deadline))
 			break;
+		if (on && s->cfg.duty < 100 && now - phase_start >= PHASE_MIN_NS &&
+		    (now - phase_start >= PHASE_MAX_NS || sc_phase_done(&s->st, now - phase_start))) {
+			/* the pause: the phase's length times (100 - duty) / duty */
+			enable_all(s, false);
+			observed += now - phase_start;
+			resume = now + (now - phase_start) * (100 - s->cfg.duty) / s->cfg.duty;
+			on = false;
+		} else if (!on && now >= resume) {
+			sc_new_phase(&s->st); /* the pause's records were drained above */
+			enable_all(s, true);
+			phase_start = now;
+			res->phases++;
+			on = true;
+		}
 	}
-	for (size_t i = 0; i < s->nfds; i++)
-		usm_os_perf_disable(s->fds[i]);
+	enable_all(s, false);
+	if (on)
+		observed += usm_now_ns() - phase_start;
 	if (!err)
 		err = drain(s);
 	symbolize_new(s);
@@ -854,6 +888,7 @@ int usm_syscalls_run(struct usm_syscalls *s, struct usm_syscalls_result *res)
 	if (err)
 		return err;
 	res->seconds = (double)(usm_now_ns() - start) / 1e9;
+	res->observed_seconds = (double)observed / 1e9;
 	for (unsigned c = 0; c < s->ncpu; c++)
 		if (s->cpu_ok[c])
 			res->lost += s->rings[c].lost;

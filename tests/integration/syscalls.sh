@@ -16,12 +16,13 @@ run() { # run ARGS... ; sets rc, out (stdout), err (stderr)
 	out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
 }
 
-# check_sites NAME JSON: the hot sites are exactly pread64 from pread_loop
-# and write from write_loop, and the getppid site is there and not hot
+# check_sites NAME JSON [DUTY]: the hot sites are exactly pread64 from
+# pread_loop and write from write_loop, and the getppid site is there and
+# not hot; and the run observed DUTY percent of the time (default: usm's)
 check_sites() {
-	python3 - "$2" "$1" <<'PY' >"$tmp/check"
+	python3 - "$2" "$1" "${3:-20}" <<'PY' >"$tmp/check"
 import json, sys
-name = sys.argv[2]
+name, duty = sys.argv[2], int(sys.argv[3])
 try:
     r = json.load(open(sys.argv[1]))
 except Exception as e:
@@ -33,12 +34,20 @@ want = [("pread64", "pread_loop"), ("write", "write_loop")]
 print(("ok" if hot == want else "not ok") + " %s: exactly the two hot sites, named by the program's functions%s"
       % (name, "" if hot == want else ": got %s" % hot))
 cold = [s for s in r["sites"] if s["syscalls"] == ["getppid"]]
-# (a shell running the program calls getppid once too: its own site)
-ok = cold and not any(s["hot"] for s in cold) and max(s["count"] for s in cold) > 50
+# (a shell running the program calls getppid once too: its own site; the
+# program's is called about 100 times a second: rates are per observed second)
+ok = cold and not any(s["hot"] for s in cold) and max(s["rate"] for s in cold) > 50
 print(("ok" if ok else "not ok") + " %s: the getppid site is seen and not hot%s" % (name, "" if ok else ": %s" % cold))
 hs = [s for s in r["sites"] if s["hot"]]
 ok = all(s["module"] and "libc" in s["module"] and s["function"] and s["short"] > 900 for s in hs)
 print(("ok" if ok else "not ok") + " %s: hot sites are libc wrappers with their short gaps counted" % name)
+# under 100%, observation pauses (between whole windows); at 100% it never does
+if duty < 100:
+    ok = r["rule"]["duty_percent"] == duty and 0 < r["observed_seconds"] < r["seconds"]
+else:
+    ok = r["rule"]["duty_percent"] == 100 and r["phases"] == 1
+print(("ok" if ok else "not ok") + " %s: observed %d%% of the time: %s of %s s in %s phases"
+      % (name, duty, r["observed_seconds"], r["seconds"], r["phases"]))
 PY
 	checker_results "$tmp/check"
 }
@@ -77,6 +86,16 @@ is "child of CMD exits 0" 0 "$rc"
 cp "$tmp/out" "$tmp/child.json"
 check_sites "child of CMD" "$tmp/child.json"
 
+# 5: every syscall observed (--duty 100), attached to a running program
+"$prog" 5 2>"$tmp/ready" &
+bg=$!
+for _ in $(seq 50); do grep -q ready "$tmp/ready" && break; sleep 0.1; done
+run syscalls --json --duty 100 -p "$bg" --duration 2
+is "--duty 100 exits 0" 0 "$rc"
+cp "$tmp/out" "$tmp/full.json"
+check_sites "--duty 100" "$tmp/full.json" 100
+kill "$bg"; wait "$bg" 2>/dev/null; bg=
+
 # the table and --targets, from the same kind of run
 run syscalls --duration 2 -- "$prog" 2
 ok_if "table: pread64 row is hot and names pread_loop" \
@@ -95,15 +114,22 @@ one_line() { # NAME WANT-RC PATTERN ARGS...
 	ok_if "$name: one line matching $pat" err_is_line "$pat"
 }
 one_line "no such pid" 1 '^usm: syscalls: no process 2147483647$' syscalls -p 2147483647
-one_line "pid not a number" 2 "^usm: syscalls: invalid pid 'abc'" syscalls -p abc
-one_line "pid zero" 2 "^usm: syscalls: invalid pid '0'" syscalls -p 0
+one_line "pid not a number" 2 "^usm: syscalls: -p: 'abc' is not a process id" syscalls -p abc
+one_line "pid zero" 2 "^usm: syscalls: -p: '0' is not a process id" syscalls -p 0
 one_line "no target" 2 '^usm: syscalls: give -p PID or a command' syscalls
 one_line "pid and command" 2 '^usm: syscalls: give -p PID or a command, not both' syscalls -p 1 -- true
 one_line "unknown option" 2 "^usm: syscalls: unknown option '--bogus'" syscalls --bogus
 one_line "missing value" 2 "^usm: syscalls: option '--window' needs a value" syscalls --window
-one_line "bad duration" 2 "^usm: syscalls: invalid duration '-1'" syscalls --duration -1 -- true
-one_line "bad window" 2 "^usm: syscalls: invalid --window '0'" syscalls --window 0 -- true
-one_line "bad short gap" 2 "^usm: syscalls: invalid --short-gap 'x'" syscalls --short-gap x -- true
+one_line "bad duration" 2 "^usm: syscalls: --duration: '-1' is not a number of seconds" \
+	syscalls --duration -1 -- true
+one_line "bad window" 2 "^usm: syscalls: --window: '0' is not a whole number from 1 " \
+	syscalls --window 0 -- true
+one_line "bad duty" 2 "^usm: syscalls: --duty: '0' is not a whole number from 1 to 100" \
+	syscalls --duty 0 -- true
+one_line "bad short gap" 2 "^usm: syscalls: --short-gap: 'x' is not a whole number" \
+	syscalls --short-gap x -- true
+one_line "bad stack size" 2 "^usm: syscalls: --stack-size: '12' is not a multiple of 8" \
+	syscalls --stack-size 12 -- true
 one_line "command not found" 1 "^usm: syscalls: cannot run 'no-such-command-usm': No such file" \
 	syscalls -- no-such-command-usm
 

@@ -143,6 +143,85 @@ static void lost_records_break_the_gap(void **state)
 	sc_state_free(&st);
 }
 
+/* --duty: the short gaps seen before a pause do not join the window after
+ * it; a window closed after the pause is judged on its own syscalls. */
+static void a_new_phase_starts_every_window_afresh(void **state)
+{
+	struct sc_state st;
+	uint64_t t = 1000;
+	long s = -1;
+
+	(void)state;
+	assert_int_equal(sc_state_init(&st, 1, 1300, 10, 100), 0);
+	/* 60 syscalls, 8 short after the site, then a pause */
+	for (int i = 0; i < 8; i++)
+		s = one(&st, 0, 7, 0x1000, &t, 200);
+	for (int i = 0; i < 52; i++)
+		one(&st, 0, 7, 0x5000, &t, 9000);
+	sc_new_phase(&st);
+	t += 1000000; /* a short pause: a window across it would still be fast */
+	/* 100 more, 8 short after the site: 16 with those before the pause (hot,
+	 * were the window to go on across it), 8 in the window */
+	for (int i = 0; i < 8; i++)
+		one(&st, 0, 7, 0x1000, &t, 200);
+	for (int i = 0; i < 92; i++)
+		one(&st, 0, 7, 0x5000, &t, 9000);
+	assert_int_equal(st.windows, 1);
+	assert_int_equal(st.sites[s]->short_count, 16);
+	assert_false(st.sites[s]->hot);
+	/* the next window, hot on its own: 11 short */
+	for (int i = 0; i < 11; i++)
+		one(&st, 0, 7, 0x1000, &t, 200);
+	for (int i = 0; i < 89; i++)
+		one(&st, 0, 7, 0x5000, &t, 9000);
+	assert_int_equal(st.windows, 2);
+	assert_true(st.sites[s]->hot);
+	sc_state_free(&st);
+}
+
+static void a_gap_does_not_span_a_pause(void **state)
+{
+	struct sc_state st;
+	uint64_t t = 1000;
+	long a;
+
+	(void)state;
+	assert_int_equal(sc_state_init(&st, 1, 1300, 900, 30000), 0);
+	a = one(&st, 0, 7, 0x1000, &t, 200);
+	sc_new_phase(&st);
+	one(&st, 0, 7, 0x2000, &t, 200);
+	assert_int_equal(st.sites[a]->gap.n, 0);
+	assert_int_equal(st.sites[a]->kern.n, 1);
+	sc_state_free(&st);
+}
+
+/* A phase may end once every busy CPU closed a window or cannot close one
+ * within a second at its pace. */
+static void a_phase_lasts_while_a_window_can_still_close(void **state)
+{
+	struct sc_state st;
+	uint64_t t = 1000;
+
+	(void)state;
+	assert_int_equal(sc_state_init(&st, 2, 1300, 10, 100), 0);
+	sc_new_phase(&st);
+	assert_true(sc_phase_done(&st, 100000000)); /* nothing seen */
+	for (int i = 0; i < 20; i++)
+		one(&st, 0, 7, 0x1000, &t, 200);
+	/* CPU 0: 20 of 100 in 100 ms, 200/s: a window would take 0.5 s */
+	assert_false(sc_phase_done(&st, 100000000));
+	/* in 300 ms, 67/s: it would take 1.5 s */
+	assert_true(sc_phase_done(&st, 300000000));
+	for (int i = 0; i < 80; i++)
+		one(&st, 0, 7, 0x1000, &t, 200);
+	assert_true(sc_phase_done(&st, 100000000)); /* closed one */
+	one(&st, 1, 8, 0x1000, &t, 200);
+	assert_false(sc_phase_done(&st, 1000000)); /* CPU 1: 1 in 1 ms */
+	sc_new_phase(&st);
+	assert_true(sc_phase_done(&st, 1000000));
+	sc_state_free(&st);
+}
+
 static void histogram_quantiles_within_a_sixteenth(void **state)
 {
 	static struct sc_hist h;
@@ -178,6 +257,9 @@ int main(void)
 		cmocka_unit_test(windows_are_per_cpu),
 		cmocka_unit_test(every_site_is_kept),
 		cmocka_unit_test(lost_records_break_the_gap),
+		cmocka_unit_test(a_new_phase_starts_every_window_afresh),
+		cmocka_unit_test(a_gap_does_not_span_a_pause),
+		cmocka_unit_test(a_phase_lasts_while_a_window_can_still_close),
 		cmocka_unit_test(histogram_quantiles_within_a_sixteenth),
 		cmocka_unit_test(names_come_from_the_kernel_headers),
 	};

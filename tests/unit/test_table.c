@@ -148,6 +148,53 @@ static void a_row_with_too_many_cells_fails_to_print(void **state)
 	table_free(&t);
 }
 
+/* usm syscalls' rows: a rate with decimals, the syscall names of a site,
+ * and its callers as nested rows of a second table. */
+static void doubles_string_lists_and_nested_rows(void **state)
+{
+	static const struct table_col sub[] = {
+		{ .key = "fn", .type = TABLE_STR },
+		{ .key = "n", .type = TABLE_UINT },
+	};
+	static const struct table_col top[] = {
+		{ .key = "rate", .head = "RATE", .type = TABLE_DOUBLE, .width = 6, .decimals = 1 },
+		{ .key = "names", .head = "NAMES", .type = TABLE_STR_LIST, .width = -12,
+		  .zero = "-" },
+		{ .key = "callers", .head = "CALLERS", .type = TABLE_JSON },
+	};
+	static const char *const names[] = { "pread64", "write" };
+	struct table t, s;
+	json_object *rows;
+	char *out;
+
+	table_init(&s, TABLE_COLS(sub));
+	table_row(&s);
+	table_add_str(&s, "loop");
+	table_add_uint(&s, 3);
+	table_init(&t, TABLE_COLS(top));
+	table_row(&t);
+	table_add_double(&t, 12.34);
+	table_add_strs(&t, names, 2);
+	table_add_json(&t, table_json_rows(&s));
+	table_row(&t);
+	table_add_double(&t, 0.5);
+	table_add_strs(&t, NULL, 0);
+	table_add_json(&t, NULL);
+	table_free(&s); /* the nested rows live on in t's cell */
+	out = capture(&t, table_print_text);
+	assert_string_equal(out, "  RATE NAMES        CALLERS\n"
+				 "  12.3 pread64,write [{\"fn\":\"loop\",\"n\":3}]\n"
+				 "   0.5 -            -\n");
+	rows = table_json_rows(&t);
+	assert_string_equal(json_object_to_json_string_ext(rows, JSON_C_TO_STRING_PLAIN),
+			    "[{\"rate\":12.34,\"names\":[\"pread64\",\"write\"],"
+			    "\"callers\":[{\"fn\":\"loop\",\"n\":3}]},"
+			    "{\"rate\":0.5,\"names\":[],\"callers\":null}]");
+	json_object_put(rows);
+	free(out);
+	table_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +203,7 @@ int main(void)
 		cmocka_unit_test(json_has_the_declared_keys_in_order_with_raw_values),
 		cmocka_unit_test(fields_print_one_line_per_column),
 		cmocka_unit_test(a_row_with_too_many_cells_fails_to_print),
+		cmocka_unit_test(doubles_string_lists_and_nested_rows),
 	};
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
 }

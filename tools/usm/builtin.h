@@ -53,6 +53,9 @@ int cli_no_arguments_left(const char *cmd, int argc, char **argv);
 int cli_parse_size(const char *cmd, const char *opt, const char *text, uint64_t *out);
 int cli_parse_count(const char *cmd, const char *opt, const char *text, uint64_t max,
 		    uint64_t *out);
+/* A whole number from min to max (cli_parse_count's with a lower bound). */
+int cli_parse_range(const char *cmd, const char *opt, const char *text, uint64_t min,
+		    uint64_t max, uint64_t *out);
 int cli_parse_pid(const char *cmd, const char *opt, const char *text, pid_t *out);
 int cli_parse_seconds(const char *cmd, const char *opt, const char *text, double max,
 		      double *out);

@@ -76,6 +76,15 @@ int cli_parse_count(const char *cmd, const char *opt, const char *text, uint64_t
 			       max);
 }
 
+int cli_parse_range(const char *cmd, const char *opt, const char *text, uint64_t min,
+		    uint64_t max, uint64_t *out)
+{
+	if (usm_parse_count(text, max, out) == 0 && *out >= min)
+		return 0;
+	return cli_usage_error(cmd, "%s: '%s' is not a whole number from %" PRIu64 " to %" PRIu64,
+			       opt, text, min, max);
+}
+
 int cli_parse_pid(const char *cmd, const char *opt, const char *text, pid_t *out)
 {
 	if (usm_parse_pid(text, out) < 0)

@@ -1,17 +1,15 @@
 /* usm syscalls: the hot syscall sites of a running program or of a command,
  * by Userspace Bypass's rule, as a table, JSON, or the reference's targets[]. */
 #include "builtin.h"
+#include "table.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 #include <usm/usm.h>
@@ -34,28 +32,19 @@ static void usage(FILE *out)
 		"      --short-gap NS    short user gap, default %d\n"
 		"      --hot-count N     short syscalls in a window to be hot, default %d\n"
 		"      --window N        syscalls per CPU in a window, default %d\n"
+		"      --duty PCT        observe PCT%% of the time, whole windows at a time,\n"
+		"                        default %d (100: all of it; see docs/syscalls.md)\n"
 		"      --stack-period N  unwind a user stack every Nth syscall, default 499\n"
 		"      --stack-size B    bytes of user stack per sample, default 2048\n"
 		"      --json            one JSON object instead of the table\n"
 		"      --targets         the hot sites as addresses for the reference's targets[]\n"
 		"  -h, --help            show this help\n",
-		USM_SYSCALLS_SHORT_GAP_NS, USM_SYSCALLS_HOT_COUNT, USM_SYSCALLS_WINDOW);
+		USM_SYSCALLS_SHORT_GAP_NS, USM_SYSCALLS_HOT_COUNT, USM_SYSCALLS_WINDOW,
+		USM_SYSCALLS_DUTY);
 }
 
-static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
+enum { OPT_SHORT = 256, OPT_HOT, OPT_WINDOW, OPT_JSON, OPT_TARGETS, OPT_PERIOD, OPT_STACK,
+       OPT_DUTY };
 
 static struct usm_syscalls *session;
 
@@ -66,21 +55,24 @@ static void on_signal(int sig)
 		usm_syscalls_stop(session);
 }
 
-static void syscall_names(const struct usm_syscalls_site *s, char *buf, size_t len)
+/* A site's syscall names, its number where the table has no name. */
+static size_t syscall_names(const struct usm_syscalls_site *s, char names[][16],
+			    const char **v)
 {
 	size_t n = 0;
 
-	buf[0] = 0;
-	for (unsigned i = 0; i < s->nnrs && n < len; i++) {
+	for (unsigned i = 0; i < s->nnrs; i++, n++) {
 		const char *name = usm_syscall_name(s->nrs[i]);
 
 		if (name)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", name);
+			snprintf(names[n], sizeof(names[n]), "%s", name);
 		else
-			n += (size_t)snprintf(buf + n, len - n, "%s%d", i ? "," : "", s->nrs[i]);
+			snprintf(names[n], sizeof(names[n]), "%d", s->nrs[i]);
+		v[n] = names[n];
 	}
-	if (s->more_nrs && n < len)
-		snprintf(buf + n, len - n, ",...");
+	if (s->more_nrs)
+		v[n++] = "...";
+	return n;
 }
 
 static const char *base_name(const char *path)
@@ -103,142 +95,189 @@ static void place(char *buf, size_t len, uint64_t addr, const char *function, ui
 		snprintf(buf, len, "0x%" PRIx64, addr);
 }
 
-struct row {
-	bool hot;
-	pid_t pid;
-	uint64_t calls, rate, kmean, kp99, gp50, gp99, shorts;
-	char syscall[64];
-	char site[160];
-	char caller[200];
+/* A site's callers, nested in its JSON row. */
+static const struct table_col caller_cols[] = {
+	{ .key = "addr", .type = TABLE_HEX },
+	{ .key = "samples", .type = TABLE_UINT },
+	{ .key = "function", .type = TABLE_STR },
+	{ .key = "function_offset", .type = TABLE_UINT },
+	{ .key = "module", .type = TABLE_STR },
+	{ .key = "module_offset", .type = TABLE_UINT },
+	{ .key = "file", .type = TABLE_STR },
+	{ .key = "line", .type = TABLE_INT },
 };
 
-static void fill_row(struct row *r, const struct usm_syscalls_site *s, double seconds)
+/* The sites: JSON in this order, the text in site_text's. */
+enum { S_HOT, S_PID, S_SYSCALLS, S_MORE, S_ADDR, S_RETURN, S_MODULE, S_MODULE_OFF,
+       S_FUNCTION, S_FUNCTION_OFF, S_COUNT, S_RATE, S_KERN_N, S_KERN_MEAN, S_KERN_P50,
+       S_KERN_P99, S_GAP_N, S_GAP_MEAN, S_GAP_P50, S_GAP_P90, S_GAP_P99, S_SHORT,
+       S_HOT_WINDOWS, S_STACKS, S_STACKS_FAILED, S_CALLERS, S_SITE, S_CALLER };
+static const struct table_col site_cols[] = {
+	[S_HOT] = { .key = "hot", .head = "hot", .type = TABLE_BOOL, .width = -4 },
+	[S_PID] = { .key = "pid", .head = "pid", .type = TABLE_INT, .width = 7 },
+	[S_SYSCALLS] = { .key = "syscalls", .head = "syscall", .type = TABLE_STR_LIST,
+			 .width = -14 },
+	[S_MORE] = { .key = "more_syscalls", .type = TABLE_BOOL, .flags = TABLE_JSON_ONLY },
+	[S_ADDR] = { .key = "addr", .type = TABLE_HEX, .flags = TABLE_JSON_ONLY },
+	[S_RETURN] = { .key = "return_addr", .type = TABLE_HEX, .flags = TABLE_JSON_ONLY },
+	[S_MODULE] = { .key = "module", .type = TABLE_STR, .flags = TABLE_JSON_ONLY },
+	[S_MODULE_OFF] = { .key = "module_offset", .type = TABLE_UINT, .flags = TABLE_JSON_ONLY },
+	[S_FUNCTION] = { .key = "function", .type = TABLE_STR, .flags = TABLE_JSON_ONLY },
+	[S_FUNCTION_OFF] = { .key = "function_offset", .type = TABLE_UINT,
+			     .flags = TABLE_JSON_ONLY },
+	[S_COUNT] = { .key = "count", .head = "calls", .type = TABLE_UINT, .width = 10 },
+	[S_RATE] = { .key = "rate", .head = "rate/s", .type = TABLE_DOUBLE, .width = 9 },
+	[S_KERN_N] = { .key = "kernel_n", .type = TABLE_UINT, .flags = TABLE_JSON_ONLY },
+	[S_KERN_MEAN] = { .key = "kernel_ns_mean", .head = "kernel", .type = TABLE_NS,
+			  .width = 8, .decimals = 2 },
+	[S_KERN_P50] = { .key = "kernel_ns_p50", .type = TABLE_NS, .flags = TABLE_JSON_ONLY },
+	[S_KERN_P99] = { .key = "kernel_ns_p99", .head = "kern_p99", .type = TABLE_NS,
+			 .width = 8, .decimals = 2 },
+	[S_GAP_N] = { .key = "gap_n", .type = TABLE_UINT, .flags = TABLE_JSON_ONLY },
+	[S_GAP_MEAN] = { .key = "gap_ns_mean", .type = TABLE_NS, .flags = TABLE_JSON_ONLY },
+	[S_GAP_P50] = { .key = "gap_ns_p50", .head = "gap_p50", .type = TABLE_NS, .width = 8,
+			.decimals = 2 },
+	[S_GAP_P90] = { .key = "gap_ns_p90", .type = TABLE_NS, .flags = TABLE_JSON_ONLY },
+	[S_GAP_P99] = { .key = "gap_ns_p99", .head = "gap_p99", .type = TABLE_NS, .width = 8,
+			.decimals = 2 },
+	[S_SHORT] = { .key = "short", .head = "short", .type = TABLE_UINT, .width = 9 },
+	[S_HOT_WINDOWS] = { .key = "hot_windows", .type = TABLE_UINT, .flags = TABLE_JSON_ONLY },
+	[S_STACKS] = { .key = "stack_samples", .type = TABLE_UINT, .flags = TABLE_JSON_ONLY },
+	[S_STACKS_FAILED] = { .key = "stack_failed", .type = TABLE_UINT,
+			      .flags = TABLE_JSON_ONLY },
+	[S_CALLERS] = { .key = "callers", .type = TABLE_JSON, .flags = TABLE_JSON_ONLY },
+	[S_SITE] = { .head = "site", .type = TABLE_STR, .width = -40, .flags = TABLE_TEXT_ONLY },
+	[S_CALLER] = { .head = "caller", .type = TABLE_STR, .zero = "-",
+		       .flags = TABLE_TEXT_ONLY },
+};
+
+static const size_t site_text[] = { S_HOT, S_PID, S_COUNT, S_RATE, S_SYSCALLS, S_KERN_MEAN,
+				    S_KERN_P99, S_GAP_P50, S_GAP_P99, S_SHORT, S_SITE, S_CALLER };
+
+static json_object *callers_json(const struct usm_syscalls_site *s)
 {
-	r->hot = s->hot;
-	r->pid = s->pid;
-	r->calls = s->count;
-	r->rate = seconds > 0 ? (uint64_t)((double)s->count / seconds) : 0;
-	r->kmean = s->kernel_n ? s->kernel_ns_sum / s->kernel_n : 0;
-	r->kp99 = s->kernel_ns_p99;
-	r->gp50 = s->gap_ns_p50;
-	r->gp99 = s->gap_ns_p99;
-	r->shorts = s->short_count;
-	syscall_names(s, r->syscall, sizeof(r->syscall));
-	place(r->site, sizeof(r->site), s->addr, s->function, s->function_offset, s->module,
+	struct table t;
+	json_object *rows;
+
+	table_init(&t, TABLE_COLS(caller_cols));
+	for (size_t k = 0; k < s->ncallers; k++) {
+		const struct usm_syscalls_caller *c = &s->callers[k];
+
+		table_row(&t);
+		table_add_uint(&t, c->addr);
+		table_add_uint(&t, c->samples);
+		table_add_str(&t, c->function);
+		table_add_uint(&t, c->function_offset);
+		table_add_str(&t, c->module);
+		table_add_uint(&t, c->module_offset);
+		table_add_str(&t, c->file);
+		table_add_int(&t, c->line);
+	}
+	rows = table_json_rows(&t);
+	table_free(&t);
+	return rows;
+}
+
+/* The most sampled caller as the text shows it, "" when none. */
+static void caller_text(const struct usm_syscalls_site *s, char *buf, size_t len)
+{
+	const struct usm_syscalls_caller *c = &s->callers[0];
+	char where[96] = "";
+
+	buf[0] = 0;
+	if (!s->ncallers)
+		return;
+	if (c->file)
+		snprintf(where, sizeof(where), " %s:%d", base_name(c->file), c->line);
+	place(buf, len - sizeof(where), c->addr, c->function, c->function_offset, c->module,
+	      c->module_offset);
+	strcat(buf, where);
+}
+
+static uint64_t mean(uint64_t sum, uint64_t n)
+{
+	return n ? sum / n : 0;
+}
+
+static void add_site(struct table *t, const struct usm_syscalls_site *s, double seconds)
+{
+	char names[USM_SYSCALLS_MAX_NRS][16], text[200];
+	const char *v[USM_SYSCALLS_MAX_NRS + 1];
+	size_t n = syscall_names(s, names, v);
+
+	table_row(t);
+	table_add_uint(t, s->hot);
+	table_add_int(t, s->pid);
+	table_add_strs(t, v, n);
+	table_add_uint(t, s->more_nrs);
+	table_add_uint(t, s->addr);
+	table_add_uint(t, s->addr + 2);
+	table_add_str(t, s->module);
+	table_add_uint(t, s->module_offset);
+	table_add_str(t, s->function);
+	table_add_uint(t, s->function_offset);
+	table_add_uint(t, s->count);
+	table_add_double(t, seconds > 0 ? (double)s->count / seconds : 0);
+	table_add_uint(t, s->kernel_n);
+	table_add_uint(t, mean(s->kernel_ns_sum, s->kernel_n));
+	table_add_uint(t, s->kernel_ns_p50);
+	table_add_uint(t, s->kernel_ns_p99);
+	table_add_uint(t, s->gap_n);
+	table_add_uint(t, mean(s->gap_ns_sum, s->gap_n));
+	table_add_uint(t, s->gap_ns_p50);
+	table_add_uint(t, s->gap_ns_p90);
+	table_add_uint(t, s->gap_ns_p99);
+	table_add_uint(t, s->short_count);
+	table_add_uint(t, s->hot_windows);
+	table_add_uint(t, s->stack_samples);
+	table_add_uint(t, s->stack_failed);
+	table_add_json(t, callers_json(s));
+	place(text, sizeof(text), s->addr, s->function, s->function_offset, s->module,
 	      s->module_offset);
-	if (s->ncallers) {
-		const struct usm_syscalls_caller *c = &s->callers[0];
-		char where[96] = "";
+	table_add_str(t, text);
+	caller_text(s, text, sizeof(text));
+	table_add_str(t, text);
+}
 
-		if (c->file)
-			snprintf(where, sizeof(where), " %s:%d", base_name(c->file), c->line);
-		place(r->caller, sizeof(r->caller) - sizeof(where), c->addr, c->function,
-		      c->function_offset, c->module, c->module_offset);
-		strcat(r->caller, where);
-	} else {
-		snprintf(r->caller, sizeof(r->caller), "-");
+static int print_json(const struct usm_syscalls_result *res, const struct usm_syscalls_config *cfg,
+		      const struct table *sites)
+{
+	json_object *root = json_object_new_object(), *rule = json_object_new_object();
+
+	if (!root || !rule) {
+		json_object_put(root);
+		json_object_put(rule);
+		return -ENOMEM;
 	}
-}
-
-static void print_table(const struct row *rows, size_t n)
-{
-	printf("%-4s %7s %10s %9s %-14s %8s %8s %8s %8s %9s  %-40s %s\n", "hot", "pid", "calls",
-	       "rate/s", "syscall", "kern_ns", "kern_p99", "gap_p50", "gap_p99", "short", "site",
-	       "caller");
-	for (size_t i = 0; i < n; i++) {
-		const struct row *r = &rows[i];
-
-		printf("%-4s %7d %10" PRIu64 " %9" PRIu64 " %-14s %8" PRIu64 " %8" PRIu64 " %8" PRIu64
-		       " %8" PRIu64 " %9" PRIu64 "  %-40s %s\n",
-		       r->hot ? "yes" : "no", (int)r->pid, r->calls, r->rate, r->syscall, r->kmean,
-		       r->kp99, r->gp50, r->gp99, r->shorts, r->site, r->caller);
-	}
-}
-
-static json_object *json_u64(uint64_t v)
-{
-	return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v);
-}
-
-static json_object *json_str(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
-static void print_json(const struct usm_syscalls_result *res, const struct usm_syscalls_config *cfg)
-{
-	json_object *root = json_object_new_object(), *sites = json_object_new_array();
-	json_object *rule = json_object_new_object();
-
 	json_object_object_add(root, "seconds", json_object_new_double(res->seconds));
-	json_object_object_add(root, "syscalls", json_u64(res->syscalls));
-	json_object_object_add(root, "lost", json_u64(res->lost));
-	json_object_object_add(root, "windows", json_u64(res->windows));
-	json_object_object_add(root, "entry_exit_ns", json_u64(res->entry_exit_ns));
-	json_object_object_add(rule, "short_gap_ns", json_u64(cfg->short_gap_ns));
-	json_object_object_add(rule, "hot_count", json_u64(cfg->hot_count));
-	json_object_object_add(rule, "window", json_u64(cfg->window));
+	json_object_object_add(root, "observed_seconds",
+			       json_object_new_double(res->observed_seconds));
+	json_object_object_add(root, "phases", json_object_new_uint64(res->phases));
+	json_object_object_add(root, "syscalls", json_object_new_uint64(res->syscalls));
+	json_object_object_add(root, "lost", json_object_new_uint64(res->lost));
+	json_object_object_add(root, "windows", json_object_new_uint64(res->windows));
+	json_object_object_add(root, "entry_exit_ns", json_object_new_uint64(res->entry_exit_ns));
+	json_object_object_add(rule, "short_gap_ns", json_object_new_uint64(cfg->short_gap_ns));
+	json_object_object_add(rule, "hot_count", json_object_new_uint64(cfg->hot_count));
+	json_object_object_add(rule, "window", json_object_new_uint64(cfg->window));
+	json_object_object_add(rule, "duty_percent", json_object_new_uint64(cfg->duty));
 	json_object_object_add(root, "rule", rule);
-	for (size_t i = 0; i < res->nsites; i++) {
-		const struct usm_syscalls_site *s = &res->sites[i];
-		json_object *o = json_object_new_object(), *names = json_object_new_array();
-		json_object *callers = json_object_new_array();
+	json_object_object_add(root, "sites", table_json_rows(sites));
+	return table_json_print(root, stdout, false);
+}
 
-		for (unsigned k = 0; k < s->nnrs; k++) {
-			const char *name = usm_syscall_name(s->nrs[k]);
-
-			json_object_array_add(names, name ? json_object_new_string(name)
-							  : json_object_new_int(s->nrs[k]));
-		}
-		json_object_object_add(o, "hot", json_object_new_boolean(s->hot));
-		json_object_object_add(o, "pid", json_object_new_int(s->pid));
-		json_object_object_add(o, "syscalls", names);
-		json_object_object_add(o, "more_syscalls", json_object_new_boolean(s->more_nrs));
-		json_object_object_add(o, "addr", json_u64(s->addr));
-		json_object_object_add(o, "return_addr", json_u64(s->addr + 2));
-		json_object_object_add(o, "module", json_str(s->module));
-		json_object_object_add(o, "module_offset", json_u64(s->module_offset));
-		json_object_object_add(o, "function", json_str(s->function));
-		json_object_object_add(o, "function_offset", json_u64(s->function_offset));
-		json_object_object_add(o, "count", json_u64(s->count));
-		json_object_object_add(o, "rate", json_object_new_double(
-			res->seconds > 0 ? (double)s->count / res->seconds : 0));
-		json_object_object_add(o, "kernel_n", json_u64(s->kernel_n));
-		json_object_object_add(o, "kernel_ns_mean",
-				       json_u64(s->kernel_n ? s->kernel_ns_sum / s->kernel_n : 0));
-		json_object_object_add(o, "kernel_ns_p50", json_u64(s->kernel_ns_p50));
-		json_object_object_add(o, "kernel_ns_p99", json_u64(s->kernel_ns_p99));
-		json_object_object_add(o, "gap_n", json_u64(s->gap_n));
-		json_object_object_add(o, "gap_ns_mean",
-				       json_u64(s->gap_n ? s->gap_ns_sum / s->gap_n : 0));
-		json_object_object_add(o, "gap_ns_p50", json_u64(s->gap_ns_p50));
-		json_object_object_add(o, "gap_ns_p90", json_u64(s->gap_ns_p90));
-		json_object_object_add(o, "gap_ns_p99", json_u64(s->gap_ns_p99));
-		json_object_object_add(o, "short", json_u64(s->short_count));
-		json_object_object_add(o, "hot_windows", json_u64(s->hot_windows));
-		json_object_object_add(o, "stack_samples", json_u64(s->stack_samples));
-		json_object_object_add(o, "stack_failed", json_u64(s->stack_failed));
-		for (size_t k = 0; k < s->ncallers; k++) {
-			const struct usm_syscalls_caller *c = &s->callers[k];
-			json_object *co = json_object_new_object();
-
-			json_object_object_add(co, "addr", json_u64(c->addr));
-			json_object_object_add(co, "samples", json_u64(c->samples));
-			json_object_object_add(co, "function", json_str(c->function));
-			json_object_object_add(co, "function_offset", json_u64(c->function_offset));
-			json_object_object_add(co, "module", json_str(c->module));
-			json_object_object_add(co, "module_offset", json_u64(c->module_offset));
-			json_object_object_add(co, "file", json_str(c->file));
-			json_object_object_add(co, "line", json_object_new_int(c->line));
-			json_object_array_add(callers, co);
-		}
-		json_object_object_add(o, "callers", callers);
-		json_object_array_add(sites, o);
-	}
-	json_object_object_add(root, "sites", sites);
-	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(root);
+static int print_text(const struct usm_syscalls_result *res, const struct usm_syscalls_config *cfg,
+		      const struct table *sites)
+{
+	printf("%.2f s", res->seconds);
+	if (cfg->duty < 100)
+		printf(" (%.2f s observed in %" PRIu64 " phases, --duty %u: calls and short "
+		       "gaps are the observed ones, rates per observed second)",
+		       res->observed_seconds, res->phases, cfg->duty);
+	printf(", %" PRIu64 " syscalls, %" PRIu64 " windows, %" PRIu64
+	       " lost; an empty syscall costs %" PRIu64 " ns here\n",
+	       res->syscalls, res->windows, res->lost, res->entry_exit_ns);
+	return table_print_text(sites, stdout, true);
 }
 
 /* The reference's daemon matches the user return address of a syscall
@@ -248,13 +287,18 @@ static void print_targets(const struct usm_syscalls_result *res)
 	printf("/* hot syscall sites: return address in this run, object+offset */\n");
 	for (size_t i = 0; i < res->nsites; i++) {
 		const struct usm_syscalls_site *s = &res->sites[i];
-		char names[64];
+		char names[USM_SYSCALLS_MAX_NRS][16], list[96] = "";
+		const char *v[USM_SYSCALLS_MAX_NRS + 1];
+		size_t n;
 
 		if (!s->hot)
 			continue;
-		syscall_names(s, names, sizeof(names));
+		n = syscall_names(s, names, v);
+		for (size_t k = 0; k < n; k++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 k ? "," : "", v[k]);
 		printf("0x%" PRIx64 ", /* pid %d %s %s+0x%" PRIx64 " */\n", s->addr + 2, (int)s->pid,
-		       names, s->module ? s->module : "?", s->module_offset + 2);
+		       list, s->module ? s->module : "?", s->module_offset + 2);
 	}
 }
 
@@ -314,15 +358,54 @@ static int report_open_error(int err, enum usm_syscalls_stage stage,
 	return 1;
 }
 
+/* The options with values; 0 on success, else the usage error's status. */
+static int parse_option(int c, const char *cmd, struct usm_syscalls_config *cfg)
+{
+	uint64_t v;
+	int rc;
+
+	switch (c) {
+	case 'p':
+		return cli_parse_pid(cmd, "-p", optarg, &cfg->pid);
+	case 'd':
+		return cli_parse_seconds(cmd, "--duration", optarg, 1e6, &cfg->duration_s);
+	case OPT_SHORT:
+		return cli_parse_range(cmd, "--short-gap", optarg, 1, 1000000000000ull,
+				       &cfg->short_gap_ns);
+	case OPT_HOT:
+		return cli_parse_count(cmd, "--hot-count", optarg, UINT32_MAX, &cfg->hot_count);
+	case OPT_WINDOW:
+		return cli_parse_range(cmd, "--window", optarg, 1, UINT32_MAX, &cfg->window);
+	case OPT_DUTY:
+		rc = cli_parse_range(cmd, "--duty", optarg, 1, 100, &v);
+		cfg->duty = (unsigned)v;
+		return rc;
+	case OPT_PERIOD:
+		rc = cli_parse_range(cmd, "--stack-period", optarg, 1, UINT32_MAX, &v);
+		cfg->stack_period = (unsigned)v;
+		return rc;
+	case OPT_STACK:
+		/* the kernel takes a multiple of 8 below 64 KiB */
+		if ((rc = cli_parse_size(cmd, "--stack-size", optarg, &v)))
+			return rc;
+		if (v < 8 || v > 65528 || v % 8)
+			return cli_usage_error(cmd, "--stack-size: '%s' is not a multiple of 8 "
+					       "from 8 to 65528", optarg);
+		cfg->stack_bytes = (unsigned)v;
+		return 0;
+	}
+	return 2;
+}
+
 int cmd_syscalls(int argc, char **argv)
 {
-	enum { OPT_SHORT = 256, OPT_HOT, OPT_WINDOW, OPT_JSON, OPT_TARGETS, OPT_PERIOD, OPT_STACK };
 	static const struct option options[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "short-gap", required_argument, NULL, OPT_SHORT },
 		{ "hot-count", required_argument, NULL, OPT_HOT },
 		{ "window", required_argument, NULL, OPT_WINDOW },
+		{ "duty", required_argument, NULL, OPT_DUTY },
 		{ "stack-period", required_argument, NULL, OPT_PERIOD },
 		{ "stack-size", required_argument, NULL, OPT_STACK },
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -335,55 +418,23 @@ int cmd_syscalls(int argc, char **argv)
 	enum usm_syscalls_stage stage;
 	struct sigaction sa = { .sa_handler = on_signal };
 	bool json = false, targets = false;
-	struct row *rows;
-	uint64_t v;
+	struct table sites;
 	int c, err;
-	char *end;
 
 	usm_syscalls_config_init(&cfg);
-	opterr = 0;
-	optind = 1;
+	cli_getopt_start();
 	while ((c = getopt_long(argc, argv, "+:hp:d:", options, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!parse_u64(optarg, 1, INT_MAX, &v))
-				return cli_usage_error(argv[0], "invalid pid '%s'", optarg);
-			cfg.pid = (pid_t)v;
-			break;
 		case 'd':
-			errno = 0;
-			cfg.duration_s = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(cfg.duration_s > 0) ||
-			    cfg.duration_s > 1e6)
-				return cli_usage_error(argv[0], "invalid duration '%s' (seconds > 0)",
-						       optarg);
-			break;
 		case OPT_SHORT:
-			if (!parse_u64(optarg, 1, 1000000000000ull, &cfg.short_gap_ns))
-				return cli_usage_error(argv[0], "invalid --short-gap '%s' (ns > 0)",
-						       optarg);
-			break;
 		case OPT_HOT:
-			if (!parse_u64(optarg, 0, UINT32_MAX, &cfg.hot_count))
-				return cli_usage_error(argv[0], "invalid --hot-count '%s'", optarg);
-			break;
 		case OPT_WINDOW:
-			if (!parse_u64(optarg, 1, UINT32_MAX, &cfg.window))
-				return cli_usage_error(argv[0], "invalid --window '%s' (> 0)", optarg);
-			break;
+		case OPT_DUTY:
 		case OPT_PERIOD:
-			if (!parse_u64(optarg, 1, UINT32_MAX, &v))
-				return cli_usage_error(argv[0], "invalid --stack-period '%s' (> 0)",
-						       optarg);
-			cfg.stack_period = (unsigned)v;
-			break;
 		case OPT_STACK:
-			/* the kernel takes a multiple of 8 below 64 KiB */
-			if (!parse_u64(optarg, 8, 65528, &v) || v % 8)
-				return cli_usage_error(argv[0],
-						       "invalid --stack-size '%s' (8 to 65528, "
-						       "a multiple of 8)", optarg);
-			cfg.stack_bytes = (unsigned)v;
+			if ((err = parse_option(c, argv[0], &cfg)))
+				return err;
 			break;
 		case OPT_JSON:
 			json = true;
@@ -391,13 +442,11 @@ int cmd_syscalls(int argc, char **argv)
 		case OPT_TARGETS:
 			targets = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			return cli_bad_option(argv[0], argv, c);
+			return cli_option_end(argv[0], argv, c, usage);
 		}
 	}
+	/* what is left is the command to run (no cli_no_arguments_left) */
 	if (optind < argc)
 		cfg.argv = &argv[optind];
 	if (cfg.pid && cfg.argv)
@@ -424,25 +473,21 @@ int cmd_syscalls(int argc, char **argv)
 	if (res.lost)
 		fprintf(stderr, "usm: syscalls: the kernel dropped %" PRIu64 " records (a busy "
 				"CPU outran the reader): counts are low\n", res.lost);
-	if (json) {
-		print_json(&res, &cfg);
-	} else if (targets) {
+	if (targets) {
 		print_targets(&res);
-	} else {
-		rows = calloc(res.nsites ? res.nsites : 1, sizeof(*rows));
-		if (!rows) {
-			usm_syscalls_result_free(&res);
-			usm_error_errno(-ENOMEM, "syscalls");
-			return 1;
-		}
-		printf("%.2f s, %" PRIu64 " syscalls, %" PRIu64 " windows, %" PRIu64
-		       " lost; an empty syscall costs %" PRIu64 " ns here\n",
-		       res.seconds, res.syscalls, res.windows, res.lost, res.entry_exit_ns);
-		for (size_t i = 0; i < res.nsites; i++)
-			fill_row(&rows[i], &res.sites[i], res.seconds);
-		print_table(rows, res.nsites);
-		free(rows);
+		usm_syscalls_result_free(&res);
+		return 0;
 	}
+	table_init(&sites, TABLE_COLS(site_cols));
+	table_text_order(&sites, TABLE_COLS(site_text));
+	for (size_t i = 0; i < res.nsites; i++)
+		add_site(&sites, &res.sites[i], res.observed_seconds);
+	err = json ? print_json(&res, &cfg, &sites) : print_text(&res, &cfg, &sites);
+	table_free(&sites);
 	usm_syscalls_result_free(&res);
+	if (err) {
+		usm_error_errno(err, "syscalls");
+		return 1;
+	}
 	return 0;
 }

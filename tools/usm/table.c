@@ -24,6 +24,13 @@ void table_text_order(struct table *t, const size_t *order, size_t n)
 	t->ntext = n;
 }
 
+static void free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void table_free(struct table *t)
 {
 	for (size_t r = 0; r < t->nrows; r++) {
@@ -34,6 +41,10 @@ void table_free(struct table *t)
 				free(x->s);
 			else if (t->cols[c].type == TABLE_INT_LIST)
 				free(x->list);
+			else if (t->cols[c].type == TABLE_STR_LIST)
+				free_strs(x->strs, x->n);
+			else if (t->cols[c].type == TABLE_JSON)
+				json_object_put(x->json);
 		}
 	}
 	free(t->cells);
@@ -121,6 +132,37 @@ void table_add_ints(struct table *t, const int *v, size_t n)
 	x->n = n;
 }
 
+void table_add_strs(struct table *t, const char *const *v, size_t n)
+{
+	struct table_cell *x = next(t);
+
+	if (!x)
+		return;
+	x->strs = calloc(n ? n : 1, sizeof(*x->strs));
+	if (!x->strs) {
+		t->failed = true;
+		return;
+	}
+	for (; x->n < n; x->n++) {
+		if (!(x->strs[x->n] = strdup(v[x->n] ? v[x->n] : ""))) {
+			t->failed = true;
+			return;
+		}
+	}
+}
+
+void table_add_json(struct table *t, json_object *v)
+{
+	struct table_cell *x = next(t);
+
+	if (!x) {
+		json_object_put(v);
+		return;
+	}
+	x->json = v;
+	x->null = !v;
+}
+
 void table_add_null(struct table *t)
 {
 	struct table_cell *x = next(t);
@@ -135,9 +177,13 @@ static bool is_zero(const struct table_col *col, const struct table_cell *x)
 	case TABLE_STR:
 		return !x->s[0];
 	case TABLE_PCT:
+	case TABLE_DOUBLE:
 		return x->d == 0;
 	case TABLE_INT_LIST:
+	case TABLE_STR_LIST:
 		return !x->n;
+	case TABLE_JSON:
+		return !x->json;
 	default:
 		return !x->u;
 	}
@@ -150,6 +196,15 @@ static void list_text(const struct table_cell *x, char *buf, size_t len)
 	buf[0] = 0;
 	for (size_t i = 0; i < x->n && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%d", i ? "; " : "", x->list[i]);
+}
+
+static void strs_text(const struct table_cell *x, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < x->n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "", x->strs[i]);
 }
 
 void table_cell_text(const struct table *t, size_t row, size_t col, char *buf, size_t len)
@@ -195,6 +250,17 @@ void table_cell_text(const struct table *t, size_t row, size_t col, char *buf, s
 		break;
 	case TABLE_INT_LIST:
 		list_text(x, buf, len);
+		break;
+	case TABLE_DOUBLE:
+		snprintf(buf, len, "%.*f", c->decimals, x->d);
+		break;
+	case TABLE_STR_LIST:
+		strs_text(x, buf, len);
+		break;
+	case TABLE_JSON:
+		snprintf(buf, len, "%s",
+			 json_object_to_json_string_ext(x->json, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
 		break;
 	}
 }
@@ -290,12 +356,20 @@ static json_object *json_cell(const struct table_col *c, const struct table_cell
 		snprintf(buf, sizeof(buf), "%" PRIx64, x->u);
 		return json_object_new_string(buf);
 	case TABLE_PCT:
+	case TABLE_DOUBLE:
 		return json_object_new_double(x->d);
 	case TABLE_INT_LIST:
 		arr = json_object_new_array();
 		for (size_t i = 0; arr && i < x->n; i++)
 			json_object_array_add(arr, json_object_new_int(x->list[i]));
 		return arr;
+	case TABLE_STR_LIST:
+		arr = json_object_new_array();
+		for (size_t i = 0; arr && i < x->n; i++)
+			json_object_array_add(arr, json_object_new_string(x->strs[i]));
+		return arr;
+	case TABLE_JSON:
+		return json_object_get(x->json);
 	default:
 		return json_object_new_uint64(x->u);
 	}

@@ -23,6 +23,10 @@ enum table_type {
 	TABLE_NS,       /* nanoseconds: text 1.25ms (usm_format_ns); JSON ns */
 	TABLE_PCT,      /* a double: text 12.5%; JSON the number */
 	TABLE_INT_LIST, /* ints: text "1; 2"; JSON an array */
+	TABLE_DOUBLE,   /* a double: text with .decimals digits; JSON the number */
+	TABLE_STR_LIST, /* strings: text "a,b"; JSON an array of strings */
+	TABLE_JSON,     /* a JSON value built by the command (nested rows): text its
+			 * compact JSON; JSON the value itself */
 };
 
 enum table_flags {
@@ -38,7 +42,7 @@ struct table_col {
 	int width;        /* text: > 0 right-aligned, < 0 left-aligned, 0 as is */
 	unsigned flags;   /* enum table_flags */
 	const char *zero; /* text shown for 0 or "" instead (e.g. "none", "-") */
-	int decimals;     /* TABLE_NS, TABLE_PCT */
+	int decimals;     /* TABLE_NS, TABLE_PCT, TABLE_DOUBLE */
 };
 
 struct table_cell {
@@ -48,8 +52,10 @@ struct table_cell {
 		double d;
 		char *s;
 		int *list;
+		char **strs;
+		json_object *json;
 	};
-	size_t n; /* TABLE_INT_LIST: how many */
+	size_t n; /* TABLE_INT_LIST, TABLE_STR_LIST: how many */
 	bool null;
 };
 
@@ -75,8 +81,12 @@ void table_row(struct table *t);
 void table_add_str(struct table *t, const char *s); /* copied */
 void table_add_int(struct table *t, int64_t v);
 void table_add_uint(struct table *t, uint64_t v); /* also BOOL, HEX, ADDR, SIZE, NS */
-void table_add_double(struct table *t, double v);
+void table_add_double(struct table *t, double v); /* PCT, DOUBLE */
 void table_add_ints(struct table *t, const int *v, size_t n); /* copied */
+void table_add_strs(struct table *t, const char *const *v, size_t n); /* copied */
+/* Takes the reference to v (NULL: JSON null), e.g. table_json_rows of a
+ * nested table: a row's list of sub-rows. */
+void table_add_json(struct table *t, json_object *v);
 void table_add_null(struct table *t); /* JSON null, text "-" */
 
 /* One cell as the text shows it. */
