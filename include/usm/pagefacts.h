@@ -64,4 +64,28 @@ struct usm_page_run {
 int usm_pagefacts(const struct usm_pagefacts_query *q, struct usm_page_run *runs, size_t cap,
 		  uint64_t *next, unsigned *known);
 
+/* How many pages of a range have each fact: a mapping's summary, as smaps
+ * shows one but read from the page table. Counts of facts not known (see
+ * usm_pagefacts) stay 0. */
+struct usm_page_counts {
+	uint64_t present;    /* mapped to a frame, the zero page included */
+	uint64_t swapped;    /* smaps Swap */
+	/* present private anonymous, not the zero page (smaps Anonymous; smaps
+	 * Rss is present - zero) */
+	uint64_t anon;
+	uint64_t file;       /* present file or shmem */
+	uint64_t exclusive;  /* present and mapped by this process only */
+	uint64_t zero;       /* mapped to the shared zero page */
+	uint64_t huge;       /* present as part of a huge page */
+	uint64_t soft_dirty; /* soft-dirty (present or swapped) */
+	uint64_t written;    /* not userfaultfd write-protected (present or swapped) */
+};
+
+/* Counts the pages of [q->start, q->end) per fact, in as many
+ * usm_pagefacts calls as it takes. Adds to *c (so a caller sums mappings
+ * into a total by passing the same counts); *known as usm_pagefacts.
+ * Returns 0 or usm_pagefacts' errors. */
+int usm_pagefacts_count(const struct usm_pagefacts_query *q, struct usm_page_counts *c,
+			unsigned *known);
+
 #endif

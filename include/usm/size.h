@@ -1,5 +1,5 @@
 /* Values as users write them on command lines: sizes ("4096", "64K", "1G"),
- * counts, process ids and seconds; and the short forms tools print. */
+ * counts, process ids, address ranges and seconds; and the short forms tools print. */
 #ifndef USM_SIZE_H
 #define USM_SIZE_H
 
@@ -22,6 +22,10 @@ int usm_parse_count(const char *text, uint64_t max, uint64_t *out);
 /* A process id: decimal digits only, 1 to INT_MAX (also how /proc names
  * a process's directory). Returns 0, -EINVAL or -ERANGE. */
 int usm_parse_pid(const char *text, pid_t *pid);
+
+/* An address range as /proc/PID/maps writes one: two hexadecimal numbers
+ * (an optional 0x each) joined by '-', start < end. Returns 0 or -EINVAL. */
+int usm_parse_addr_range(const char *text, uint64_t *start, uint64_t *end);
 
 /* Seconds, a fraction allowed ("0.5", "2"): more than 0, at most max.
  * Returns 0, -EINVAL for malformed text, -ERANGE outside (0, max]. */

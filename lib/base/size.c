@@ -61,6 +61,41 @@ char *usm_format_size(uint64_t bytes, char *buf, size_t len)
 	return buf;
 }
 
+/* Hexadecimal digits (after an optional 0x) up to the first character that
+ * is not one; NULL when there are none or the value overflows. */
+static const char *parse_hex(const char *p, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *digits;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	for (digits = p; isxdigit((unsigned char)*p); p++) {
+		unsigned digit = isdigit((unsigned char)*p) ? (unsigned)(*p - '0')
+							    : (unsigned)(tolower(*p) - 'a' + 10);
+
+		if (v > (UINT64_MAX >> 4))
+			return NULL;
+		v = v << 4 | digit;
+	}
+	if (p == digits)
+		return NULL;
+	*out = v;
+	return p;
+}
+
+int usm_parse_addr_range(const char *text, uint64_t *start, uint64_t *end)
+{
+	uint64_t a, b;
+	const char *p = text ? parse_hex(text, &a) : NULL;
+
+	if (!p || *p != '-' || !(p = parse_hex(p + 1, &b)) || *p || a >= b)
+		return -EINVAL;
+	*start = a;
+	*end = b;
+	return 0;
+}
+
 int usm_parse_count(const char *text, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;

@@ -98,10 +98,14 @@ static bool parse_header(const char *line, struct usm_os_mapping *m)
 	if (strcspn(field[1], " \n") != 4)
 		return false;
 	m->readable = field[1][0] == 'r';
+	m->writable = field[1][1] == 'w';
+	m->executable = field[1][2] == 'x';
 	m->shared = field[1][3] == 's';
 	m->inode = strtoull(field[4], NULL, 10);
 	m->vsyscall = name_is(field[5], "[vsyscall]");
 	m->heap = name_is(field[5], "[heap]");
+	m->name = field[5];
+	m->name_len = strcspn(field[5], "\n");
 	m->io = m->pfnmap = m->huge_advised = false;
 	m->anon_huge_kb = 0;
 	return true;

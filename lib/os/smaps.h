@@ -13,12 +13,19 @@ struct usm_os_mapping {
 	uint64_t inode;      /* 0: anonymous memory (or a special mapping) */
 	bool shared;         /* perms "s": MAP_SHARED, else private */
 	bool readable;       /* perms "r", VmFlags "rd": VM_READ */
+	bool writable;       /* perms "w": VM_WRITE */
+	bool executable;     /* perms "x": VM_EXEC */
 	bool io;             /* VmFlags "io": VM_IO, no struct page behind */
 	bool pfnmap;         /* VmFlags "pf": VM_PFNMAP, likewise */
 	bool vsyscall;       /* [vsyscall]: the gate page, not in the mm */
 	bool huge_advised;   /* VmFlags "hg": MADV_HUGEPAGE */
 	uint64_t anon_huge_kb; /* AnonHugePages: anonymous memory in huge pages */
 	bool heap;           /* [heap]: the brk area */
+	/* The name field (a path, "[heap]", "[stack]", ...; empty for anonymous
+	 * memory), not NUL-terminated: it points into the line just parsed,
+	 * valid until the next call. */
+	const char *name;
+	size_t name_len;
 };
 
 struct usm_os_smaps;

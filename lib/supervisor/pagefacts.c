@@ -203,3 +203,43 @@ int usm_pagefacts(const struct usm_pagefacts_query *q, struct usm_page_run *runs
 		*known = b.known;
 	return (int)b.n;
 }
+
+static void count_run(const struct usm_page_run *r, struct usm_page_counts *c)
+{
+	uint64_t pages = (r->end - r->start) / USM_PAGE_SIZE;
+	bool present = r->facts & USM_PAGE_PRESENT;
+
+	c->present += present ? pages : 0;
+	c->swapped += (r->facts & USM_PAGE_SWAPPED) ? pages : 0;
+	c->anon += present && !(r->facts & (USM_PAGE_FILE | USM_PAGE_ZERO)) ? pages : 0;
+	c->file += present && (r->facts & USM_PAGE_FILE) ? pages : 0;
+	c->exclusive += present && (r->facts & USM_PAGE_EXCLUSIVE) ? pages : 0;
+	c->zero += (r->facts & USM_PAGE_ZERO) ? pages : 0;
+	c->huge += present && (r->facts & USM_PAGE_HUGE) ? pages : 0;
+	c->soft_dirty += (r->facts & USM_PAGE_SOFT_DIRTY) ? pages : 0;
+	c->written += (r->facts & USM_PAGE_WRITTEN) ? pages : 0;
+}
+
+int usm_pagefacts_count(const struct usm_pagefacts_query *q, struct usm_page_counts *c,
+			unsigned *known)
+{
+	enum { RUNS = 1024 };
+	struct usm_page_run *runs = malloc(RUNS * sizeof(*runs));
+	struct usm_pagefacts_query part = *q;
+	int n = 0;
+
+	if (!runs)
+		return -ENOMEM;
+	while (part.start < part.end) {
+		uint64_t next;
+
+		n = usm_pagefacts(&part, runs, RUNS, &next, known);
+		if (n < 0)
+			break;
+		for (int i = 0; i < n; i++)
+			count_run(&runs[i], c);
+		part.start = next;
+	}
+	free(runs);
+	return n < 0 ? n : 0;
+}

@@ -18,6 +18,14 @@ def tap(ok, name, diag=""):
     return ok
 
 
+def skip(name, reason):
+    """Reports a check that cannot run here, with the reason."""
+    global count
+    count += 1
+    print(f"ok {count} - {name} # SKIP {reason}")
+    sys.stdout.flush()
+
+
 def done():
     """Prints the plan; the exit status for the script."""
     print(f"1..{count}")

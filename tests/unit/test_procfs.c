@@ -297,15 +297,20 @@ static void maps_text_gives_ranges_inode_sharing_and_heap(void **state)
 	assert_int_equal(m.start, 0x400000);
 	assert_int_equal(m.end, 0x452000);
 	assert_int_equal(m.inode, 173521);
-	assert_true(m.readable && !m.shared && !m.heap);
+	assert_true(m.readable && !m.writable && !m.shared && !m.heap);
+	assert_int_equal(m.name_len, strlen("/usr/bin/prog"));
+	assert_memory_equal(m.name, "/usr/bin/prog", m.name_len);
 	assert_int_equal(usm_os_maps_next(&it, &m), 1);
 	assert_int_equal(m.start, 0x1a3c000);
 	assert_int_equal(m.inode, 0);
-	assert_true(m.readable && !m.shared && m.heap && !m.vsyscall);
+	assert_true(m.readable && m.writable && !m.shared && m.heap && !m.vsyscall);
+	assert_memory_equal(m.name, "[heap]", m.name_len);
 	assert_int_equal(usm_os_maps_next(&it, &m), 1);
 	assert_true(m.shared && !m.heap);
 	assert_int_equal(usm_os_maps_next(&it, &m), 1);
-	assert_true(!m.readable && !m.shared && !m.heap);
+	assert_true(!m.readable && !m.writable && !m.shared && !m.heap);
+	/* anonymous memory: no name, not even the trailing blank */
+	assert_int_equal(m.name_len, 0);
 	/* the last line has no newline: the read was cut short */
 	assert_int_equal(usm_os_maps_next(&it, &m), -ENODATA);
 	usm_os_maps_init(&it, "Size: 4 kB\n");

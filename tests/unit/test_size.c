@@ -85,6 +85,25 @@ static void counts_and_pids_are_digits_only(void **state)
 	assert_int_equal(pid, 2147483647);
 }
 
+/* Address ranges are read as /proc/PID/maps writes them. */
+static void address_ranges_are_hex_pairs(void **state)
+{
+	static const char *const bad[] = { "", "1000", "1000-", "-2000", "2000-1000", "1000-1000",
+					   "1000-2000x", "g000-2000", "1000 -2000",
+					   "10000000000000000-20000000000000000", "0x-2000" };
+	uint64_t a, b;
+
+	(void)state;
+	assert_int_equal(usm_parse_addr_range("7f00a000-7f00c000", &a, &b), 0);
+	assert_int_equal(a, 0x7f00a000);
+	assert_int_equal(b, 0x7f00c000);
+	assert_int_equal(usm_parse_addr_range("0x1000-0XFFFFFFFFFFFFFFFF", &a, &b), 0);
+	assert_int_equal(a, 0x1000);
+	assert_int_equal(b, UINT64_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(usm_parse_addr_range(bad[i], &a, &b), -EINVAL);
+}
+
 static void seconds_are_positive_and_bounded(void **state)
 {
 	double s = 7;
@@ -118,6 +137,7 @@ int main(void)
 		cmocka_unit_test(rejects_overflow),
 		cmocka_unit_test(formats_with_one_decimal),
 		cmocka_unit_test(counts_and_pids_are_digits_only),
+		cmocka_unit_test(address_ranges_are_hex_pairs),
 		cmocka_unit_test(seconds_are_positive_and_bounded),
 		cmocka_unit_test(formats_durations_with_the_decimals_asked),
 	};

@@ -24,6 +24,7 @@ int cmd_trace_report(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_syscalls(int argc, char **argv);
+int cmd_pages(int argc, char **argv);
 
 /* Shared by subcommands: report an option error in the one-line form and
  * return the usage-error exit status (2). */
@@ -56,6 +57,10 @@ int cli_parse_count(const char *cmd, const char *opt, const char *text, uint64_t
 /* A whole number from min to max (cli_parse_count's with a lower bound). */
 int cli_parse_range(const char *cmd, const char *opt, const char *text, uint64_t min,
 		    uint64_t max, uint64_t *out);
+/* START-END in hexadecimal, as /proc/PID/maps writes it (opt names the
+ * option or argument). */
+int cli_parse_addr_range(const char *cmd, const char *opt, const char *text, uint64_t *start,
+			 uint64_t *end);
 int cli_parse_pid(const char *cmd, const char *opt, const char *text, pid_t *out);
 int cli_parse_seconds(const char *cmd, const char *opt, const char *text, double max,
 		      double *out);

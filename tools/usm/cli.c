@@ -100,3 +100,12 @@ int cli_parse_seconds(const char *cmd, const char *opt, const char *text, double
 					    "most %g)", opt, text, max);
 	return 0;
 }
+
+int cli_parse_addr_range(const char *cmd, const char *opt, const char *text, uint64_t *start,
+			 uint64_t *end)
+{
+	if (usm_parse_addr_range(text, start, end) == 0)
+		return 0;
+	return cli_usage_error(cmd, "%s: '%s' is not an address range START-END (hexadecimal, start < end)",
+			       opt, text);
+}

@@ -12,6 +12,7 @@ static const struct usm_cmd commands[] = {
 	{ "c++", "the same for C++ (clang++)", cmd_cc },
 	{ "features", "show what this kernel offers usm (userfaultfd, pagemap, perf)", cmd_features },
 	{ "info", "memory figures per process name, as /proc/memory_info shows them", cmd_info },
+	{ "pages", "what the page table says about a process's pages, per mapping", cmd_pages },
 	{ "run", "run a program with its memory paged by usm under a budget", cmd_run },
 	{ "status", "the pool usmd shares and a row per process in it", cmd_status },
 	{ "syscalls", "the hot syscall sites of a program (Userspace Bypass's rule)", cmd_syscalls },
