@@ -73,10 +73,21 @@ enum usm_dirty_backend {
 #define USM_DIRTY_WITHOUT_WP_ASYNC       (1u << 1) /* Linux 6.7 */
 #define USM_DIRTY_WITHOUT_WP_UNPOPULATED (1u << 2) /* Linux 6.4 */
 
+/* Options. */
+/* scan on another process whose range it has not registered itself:
+ * create a userfaultfd inside it (one of its threads is stopped with
+ * ptrace for the two system calls this takes, then resumed as it was) and
+ * register the range for async write-protect from here. The trackers of
+ * one process share that descriptor; closing the last one unregisters
+ * everything. With USM_DIRTY_AUTO, taken for another process when
+ * softdirty is not there. */
+#define USM_DIRTY_INJECT_UFFD (1u << 0)
+
 struct usm_dirty_config {
 	enum usm_dirty_backend backend; /* USM_DIRTY_AUTO or one to force */
 	pid_t pid;                      /* 0: this process; else needs ptrace access */
 	unsigned without;               /* USM_DIRTY_WITHOUT_* */
+	unsigned options;               /* USM_DIRTY_INJECT_UFFD */
 };
 
 struct usm_dirty_range {
@@ -105,8 +116,8 @@ int usm_dirty_probe(enum usm_dirty_backend b, pid_t pid, unsigned without, unsig
  * backend, -EBUSY another tracker holds a process-wide backend for this
  * process (softdirty) or the range is already registered with userfaultfd,
  * -EOPNOTSUPP a forced scan backend on another process whose range that
- * process has not registered for async write-protect itself (only the
- * owner of a range can), -ENOMEM. */
+ * process has not registered for async write-protect itself (unless
+ * USM_DIRTY_INJECT_UFFD), -ENOMEM. */
 int usm_dirty_start(const struct usm_dirty_config *c, uint64_t start, uint64_t len,
 		    struct usm_dirty **out);
 

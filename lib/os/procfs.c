@@ -113,6 +113,37 @@ ssize_t usm_os_proc_read_file(int dirfd, const char *file, char *buf, size_t siz
 	return (ssize_t)len;
 }
 
+int usm_os_proc_read_maps(pid_t pid, char **text)
+{
+	int dir = usm_os_proc_open(pid ? pid : getpid());
+	size_t size = 64 * 1024;
+
+	if (dir < 0)
+		return dir;
+	/* seq_file gives no size: double the buffer until the file fits */
+	for (;;) {
+		char *buf = malloc(size);
+		ssize_t n;
+
+		if (!buf) {
+			close(dir);
+			return -ENOMEM;
+		}
+		n = usm_os_proc_read_file(dir, "maps", buf, size);
+		if (n >= 0 && (size_t)n < size - 1) {
+			close(dir);
+			*text = buf;
+			return 0;
+		}
+		free(buf);
+		if (n < 0) {
+			close(dir);
+			return (int)n;
+		}
+		size *= 2;
+	}
+}
+
 int usm_os_proc_read_comm(int dirfd, char name[USM_OS_COMM_MAX + 1])
 {
 	/* Workqueue kthreads show more than comm here ("kworker/0:1-events");

@@ -29,6 +29,11 @@ int usm_os_proc_open_file(int dirfd, const char *file);
  * buf is NUL-terminated. */
 ssize_t usm_os_proc_read_file(int dirfd, const char *file, char *buf, size_t size);
 
+/* The whole of /proc/PID/maps (pid 0: this process) in a malloc'ed,
+ * NUL-terminated *text: one snapshot, so that a walk over it is consistent
+ * while the mappings change. Returns 0 or a negative errno. */
+int usm_os_proc_read_maps(pid_t pid, char **text);
+
 /* The process's comm, without the newline the file ends with, cut to
  * USM_OS_COMM_MAX bytes (what kernel threads show can be longer). */
 int usm_os_proc_read_comm(int dirfd, char name[USM_OS_COMM_MAX + 1]);

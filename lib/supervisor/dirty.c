@@ -86,10 +86,13 @@ int usm_dirty_start(const struct usm_dirty_config *c, uint64_t start, uint64_t l
 	d->start = start;
 	d->end = start + len;
 	d->without = c->without;
+	d->options = c->options;
 	if (c->backend != USM_DIRTY_AUTO) {
 		err = try_start(d, backends[c->backend]);
 	} else if (d->pid) {
 		err = try_start(d, &usm_dirty_softdirty_ops);
+		if (err == -ENOSYS && (d->options & USM_DIRTY_INJECT_UFFD))
+			err = try_start(d, &usm_dirty_scan_ops);
 	} else {
 		/* A backend that probes fine but cannot take this range (-EBUSY:
 		 * registered with userfaultfd elsewhere) leaves it to the next. */

@@ -27,7 +27,7 @@ struct usm_dirty {
 	const struct usm_dirty_ops *ops;
 	pid_t pid;
 	uint64_t start, end;
-	unsigned without, caps;
+	unsigned without, options, caps;
 	struct usm_dirty_range *out;
 	size_t count, cap;
 	void *priv;

@@ -5,19 +5,81 @@
 #include "supervisor/dirty_impl.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "os/inject.h"
 #include "os/pagemap.h"
 #include "os/uffd.h"
 
 #define SCAN_REGIONS 512
+#define MAX_TARGETS  64
 
 struct scan_state {
-	int uffd;     /* -1 for another process: it registered the range itself */
+	/* this process's descriptor, or one of another process's (injected),
+	 * or -1: another process that registered the range itself */
+	int uffd;
+	pid_t injected; /* the uffd is shared_uffd()'s for this pid */
 	int pagemap;
 	struct usm_os_pm_region *vec;
 };
+
+/* The userfaultfds created inside other processes: one per target,
+ * shared by its trackers (each injection stops the target once). */
+static pthread_mutex_t targets_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	pid_t pid;
+	int uffd, users;
+} targets[MAX_TARGETS];
+
+static int shared_uffd(pid_t pid)
+{
+	int fd, slot = -1, err;
+
+	pthread_mutex_lock(&targets_lock);
+	for (int i = 0; i < MAX_TARGETS; i++) {
+		if (targets[i].users && targets[i].pid == pid) {
+			targets[i].users++;
+			fd = targets[i].uffd;
+			goto out;
+		}
+		if (!targets[i].users && slot < 0)
+			slot = i;
+	}
+	fd = slot < 0 ? -EBUSY : usm_os_inject_userfaultfd(pid);
+	if (fd >= 0) {
+		err = usm_os_uffd_api(fd, UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED, NULL,
+		                      NULL);
+		if (err) {
+			close(fd);
+			fd = err;
+		}
+	}
+	if (fd >= 0)
+		targets[slot] = (typeof(targets[0])){.pid = pid, .uffd = fd, .users = 1};
+out:
+	pthread_mutex_unlock(&targets_lock);
+	return fd;
+}
+
+static void put_shared_uffd(pid_t pid)
+{
+	pthread_mutex_lock(&targets_lock);
+	for (int i = 0; i < MAX_TARGETS; i++)
+		if (targets[i].users && targets[i].pid == pid && !--targets[i].users)
+			close(targets[i].uffd); /* unregisters whatever is left */
+	pthread_mutex_unlock(&targets_lock);
+}
+
+/* Registers [start, start+len) of fd's process for async write-protect
+ * and protects it all, unpopulated ptes too (they get markers). */
+static int arm(int fd, uint64_t start, uint64_t len)
+{
+	int err = usm_os_uffd_register_wp_only(fd, start, len, NULL);
+
+	return err ? err : usm_os_uffd_writeprotect(fd, start, len, true, false);
+}
 
 static int scan_probe(pid_t pid, unsigned without, unsigned *caps, const char **why)
 {
@@ -26,7 +88,7 @@ static int scan_probe(pid_t pid, unsigned without, unsigned *caps, const char **
 	bool ok;
 
 	if (without & (USM_DIRTY_WITHOUT_PAGEMAP_SCAN | USM_DIRTY_WITHOUT_WP_ASYNC |
-		       USM_DIRTY_WITHOUT_WP_UNPOPULATED)) {
+	               USM_DIRTY_WITHOUT_WP_UNPOPULATED)) {
 		*why = "needs PAGEMAP_SCAN, UFFD_FEATURE_WP_ASYNC and WP_UNPOPULATED (Linux 6.7+)";
 		return -ENOSYS;
 	}
@@ -51,10 +113,10 @@ static int scan_probe(pid_t pid, unsigned without, unsigned *caps, const char **
 		return 0;
 	}
 	fd = usm_dirty_uffd_open(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
-				 UFFD_FEATURE_WP_HUGETLBFS_SHMEM, &got);
+	                         UFFD_FEATURE_WP_HUGETLBFS_SHMEM, &got);
 	if (fd < 0) {
 		*why = fd == -ENOSYS ? "the kernel has no UFFD_FEATURE_WP_ASYNC (Linux 6.7+)"
-				     : "no userfaultfd for this user";
+		                     : "no userfaultfd for this user";
 		return fd;
 	}
 	close(fd);
@@ -70,10 +132,10 @@ static int scan_probe(pid_t pid, unsigned without, unsigned *caps, const char **
 static int scan_walk(struct usm_dirty *d, struct scan_state *s, bool report)
 {
 	const struct usm_os_pm_scan q = {
-		.flags = USM_PM_SCAN_WP_MATCHING | USM_PM_SCAN_CHECK_WPASYNC,
-		.category_mask = USM_PAGE_IS_WRITTEN,
-		.category_anyof_mask = report ? USM_PAGE_IS_PRESENT | USM_PAGE_IS_SWAPPED : 0,
-		.return_mask = USM_PAGE_IS_WRITTEN,
+	        .flags = USM_PM_SCAN_WP_MATCHING | USM_PM_SCAN_CHECK_WPASYNC,
+	        .category_mask = USM_PAGE_IS_WRITTEN,
+	        .category_anyof_mask = report ? USM_PAGE_IS_PRESENT | USM_PAGE_IS_SWAPPED : 0,
+	        .return_mask = USM_PAGE_IS_WRITTEN,
 	};
 
 	return usm_dirty_emit_scan(d, s->pagemap, &q, report ? s->vec : NULL, SCAN_REGIONS);
@@ -93,21 +155,26 @@ static int scan_start(struct usm_dirty *d)
 	err = s->pagemap < 0 ? s->pagemap : !s->vec ? -ENOMEM : 0;
 	if (!err && !d->pid) {
 		s->uffd = usm_dirty_uffd_open(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
-					      UFFD_FEATURE_WP_HUGETLBFS_SHMEM, NULL);
-		err = s->uffd < 0 ? s->uffd : usm_os_uffd_register_wp_only(s->uffd, d->start, len,
-									    NULL);
-		/* Protect everything, unpopulated ptes too (they get markers). */
-		if (!err)
-			err = usm_os_uffd_writeprotect(s->uffd, d->start, len, true, false);
+		                              UFFD_FEATURE_WP_HUGETLBFS_SHMEM, NULL);
+		err = s->uffd < 0 ? s->uffd : arm(s->uffd, d->start, len);
 	} else if (!err) {
-		/* Another process: only its own registration makes the range
-		 * WP-async (CHECK_WPASYNC fails -EPERM otherwise). */
+		/* Another process: a range it registered itself is WP-async
+		 * (CHECK_WPASYNC fails -EPERM otherwise); or we register it
+		 * through a descriptor created inside it. */
 		err = scan_walk(d, s, false);
-		if (err == -EPERM)
+		if (err == -EPERM && (d->options & USM_DIRTY_INJECT_UFFD)) {
+			s->uffd = shared_uffd(d->pid);
+			err = s->uffd < 0 ? s->uffd : 0;
+			s->injected = err ? 0 : d->pid;
+			err = err ? err : arm(s->uffd, d->start, len);
+		} else if (err == -EPERM) {
 			err = -EOPNOTSUPP;
+		}
 	}
 	if (err) {
-		if (s->uffd >= 0)
+		if (s->injected)
+			put_shared_uffd(s->injected);
+		else if (s->uffd >= 0)
 			close(s->uffd); /* closing the descriptor unregisters */
 		if (s->pagemap >= 0)
 			close(s->pagemap);
@@ -130,9 +197,15 @@ static int scan_stop(struct usm_dirty *d)
 	int err = 0;
 
 	if (s->uffd >= 0) {
-		/* Unregistering lifts the protection of every page. */
+		/* Unregistering lifts the protection of every page. A mapping
+		 * another process has unmapped since has nothing left to undo. */
 		err = usm_os_uffd_unregister(s->uffd, d->start, d->end - d->start);
-		close(s->uffd);
+		if (s->injected) {
+			err = err == -EINVAL || err == -ENOMEM || err == -ESRCH ? 0 : err;
+			put_shared_uffd(s->injected);
+		} else {
+			close(s->uffd);
+		}
 	}
 	close(s->pagemap);
 	free(s->vec);
@@ -141,10 +214,10 @@ static int scan_stop(struct usm_dirty *d)
 }
 
 const struct usm_dirty_ops usm_dirty_scan_ops = {
-	.id = USM_DIRTY_SCAN,
-	.name = "scan",
-	.probe = scan_probe,
-	.start = scan_start,
-	.collect = scan_collect,
-	.stop = scan_stop,
+        .id = USM_DIRTY_SCAN,
+        .name = "scan",
+        .probe = scan_probe,
+        .start = scan_start,
+        .collect = scan_collect,
+        .stop = scan_stop,
 };

@@ -19,6 +19,8 @@
 
 #include "base/page.h"
 #include "os/pagemap.h"
+#include "os/procfs.h"
+#include "os/smaps.h"
 #include "os/uffd.h"
 
 #define SCAN_REGIONS 512
@@ -120,6 +122,43 @@ static int fence_open(struct usm_dirty *d)
 	return fd;
 }
 
+/* Entry by entry over the mapped parts of the range: a range may span
+ * holes (a whole address space, say), and pagemap would give a zero entry
+ * for each of their pages. */
+static int read_entries(struct usm_dirty *d, struct softdirty_state *s)
+{
+	struct usm_os_maps it;
+	struct usm_os_mapping m;
+	char *maps;
+	int err = usm_os_proc_read_maps(d->pid, &maps);
+
+	if (err)
+		return err;
+	usm_os_maps_init(&it, maps);
+	while (!err && usm_os_maps_next(&it, &m) > 0) {
+		uint64_t start = m.start > d->start ? m.start : d->start;
+		uint64_t end = m.end < d->end ? m.end : d->end;
+
+		for (uint64_t addr = start; addr < end && !err && !m.vsyscall;) {
+			size_t n = (end - addr) / USM_PAGE_SIZE;
+
+			if (n > READ_CHUNK)
+				n = READ_CHUNK;
+			err = usm_os_pagemap_read(s->pagemap, addr, s->entries, n);
+			for (size_t i = 0; i < n && !err; i++) {
+				uint64_t e = s->entries[i];
+
+				if ((e & USM_PM_SOFTDIRTY) && (e & (USM_PM_PRESENT | USM_PM_SWAPPED)))
+					err = usm_dirty_emit(d, addr + i * USM_PAGE_SIZE,
+							     addr + (i + 1) * USM_PAGE_SIZE);
+			}
+			addr += n * USM_PAGE_SIZE;
+		}
+	}
+	free(maps);
+	return err;
+}
+
 static int read_dirty(struct usm_dirty *d, struct softdirty_state *s)
 {
 	if (s->scan) {
@@ -131,25 +170,7 @@ static int read_dirty(struct usm_dirty *d, struct softdirty_state *s)
 
 		return usm_dirty_emit_scan(d, s->pagemap, &q, s->vec, SCAN_REGIONS);
 	}
-	for (uint64_t addr = d->start; addr < d->end;) {
-		size_t n = (d->end - addr) / USM_PAGE_SIZE;
-		int err;
-
-		if (n > READ_CHUNK)
-			n = READ_CHUNK;
-		err = usm_os_pagemap_read(s->pagemap, addr, s->entries, n);
-		for (size_t i = 0; i < n && !err; i++) {
-			uint64_t e = s->entries[i];
-
-			if ((e & USM_PM_SOFTDIRTY) && (e & (USM_PM_PRESENT | USM_PM_SWAPPED)))
-				err = usm_dirty_emit(d, addr + i * USM_PAGE_SIZE,
-						     addr + (i + 1) * USM_PAGE_SIZE);
-		}
-		if (err)
-			return err;
-		addr += n * USM_PAGE_SIZE;
-	}
-	return 0;
+	return read_entries(d, s);
 }
 
 static int softdirty_start(struct usm_dirty *d)

@@ -73,6 +73,26 @@ static void text_aligns_joins_and_hides_json_only_columns(void **state)
 	table_free(&t);
 }
 
+/* A streamed row is the line the whole table prints for it. */
+static void one_row_prints_as_in_the_table(void **state)
+{
+	struct table t;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	fill(&t);
+	assert_int_equal(table_print_row(&t, f, 1, true), 0);
+	assert_int_equal(table_print_row(&t, f, 0, false), 0);
+	assert_int_equal(table_print_row(&t, f, 2, false), -EINVAL);
+	fclose(f);
+	assert_string_equal(buf, "  PID NAME    SHARE/LIMIT      LAT NOTE\n"
+				 "    7 -         1.0K/4.0M        - y\n"
+				 "   42 cat       2.0M/none   1.50us x\n");
+	free(buf);
+	table_free(&t);
+}
+
 static void text_order_moves_only_the_text(void **state)
 {
 	static const size_t order[] = { C_NOTE, C_PID };
@@ -199,6 +219,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(text_aligns_joins_and_hides_json_only_columns),
+		cmocka_unit_test(one_row_prints_as_in_the_table),
 		cmocka_unit_test(text_order_moves_only_the_text),
 		cmocka_unit_test(json_has_the_declared_keys_in_order_with_raw_values),
 		cmocka_unit_test(fields_print_one_line_per_column),

@@ -262,38 +262,6 @@ static int look_at(struct pages_run *r, const struct usm_os_mapping *m,
 	return 0;
 }
 
-/* maps read whole: mappings change while we look, and a snapshot keeps
- * the walk consistent. Doubles the buffer until the file fits. */
-static int read_maps(pid_t pid, char **text)
-{
-	int dir = usm_os_proc_open(pid);
-	size_t size = 64 * 1024;
-
-	if (dir < 0)
-		return dir;
-	for (;;) {
-		char *buf = malloc(size);
-		ssize_t n;
-
-		if (!buf) {
-			close(dir);
-			return -ENOMEM;
-		}
-		n = usm_os_proc_read_file(dir, "maps", buf, size);
-		if (n >= 0 && (size_t)n < size - 1) {
-			close(dir);
-			*text = buf;
-			return 0;
-		}
-		free(buf);
-		if (n < 0) {
-			close(dir);
-			return (int)n;
-		}
-		size *= 2;
-	}
-}
-
 static int walk(struct pages_run *r, const char *maps, struct usm_page_counts *total,
                 uint64_t *looked)
 {
@@ -429,7 +397,7 @@ int cmd_pages(int argc, char **argv)
 	if (!r.pid)
 		return cli_usage_error(argv[0], "which process? give -p PID");
 
-	err = read_maps(r.pid, &maps);
+	err = usm_os_proc_read_maps(r.pid, &maps);
 	if (err)
 		return report(r.pid, err);
 	table_init(&r.t, r.runs ? run_cols : summary_cols,

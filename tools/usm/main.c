@@ -10,6 +10,7 @@
 static const struct usm_cmd commands[] = {
 	{ "cc", "compile C so that usm trace sees every load and store (clang)", cmd_cc },
 	{ "c++", "the same for C++ (clang++)", cmd_cc },
+	{ "dirty", "how many pages a running process writes per interval, and where", cmd_dirty },
 	{ "features", "show what this kernel offers usm (userfaultfd, pagemap, perf)", cmd_features },
 	{ "info", "memory figures per process name, as /proc/memory_info shows them", cmd_info },
 	{ "pages", "what the page table says about a process's pages, per mapping", cmd_pages },

@@ -322,6 +322,18 @@ int table_print_text(const struct table *t, FILE *out, bool header)
 	return 0;
 }
 
+int table_print_row(const struct table *t, FILE *out, size_t row, bool header)
+{
+	if (t->failed)
+		return -ENOMEM;
+	if (row >= t->nrows)
+		return -EINVAL;
+	if (header)
+		print_line(t, out, SIZE_MAX);
+	print_line(t, out, row);
+	return 0;
+}
+
 int table_print_fields(const struct table *t, FILE *out, int key_width, int value_width)
 {
 	char v[CELL_MAX];

@@ -94,6 +94,9 @@ void table_cell_text(const struct table *t, size_t row, size_t col, char *buf, s
 
 /* The text columns, one line per row, with a header line when header. */
 int table_print_text(const struct table *t, FILE *out, bool header);
+/* One row as table_print_text prints it, after the header line when
+ * header: for output that streams a row at a time. */
+int table_print_row(const struct table *t, FILE *out, size_t row, bool header);
 /* Row 0 as one line per column: key, value, then the column's head. */
 int table_print_fields(const struct table *t, FILE *out, int key_width, int value_width);
 
