@@ -194,7 +194,7 @@ static void sums_per_site_and_per_object(void **state)
 
 static void an_empty_map_has_an_empty_report(void **state)
 {
-	struct usm_capmap map = {0};
+	struct usm_capmap map = { 0 };
 	struct usm_capmap_report r;
 
 	assert_int_equal(usm_capmap_report(&map, &r), 0);

@@ -3,7 +3,9 @@
  * writes, lifetime), symbolized with libdw through the FILE.maps copy the
  * runtime writes beside the CAPMAP. libusm sums the CAPMAP
  * (usm_capmap_report); this file symbolizes and prints, the tables and
- * --json from the same rows of the shared table (table.h). */
+ * --json from the same rows of the shared table (table.h). --html sums the
+ * file while reading it instead (usm_capmap_aggregate: a CAPMAP of any
+ * size) and writes the page of trace_html.c. */
 #include "builtin.h"
 #include "table.h"
 #include "trace_common.h"
@@ -51,63 +53,49 @@ static void usage(FILE *out)
 }
 
 /* The top objects: JSON in this order, the text in obj_text's. */
-enum { O_VA, O_SIZE, O_ALLOCATOR, O_ALLOC_IP, O_READS, O_WRITES, O_LIVE, O_SITE, O_ACCESSES, O_AT };
+enum { O_VA, O_SIZE, O_ALLOCATOR, O_ALLOC_IP, O_READS, O_WRITES, O_LIVE, O_SITE, O_ACCESSES,
+       O_AT };
 static const struct table_col obj_cols[] = {
-        [O_VA] = {.key = "va", .head = "va", .type = TABLE_ADDR, .width = -16},
-        [O_SIZE] = {.key = "size", .head = "size", .type = TABLE_UINT, .width = 10},
-        [O_ALLOCATOR] = {.key = "allocator", .head = "allocator", .type = TABLE_STR, .width = -9},
-        [O_ALLOC_IP] = {.key = "alloc_ip", .type = TABLE_ADDR, .flags = TABLE_JSON_ONLY},
-        [O_READS] = {.key = "reads", .head = "reads", .type = TABLE_UINT, .width = 12},
-        [O_WRITES] = {.key = "writes", .head = "writes", .type = TABLE_UINT, .width = 12},
-        [O_LIVE] = {.key = "live", .type = TABLE_BOOL, .flags = TABLE_JSON_ONLY},
-        [O_SITE] = {.key = "site", .type = TABLE_STR, .flags = TABLE_JSON_ONLY},
-        [O_ACCESSES] = {.head = "accesses",
-                        .type = TABLE_UINT,
-                        .width = 12,
-                        .flags = TABLE_TEXT_ONLY},
-        [O_AT] = {.head = "allocated at", .type = TABLE_STR, .flags = TABLE_TEXT_ONLY},
+	[O_VA] = { .key = "va", .head = "va", .type = TABLE_ADDR, .width = -16 },
+	[O_SIZE] = { .key = "size", .head = "size", .type = TABLE_UINT, .width = 10 },
+	[O_ALLOCATOR] = { .key = "allocator", .head = "allocator", .type = TABLE_STR, .width = -9 },
+	[O_ALLOC_IP] = { .key = "alloc_ip", .type = TABLE_ADDR, .flags = TABLE_JSON_ONLY },
+	[O_READS] = { .key = "reads", .head = "reads", .type = TABLE_UINT, .width = 12 },
+	[O_WRITES] = { .key = "writes", .head = "writes", .type = TABLE_UINT, .width = 12 },
+	[O_LIVE] = { .key = "live", .type = TABLE_BOOL, .flags = TABLE_JSON_ONLY },
+	[O_SITE] = { .key = "site", .type = TABLE_STR, .flags = TABLE_JSON_ONLY },
+	[O_ACCESSES] = { .head = "accesses", .type = TABLE_UINT, .width = 12,
+			 .flags = TABLE_TEXT_ONLY },
+	[O_AT] = { .head = "allocated at", .type = TABLE_STR, .flags = TABLE_TEXT_ONLY },
 };
-static const size_t obj_text[] = {O_ACCESSES, O_READS, O_WRITES, O_SIZE, O_ALLOCATOR, O_VA, O_AT};
+static const size_t obj_text[] = { O_ACCESSES, O_READS, O_WRITES, O_SIZE, O_ALLOCATOR, O_VA,
+				   O_AT };
 
 /* The allocation sites: JSON in this order, the text in site_text's. */
-enum {
-	S_ALLOC_IP,
-	S_ALLOCATOR,
-	S_WHERE,
-	S_FUNCTION,
-	S_FILE,
-	S_LINE,
-	S_OBJECTS,
-	S_LIVE,
-	S_BYTES,
-	S_READS,
-	S_WRITES,
-	S_LIFETIME
-};
+enum { S_ALLOC_IP, S_ALLOCATOR, S_WHERE, S_FUNCTION, S_FILE, S_LINE, S_OBJECTS, S_LIVE,
+       S_BYTES, S_READS, S_WRITES, S_LIFETIME };
 static const struct table_col site_cols[] = {
-        [S_ALLOC_IP] = {.key = "alloc_ip", .type = TABLE_ADDR, .flags = TABLE_JSON_ONLY},
-        [S_ALLOCATOR] = {.key = "allocator", .head = "allocator", .type = TABLE_STR, .width = -9},
-        [S_WHERE] = {.key = "where", .head = "site", .type = TABLE_STR},
-        [S_FUNCTION] = {.key = "function", .type = TABLE_STR, .flags = TABLE_JSON_ONLY},
-        [S_FILE] = {.key = "file", .type = TABLE_STR, .flags = TABLE_JSON_ONLY},
-        [S_LINE] = {.key = "line", .type = TABLE_INT, .flags = TABLE_JSON_ONLY},
-        [S_OBJECTS] = {.key = "objects", .head = "objects", .type = TABLE_UINT, .width = 9},
-        [S_LIVE] = {.key = "live", .type = TABLE_UINT, .flags = TABLE_JSON_ONLY},
-        [S_BYTES] = {.key = "bytes", .head = "bytes", .type = TABLE_UINT, .width = 12},
-        [S_READS] = {.key = "reads", .head = "reads", .type = TABLE_UINT, .width = 12},
-        [S_WRITES] = {.key = "writes", .head = "writes", .type = TABLE_UINT, .width = 12},
-        [S_LIFETIME] = {.key = "mean_lifetime_ns",
-                        .head = "lifetime",
-                        .type = TABLE_NS,
-                        .width = 10,
-                        .decimals = 2},
+	[S_ALLOC_IP] = { .key = "alloc_ip", .type = TABLE_ADDR, .flags = TABLE_JSON_ONLY },
+	[S_ALLOCATOR] = { .key = "allocator", .head = "allocator", .type = TABLE_STR,
+			  .width = -9 },
+	[S_WHERE] = { .key = "where", .head = "site", .type = TABLE_STR },
+	[S_FUNCTION] = { .key = "function", .type = TABLE_STR, .flags = TABLE_JSON_ONLY },
+	[S_FILE] = { .key = "file", .type = TABLE_STR, .flags = TABLE_JSON_ONLY },
+	[S_LINE] = { .key = "line", .type = TABLE_INT, .flags = TABLE_JSON_ONLY },
+	[S_OBJECTS] = { .key = "objects", .head = "objects", .type = TABLE_UINT, .width = 9 },
+	[S_LIVE] = { .key = "live", .type = TABLE_UINT, .flags = TABLE_JSON_ONLY },
+	[S_BYTES] = { .key = "bytes", .head = "bytes", .type = TABLE_UINT, .width = 12 },
+	[S_READS] = { .key = "reads", .head = "reads", .type = TABLE_UINT, .width = 12 },
+	[S_WRITES] = { .key = "writes", .head = "writes", .type = TABLE_UINT, .width = 12 },
+	[S_LIFETIME] = { .key = "mean_lifetime_ns", .head = "lifetime", .type = TABLE_NS,
+			 .width = 10, .decimals = 2 },
 };
-static const size_t site_text[] = {S_OBJECTS,  S_BYTES,     S_READS, S_WRITES,
-                                   S_LIFETIME, S_ALLOCATOR, S_WHERE};
+static const size_t site_text[] = { S_OBJECTS, S_BYTES, S_READS, S_WRITES, S_LIFETIME,
+				    S_ALLOCATOR, S_WHERE };
 
 /* The first top objects with any access, most first. */
 static void add_objects(struct table *t, const struct usm_capmap_report *r,
-                        const struct trace_place *places, uint64_t top)
+			const struct trace_place *places, uint64_t top)
 {
 	size_t n = top < r->nobjs ? (size_t)top : r->nobjs;
 	char at[sizeof(places->where) + 8];
@@ -134,7 +122,7 @@ static void add_objects(struct table *t, const struct usm_capmap_report *r,
 }
 
 static void add_sites(struct table *t, const struct usm_capmap_report *r,
-                      const struct trace_place *places)
+		      const struct trace_place *places)
 {
 	for (size_t i = 0; i < r->nsites; i++) {
 		const struct usm_capmap_site *s = &r->sites[i];
@@ -160,7 +148,7 @@ static void add_sites(struct table *t, const struct usm_capmap_report *r,
 }
 
 static int print_json(const struct report_opts *o, const struct usm_capmap_report *r,
-                      const struct table *objs, const struct table *sites)
+		      const struct table *objs, const struct table *sites)
 {
 	json_object *root = json_object_new_object();
 
@@ -177,7 +165,7 @@ static int print_json(const struct report_opts *o, const struct usm_capmap_repor
 }
 
 static int print_text(const struct report_opts *o, const struct usm_capmap_report *r,
-                      const struct table *objs, const struct table *sites)
+		      const struct table *objs, const struct table *sites)
 {
 	int err = 0;
 
@@ -207,7 +195,7 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 	const char *cmd = "trace report";
 	int c;
 
-	*o = (struct report_opts){.top = 10, .samples = 100, .short_lived = 10e-6};
+	*o = (struct report_opts){ .top = 10, .samples = 100, .short_lived = 10e-6 };
 	cli_getopt_start();
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
 		switch (c) {
@@ -251,7 +239,8 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 }
 
 /* Reads the CAPMAP and opens its maps copy: 0, or 1 after saying why. */
-static int load(const struct report_opts *o, struct usm_capmap *map, struct usm_symbolizer **symz)
+static int load(const struct report_opts *o, struct usm_capmap *map,
+		struct usm_symbolizer **symz)
 {
 	char err[256];
 	FILE *f = fopen(o->path, "re");
@@ -281,7 +270,7 @@ static int load(const struct report_opts *o, struct usm_capmap *map, struct usm_
 
 /* Sums, symbolizes and prints a loaded CAPMAP: 0 or -ENOMEM. */
 static int report(const struct report_opts *o, const struct usm_capmap *map,
-                  struct usm_symbolizer *symz)
+		  struct usm_symbolizer *symz)
 {
 	struct usm_capmap_report r;
 	struct trace_place *places;
