@@ -214,6 +214,8 @@ static int add_touches(struct agg_state *st, size_t site, const struct usm_capma
 {
 	size_t n = o->naccesses;
 
+	if (!n)
+		return 0;
 	while (st->cap_ips < n)
 		if (grow((void **)&st->ips, &st->cap_ips, st->cap_ips, sizeof(*st->ips)) < 0)
 			return -ENOMEM;
@@ -382,7 +384,8 @@ static int finish(struct agg_state *st)
 		struct usm_capmap_agg_site *s = &a->sites[i];
 
 		qsort(s->touches, s->ntouches, sizeof(*s->touches), touch_order);
-		qsort(s->samples, s->nsamples, sizeof(*s->samples), sample_order);
+		if (s->nsamples) /* samples is NULL when none was kept */
+			qsort(s->samples, s->nsamples, sizeof(*s->samples), sample_order);
 		if (!s->sum.freed)
 			s->min_lifetime = 0;
 		a->objects += s->sum.objects;
@@ -394,7 +397,8 @@ static int finish(struct agg_state *st)
 		for (unsigned v = 0; v < USM_CAPMAP_NVERDICTS; v++)
 			a->verdicts[v] += s->verdicts[v];
 	}
-	qsort(a->sites, a->nsites, sizeof(*a->sites), site_order);
+	if (a->nsites)
+		qsort(a->sites, a->nsites, sizeof(*a->sites), site_order);
 	return 0;
 }
 
