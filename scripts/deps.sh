@@ -10,6 +10,7 @@ packages="
   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
   sqlite3 xz-utils
   clang valgrind duktape-dev libstb-dev
+  chromium
 "
 
 missing=""

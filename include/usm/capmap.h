@@ -43,6 +43,15 @@ struct usm_capmap {
 int usm_capmap_read(FILE *f, struct usm_capmap *out, char *err, size_t errlen);
 void usm_capmap_free(struct usm_capmap *map);
 
+/* Reads a CAPMAP one object at a time: fn gets each object with its access
+ * lines (acc[0 .. obj->naccesses), obj->first_access is 0), valid only
+ * during the call. A negative return from fn stops the scan and is
+ * returned. Errors as usm_capmap_read's; the memory used is one object's
+ * access lines, whatever the file's size. */
+typedef int (*usm_capmap_fn)(void *ctx, const struct usm_capmap_obj *obj,
+                             const struct usm_capmap_access *acc);
+int usm_capmap_scan(FILE *f, usm_capmap_fn fn, void *ctx, char *err, size_t errlen);
+
 /* A CAPMAP summed up (lib/capmap/report.c): what 'usm trace report' prints,
  * as plain data. One site per allocation IP. */
 struct usm_capmap_site {
@@ -71,5 +80,98 @@ struct usm_capmap_report {
  * then empty). */
 int usm_capmap_report(const struct usm_capmap *map, struct usm_capmap_report *out);
 void usm_capmap_report_free(struct usm_capmap_report *r);
+
+/* DHAT's useful verdicts on one object (docs/trace.md). A CAPMAP counts
+ * accesses per (IP, thread) with no order between them, so "written and
+ * never read after the last write" is approximated by WRITE_ONLY: written,
+ * never read at all. */
+enum usm_capmap_verdict {
+	USM_VERDICT_NEVER_READ,    /* reads == 0 */
+	USM_VERDICT_NEVER_WRITTEN, /* writes == 0 */
+	USM_VERDICT_WRITE_ONLY,    /* writes > 0 and reads == 0 */
+	USM_VERDICT_SHORT_LIVED,   /* freed less than short_lived_ns after its allocation */
+	USM_VERDICT_READ_MOSTLY,   /* reads > 0 and reads >= read_mostly * writes */
+	USM_CAPMAP_NVERDICTS
+};
+/* "never_read", "never_written", "write_only", "short_lived", "read_mostly" */
+const char *usm_capmap_verdict_name(enum usm_capmap_verdict v);
+
+/* Lifetimes of freed objects by decade: < 1us, < 10us, ... < 1s, >= 1s. */
+#define USM_CAPMAP_LIFETIME_BUCKETS 8
+
+/* One object an aggregate kept (a bounded sample per site). */
+struct usm_capmap_sample {
+	uint64_t va, size, alloc_time, free_time; /* free_time 0: live */
+	uint64_t reads, writes;
+	unsigned verdicts; /* bit (1u << enum usm_capmap_verdict) per verdict */
+	int pid;
+};
+
+/* An access IP that touched an allocation site's objects. */
+struct usm_capmap_touch {
+	uint64_t ip;
+	uint64_t reads, writes;
+	uint64_t objects; /* how many of the site's objects it touched */
+};
+
+struct usm_capmap_agg_site {
+	struct usm_capmap_site sum; /* as usm_capmap_report's */
+	uint64_t min_size, max_size;
+	uint64_t min_lifetime, max_lifetime; /* of the freed objects */
+	uint64_t lifetimes[USM_CAPMAP_LIFETIME_BUCKETS];
+	uint64_t verdicts[USM_CAPMAP_NVERDICTS]; /* objects per verdict */
+	struct usm_capmap_sample *samples; /* largest first, then longest-lived (live first) */
+	size_t nsamples;
+	struct usm_capmap_touch *touches; /* most accesses first, then IP */
+	size_t ntouches;
+};
+
+struct usm_capmap_agg_opts {
+	size_t samples;          /* objects kept per site, at most */
+	uint64_t short_lived_ns; /* USM_VERDICT_SHORT_LIVED's bound */
+	uint64_t read_mostly;    /* USM_VERDICT_READ_MOSTLY's ratio */
+};
+
+/* A CAPMAP summed while it is read: per allocation site, never per object
+ * beyond each site's sample, so that a file of any size fits. */
+struct usm_capmap_agg {
+	struct usm_capmap_agg_site *sites; /* most bytes first, then accesses, then IP */
+	size_t nsites;
+	uint64_t objects, live, bytes, reads, writes, access_lines;
+	uint64_t verdicts[USM_CAPMAP_NVERDICTS];
+	uint64_t sampled;  /* objects kept in the samples; the rest were only summed */
+	uint64_t end_time; /* the latest time the file names */
+	struct usm_capmap_agg_opts opts;
+};
+
+/* Reads f to its end with usm_capmap_scan and sums it. Errors as
+ * usm_capmap_read's; out is empty after a failure. */
+int usm_capmap_aggregate(FILE *f, const struct usm_capmap_agg_opts *opts,
+                         struct usm_capmap_agg *out, char *err, size_t errlen);
+void usm_capmap_agg_free(struct usm_capmap_agg *a);
+
+/* Two aggregates compared by allocation site. Sites are matched by key
+ * (the caller's: a symbol and file:line, or the address); sites of one
+ * side with the same key are summed. */
+struct usm_capmap_diff_side {
+	uint64_t objects, bytes, reads, writes;
+};
+
+struct usm_capmap_diff_row {
+	const char *key;      /* points into the keys given */
+	size_t before, after; /* site index in a and b; SIZE_MAX when absent */
+	struct usm_capmap_diff_side a, b;
+};
+
+struct usm_capmap_diff {
+	struct usm_capmap_diff_row *rows; /* largest byte change first, then accesses, key */
+	size_t nrows;
+	struct usm_capmap_diff_side a, b; /* totals */
+};
+
+int usm_capmap_diff(const struct usm_capmap_agg *a, const char *const *akeys,
+                    const struct usm_capmap_agg *b, const char *const *bkeys,
+                    struct usm_capmap_diff *out);
+void usm_capmap_diff_free(struct usm_capmap_diff *d);
 
 #endif

@@ -1,7 +1,10 @@
 /* The CAPMAP reader. Strict: every field is checked against the grammar
  * in docs/capmap.md, so a corrupt or truncated file is one clear error
  * ("line N: ...") and never a wrong report. The writer ends every line
- * with a newline; a last line without one means the file was cut. */
+ * with a newline; a last line without one means the file was cut.
+ * usm_capmap_scan hands over one object (with its access lines) at a time,
+ * so that a reader that sums can read a file of any size in bounded
+ * memory; usm_capmap_read keeps them all. */
 #include <usm/capmap.h>
 
 #include <errno.h>
@@ -13,8 +16,12 @@ static const char *const allocators[] = {"malloc",   "calloc", "realloc",
                                          "memalign", "mmap",   "global"};
 
 struct parser {
-	struct usm_capmap map;
-	size_t cap_objs, cap_acc;
+	struct usm_capmap_obj cur; /* the object whose access lines are being read */
+	bool have_cur;
+	struct usm_capmap_access *acc; /* its access lines */
+	size_t nacc, cap_acc;
+	usm_capmap_fn fn;
+	void *ctx;
 	unsigned long lineno;
 	char *err;
 	size_t errlen;
@@ -129,11 +136,21 @@ static int object_line(struct parser *p, char *line)
 	strcpy(o.process, f[8]);
 	if (strcmp(f[9], "-") && (!parse_u64(f[9], 10, &o.cache) || o.cache == 0))
 		return fail(p, "bad cache", f[9]);
-	o.first_access = p->map.naccesses;
-	if (grow((void **)&p->map.objs, &p->cap_objs, p->map.nobjs, sizeof(o)) < 0)
-		return -ENOMEM;
-	p->map.objs[p->map.nobjs++] = o;
+	p->cur = o;
+	p->have_cur = true;
+	p->nacc = 0;
 	return 0;
+}
+
+/* Hands the object read so far, with its access lines, to the callback. */
+static int flush(struct parser *p)
+{
+	if (!p->have_cur)
+		return 0;
+	p->have_cur = false;
+	p->cur.first_access = 0;
+	p->cur.naccesses = p->nacc;
+	return p->fn(p->ctx, &p->cur, p->acc);
 }
 
 static int access_line(struct parser *p, char *line)
@@ -141,7 +158,7 @@ static int access_line(struct parser *p, char *line)
 	char *f[4];
 	struct usm_capmap_access a;
 
-	if (!p->map.nobjs)
+	if (!p->have_cur)
 		return fail(p, "an access line comes before any object line", NULL);
 	if (split(line, f, 4) != 4)
 		return fail(p, "an access line has 4 comma-separated fields", NULL);
@@ -153,22 +170,20 @@ static int access_line(struct parser *p, char *line)
 		return fail(p, "bad reads", f[2]);
 	if (!parse_tid(f[3], &a.tid))
 		return fail(p, "bad tid", f[3]);
-	if (grow((void **)&p->map.accesses, &p->cap_acc, p->map.naccesses, sizeof(a)) < 0)
+	if (grow((void **)&p->acc, &p->cap_acc, p->nacc, sizeof(a)) < 0)
 		return -ENOMEM;
-	p->map.accesses[p->map.naccesses++] = a;
-	p->map.objs[p->map.nobjs - 1].naccesses++;
+	p->acc[p->nacc++] = a;
 	return 0;
 }
 
-int usm_capmap_read(FILE *f, struct usm_capmap *out, char *err, size_t errlen)
+int usm_capmap_scan(FILE *f, usm_capmap_fn fn, void *ctx, char *err, size_t errlen)
 {
-	struct parser p = {.err = err, .errlen = errlen};
+	struct parser p = {.fn = fn, .ctx = ctx, .err = err, .errlen = errlen};
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	int ret = 0;
 
-	memset(out, 0, sizeof(*out));
 	if (errlen)
 		err[0] = 0;
 	errno = 0;
@@ -183,24 +198,67 @@ int usm_capmap_read(FILE *f, struct usm_capmap *out, char *err, size_t errlen)
 			ret = fail(&p, "a NUL byte: this is not a CAPMAP", NULL);
 			break;
 		}
-		if (line[0] == ' ')
+		if (line[0] == ' ') {
 			ret = line[1] == ' ' && line[2] != ' ' ? access_line(&p, line + 2)
 			                                       : fail(&p, "bad indentation", NULL);
-		else
-			ret = object_line(&p, line);
+		} else {
+			ret = flush(&p);
+			if (!ret)
+				ret = object_line(&p, line);
+		}
 		if (ret < 0)
 			break;
 	}
 	if (!ret && ferror(f))
 		ret = errno ? -errno : -EIO;
+	if (!ret)
+		ret = flush(&p);
 	free(line);
+	free(p.acc);
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory at line %lu", p.lineno);
+	else if (ret < 0 && errlen && !err[0])
+		snprintf(err, errlen, "stopped at line %lu", p.lineno);
+	return ret;
+}
+
+struct collect {
+	struct usm_capmap map;
+	size_t cap_objs, cap_acc;
+};
+
+static int collect_obj(void *ctx, const struct usm_capmap_obj *obj,
+                       const struct usm_capmap_access *acc)
+{
+	struct collect *c = ctx;
+	struct usm_capmap_obj o = *obj;
+
+	if (grow((void **)&c->map.objs, &c->cap_objs, c->map.nobjs, sizeof(o)) < 0)
+		return -ENOMEM;
+	o.first_access = c->map.naccesses;
+	for (size_t i = 0; i < obj->naccesses; i++) {
+		if (grow((void **)&c->map.accesses, &c->cap_acc, c->map.naccesses, sizeof(*acc)) <
+		    0)
+			return -ENOMEM;
+		c->map.accesses[c->map.naccesses++] = acc[i];
+	}
+	c->map.objs[c->map.nobjs++] = o;
+	return 0;
+}
+
+int usm_capmap_read(FILE *f, struct usm_capmap *out, char *err, size_t errlen)
+{
+	struct collect c;
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	memset(out, 0, sizeof(*out));
+	ret = usm_capmap_scan(f, collect_obj, &c, err, errlen);
 	if (ret < 0) {
-		if (ret == -ENOMEM)
-			snprintf(err, errlen, "out of memory at line %lu", p.lineno);
-		usm_capmap_free(&p.map);
+		usm_capmap_free(&c.map);
 		return ret;
 	}
-	*out = p.map;
+	*out = c.map;
 	return 0;
 }
 

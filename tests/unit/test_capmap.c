@@ -1,6 +1,9 @@
 /* usm_capmap_read: the CAPMAP grammar of docs/capmap.md, field by field,
  * and one clear error (with its line) for every way a file can be bad;
- * usm_capmap_report: the sums per allocation site and per object. */
+ * usm_capmap_report: the sums per allocation site and per object;
+ * usm_capmap_scan, usm_capmap_aggregate and usm_capmap_diff: the same file
+ * one object at a time, summed per site with verdicts, access sites and a
+ * bounded sample, and two such sums side by side. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -201,6 +204,201 @@ static void an_empty_map_has_an_empty_report(void **state)
 	usm_capmap_report_free(&r);
 }
 
+struct seen {
+	int objects, accesses;
+	uint64_t last_va;
+	int stop_after;
+};
+
+static int count_obj(void *ctx, const struct usm_capmap_obj *o, const struct usm_capmap_access *acc)
+{
+	struct seen *s = ctx;
+
+	s->objects++;
+	s->accesses += (int)o->naccesses;
+	s->last_va = o->va;
+	assert_int_equal(o->first_access, 0);
+	if (o->naccesses)
+		assert_int_equal(acc[o->naccesses - 1].tid, 1235);
+	return s->objects == s->stop_after ? -ECANCELED : 0;
+}
+
+static int scan(const char *text, struct seen *s, char *err, size_t len)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int ret;
+
+	assert_non_null(f);
+	ret = usm_capmap_scan(f, count_obj, s, err, len);
+	fclose(f);
+	return ret;
+}
+
+static void scans_one_object_at_a_time(void **state)
+{
+	const char *text = "4011ae,1234,55d0c0a0,400,100,250,4011f0,malloc,prog,408\n"
+	                   "  4011c3,100,0,1234\n"
+	                   "  4011d9,0,50,1235\n"
+	                   "404040,1234,404040,8,0,0,0,global,prog,-\n"
+	                   "404050,1234,404050,8,0,0,0,global,prog,-\n"
+	                   "  4011d9,0,50,1235\n";
+	struct seen s = {0};
+	char err[128];
+
+	assert_int_equal(scan(text, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.objects, 3);
+	assert_int_equal(s.accesses, 3);
+	assert_int_equal(s.last_va, 0x404050);
+	/* the callback's error stops the scan, at the line that ended the object */
+	s = (struct seen){.stop_after = 1};
+	assert_int_equal(scan(text, &s, err, sizeof(err)), -ECANCELED);
+	assert_int_equal(s.objects, 1);
+	assert_string_equal(err, "stopped at line 4");
+	/* a bad line is found before the object it follows is handed over */
+	s = (struct seen){0};
+	assert_int_equal(scan("404040,1,404040,8,0,0,0,global,p,-\n  1,2\n", &s, err, sizeof(err)),
+	                 -EINVAL);
+	assert_int_equal(s.objects, 0);
+	assert_string_equal(err, "line 2: an access line has 4 comma-separated fields");
+}
+
+static int aggregate(const char *text, size_t samples, struct usm_capmap_agg *a)
+{
+	const struct usm_capmap_agg_opts opts = {
+	        .samples = samples, .short_lived_ns = 1000, .read_mostly = 10};
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	char err[128];
+	int ret;
+
+	assert_non_null(f);
+	ret = usm_capmap_aggregate(f, &opts, a, err, sizeof(err));
+	fclose(f);
+	return ret;
+}
+
+/* Site A: a short-lived object read by two threads at one IP, a calloc
+ * only read (never written, read-mostly), a live untouched one; site B: a
+ * live object only written. */
+static const char agg_text[] = "4011ae,1,1000,100,10,40,4011f0,malloc,p,-\n"
+                               "  4011c3,5,7,1\n"
+                               "  4011c3,1,3,2\n"
+                               "500000,1,4000,1000,15,0,0,malloc,p,-\n"
+                               "  500010,20,0,1\n"
+                               "4011ae,1,2000,50,20,5020,4011f0,calloc,p,-\n"
+                               "  4011d0,0,2,2\n"
+                               "4011ae,1,3000,100,30,0,0,malloc,p,-\n";
+
+static void aggregates_sites_with_verdicts_touches_and_samples(void **state)
+{
+	struct usm_capmap_agg a;
+	const struct usm_capmap_agg_site *s;
+
+	assert_int_equal(aggregate(agg_text, 2, &a), 0);
+	assert_int_equal(a.objects, 4);
+	assert_int_equal(a.live, 2);
+	assert_int_equal(a.bytes, 1250);
+	assert_int_equal(a.reads, 12);
+	assert_int_equal(a.writes, 26);
+	assert_int_equal(a.access_lines, 4);
+	assert_int_equal(a.sampled, 3);
+	assert_int_equal(a.end_time, 5020);
+	assert_int_equal(a.nsites, 2);
+
+	s = &a.sites[0]; /* B: most bytes */
+	assert_int_equal(s->sum.alloc_ip, 0x500000);
+	assert_int_equal(s->verdicts[USM_VERDICT_NEVER_READ], 1);
+	assert_int_equal(s->verdicts[USM_VERDICT_WRITE_ONLY], 1);
+	assert_int_equal(s->verdicts[USM_VERDICT_NEVER_WRITTEN], 0);
+	assert_int_equal(s->min_lifetime, 0); /* none freed */
+
+	s = &a.sites[1];
+	assert_int_equal(s->sum.alloc_ip, 0x4011ae);
+	assert_int_equal(s->sum.objects, 3);
+	assert_int_equal(s->sum.bytes, 250);
+	assert_int_equal(s->sum.reads, 12);
+	assert_int_equal(s->sum.writes, 6);
+	assert_int_equal(s->sum.live, 1);
+	assert_int_equal(s->sum.freed, 2);
+	assert_int_equal(s->sum.lifetime_sum, 30 + 5000);
+	assert_true(s->sum.mixed);
+	assert_int_equal(s->min_size, 50);
+	assert_int_equal(s->max_size, 100);
+	assert_int_equal(s->min_lifetime, 30);
+	assert_int_equal(s->max_lifetime, 5000);
+	assert_int_equal(s->lifetimes[0], 1); /* 30ns: < 1us */
+	assert_int_equal(s->lifetimes[1], 1); /* 5us: < 10us */
+	assert_int_equal(s->verdicts[USM_VERDICT_NEVER_READ], 1);
+	assert_int_equal(s->verdicts[USM_VERDICT_NEVER_WRITTEN], 2);
+	assert_int_equal(s->verdicts[USM_VERDICT_WRITE_ONLY], 0);
+	assert_int_equal(s->verdicts[USM_VERDICT_SHORT_LIVED], 1);
+	assert_int_equal(s->verdicts[USM_VERDICT_READ_MOSTLY], 1);
+	/* one access site per IP, whatever the threads; the busiest first */
+	assert_int_equal(s->ntouches, 2);
+	assert_int_equal(s->touches[0].ip, 0x4011c3);
+	assert_int_equal(s->touches[0].reads, 10);
+	assert_int_equal(s->touches[0].writes, 6);
+	assert_int_equal(s->touches[0].objects, 1);
+	assert_int_equal(s->touches[1].ip, 0x4011d0);
+	assert_int_equal(s->touches[1].reads, 2);
+	/* two samples of three: the largest, the live one first among equals */
+	assert_int_equal(s->nsamples, 2);
+	assert_int_equal(s->samples[0].va, 0x3000);
+	assert_int_equal(s->samples[0].free_time, 0);
+	assert_int_equal(s->samples[1].va, 0x1000);
+	assert_int_equal(s->samples[1].reads, 10);
+	assert_int_equal(s->samples[1].verdicts, 1u << USM_VERDICT_SHORT_LIVED);
+	usm_capmap_agg_free(&a);
+
+	assert_int_equal(aggregate(agg_text, 0, &a), 0);
+	assert_int_equal(a.sampled, 0);
+	assert_int_equal(a.sites[1].nsamples, 0);
+	usm_capmap_agg_free(&a);
+	assert_int_equal(aggregate("404040,1,404040,8,0,0,0,bogus,p,-\n", 2, &a), -EINVAL);
+	assert_int_equal(a.nsites, 0);
+}
+
+static void diffs_sites_by_key(void **state)
+{
+	/* after: two sites with A's key (summed), one new */
+	const char *after = "600000,1,1000,10,0,0,0,malloc,p,-\n"
+	                    "  600010,0,4,1\n"
+	                    "700000,1,2000,5,0,0,0,malloc,p,-\n"
+	                    "800000,1,3000,7,0,0,0,malloc,p,-\n";
+	const char *akeys[] = {"b", "a"};      /* agg_text's sites: B, A */
+	const char *bkeys[] = {"a", "c", "a"}; /* by bytes: 600000, 800000, 700000 */
+	struct usm_capmap_agg a, b;
+	struct usm_capmap_diff d;
+
+	assert_int_equal(aggregate(agg_text, 0, &a), 0);
+	assert_int_equal(aggregate(after, 0, &b), 0);
+	assert_int_equal(b.sites[1].sum.alloc_ip, 0x800000);
+	assert_int_equal(usm_capmap_diff(&a, akeys, &b, bkeys, &d), 0);
+	assert_int_equal(d.nrows, 3);
+	/* the largest change in bytes first */
+	assert_string_equal(d.rows[0].key, "b");
+	assert_int_equal(d.rows[0].before, 0);
+	assert_int_equal(d.rows[0].after, SIZE_MAX);
+	assert_int_equal(d.rows[0].a.bytes, 1000);
+	assert_int_equal(d.rows[0].b.bytes, 0);
+	assert_string_equal(d.rows[1].key, "a");
+	assert_int_equal(d.rows[1].a.objects, 3);
+	assert_int_equal(d.rows[1].a.bytes, 250);
+	assert_int_equal(d.rows[1].a.reads, 12);
+	assert_int_equal(d.rows[1].b.objects, 2);
+	assert_int_equal(d.rows[1].b.bytes, 15);
+	assert_int_equal(d.rows[1].b.reads, 4);
+	assert_int_equal(d.rows[1].after, 0);
+	assert_string_equal(d.rows[2].key, "c");
+	assert_int_equal(d.rows[2].before, SIZE_MAX);
+	assert_int_equal(d.rows[2].b.bytes, 7);
+	assert_int_equal(d.a.bytes, 1250);
+	assert_int_equal(d.b.bytes, 22);
+	assert_int_equal(d.b.objects, 3);
+	usm_capmap_diff_free(&d);
+	usm_capmap_agg_free(&a);
+	usm_capmap_agg_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +409,9 @@ int main(void)
 	        cmocka_unit_test(rejects_binary_data),
 	        cmocka_unit_test(sums_per_site_and_per_object),
 	        cmocka_unit_test(an_empty_map_has_an_empty_report),
+	        cmocka_unit_test(scans_one_object_at_a_time),
+	        cmocka_unit_test(aggregates_sites_with_verdicts_touches_and_samples),
+	        cmocka_unit_test(diffs_sites_by_key),
 	};
 	return cmocka_run_group_tests_name("capmap", tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@ int cmd_cc(int argc, char **argv); /* also usm c++ */
 int cmd_trace(int argc, char **argv);
 int cmd_trace_ctl(int argc, char **argv);
 int cmd_trace_report(int argc, char **argv);
+int cmd_trace_diff(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_syscalls(int argc, char **argv);

@@ -1,7 +1,7 @@
 /* usm trace: Memorizer for user programs. Runs a program with the trace
  * runtime (libusm-trace.so) so that every object's allocation, free and,
  * for programs built by usm cc, every load and store is recorded into a
- * CAPMAP; 'usm trace ctl' and 'usm trace report' are its two helpers.
+ * CAPMAP; 'usm trace ctl', 'usm trace report' and 'usm trace diff' are its helpers.
  *
  * The program is exec'd in place of usm, so its pid is the one usm trace
  * started with: what 'usm trace ctl PID' needs, and what a shell's $!
@@ -23,7 +23,8 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: usm trace [options] [--] COMMAND [ARGS...]\n"
 	             "       usm trace ctl PID COMMAND [VALUE]\n"
-	             "       usm trace report [--json] [--top N] FILE\n"
+	             "       usm trace report [--json] [--top N] [--html OUT] FILE\n"
+	             "       usm trace diff [--json] A B\n"
 	             "\n"
 	             "Runs COMMAND with the usm trace runtime: every object it allocates\n"
 	             "(malloc family, anonymous mmap, globals of code built by 'usm cc') is\n"
@@ -39,7 +40,8 @@ static void usage(FILE *out)
 	             "      --print-live-obj on|off  write live objects too (default on)\n"
 	             "  -h, --help                 show this help\n"
 	             "\n"
-	             "'usm trace ctl --help' and 'usm trace report --help' tell the rest.\n");
+	             "'usm trace ctl --help', 'usm trace report --help' and\n"
+	             "'usm trace diff --help' tell the rest.\n");
 }
 
 static int parse_onoff(const char *opt, const char *v, const char **out)
@@ -88,6 +90,8 @@ int cmd_trace(int argc, char **argv)
 		return cmd_trace_ctl(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return cmd_trace_report(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return cmd_trace_diff(argc - 1, argv + 1);
 
 	cli_getopt_start();
 	while ((c = getopt_long(argc, argv, "+:o:h", options, NULL)) != -1) {

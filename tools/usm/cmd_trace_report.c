@@ -3,9 +3,13 @@
  * writes, lifetime), symbolized with libdw through the FILE.maps copy the
  * runtime writes beside the CAPMAP. libusm sums the CAPMAP
  * (usm_capmap_report); this file symbolizes and prints, the tables and
- * --json from the same rows of the shared table (table.h). */
+ * --json from the same rows of the shared table (table.h). --html sums the
+ * file while reading it instead (usm_capmap_aggregate: a CAPMAP of any
+ * size) and writes the page of trace_html.c. */
 #include "builtin.h"
 #include "table.h"
+#include "trace_common.h"
+#include "trace_html.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,20 +22,17 @@
 #include <usm/usm.h>
 
 struct report_opts {
-	const char *path, *maps;
-	uint64_t top;
-	bool json;
-};
-
-/* Where a site is, for a person: "function (file:line)" or less. */
-struct place {
-	char where[512];
-	struct usm_symbol sym;
+	const char *path, *maps, *html;
+	uint64_t top, samples;
+	double short_lived; /* seconds */
+	bool json, top_given;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: usm trace report [--json] [--top N] [--maps MAPS] FILE\n"
+	             "       usm trace report --html OUT [--samples N] [--short-lived SECONDS]\n"
+	             "                        [--maps MAPS] FILE\n"
 	             "\n"
 	             "Summarizes the CAPMAP FILE: totals, the N objects with the most\n"
 	             "accesses (default 10), and every allocation site with its objects,\n"
@@ -41,30 +42,14 @@ static void usage(FILE *out)
 	             "  --json        print one JSON object instead of the tables\n"
 	             "  --top N       how many objects to list (0 for none)\n"
 	             "  --maps MAPS   the process's maps copy (default FILE.maps)\n"
+	             "  --html OUT    write one self-contained page instead: sites ranked by\n"
+	             "                bytes, objects, reads, writes, each with its objects'\n"
+	             "                lifetimes and access sites, verdicts as filters. The\n"
+	             "                file is summed while read, so a CAPMAP of any size fits\n"
+	             "  --samples N   objects the page keeps per site (default 100)\n"
+	             "  --short-lived SECONDS  a freed object younger is short-lived\n"
+	             "                (default 0.00001)\n"
 	             "  -h, --help    show this help\n");
-}
-
-static void symbolize_site(struct usm_symbolizer *symz, const struct usm_capmap_site *s,
-			   struct place *p)
-{
-	/* A code IP is a return address: the call is the byte before. A
-	 * global's "IP" is its own address. */
-	bool global = !strcmp(s->allocator, "global");
-	uint64_t addr = global || !s->alloc_ip ? s->alloc_ip : s->alloc_ip - 1;
-	struct usm_symbol *y = &p->sym;
-
-	memset(y, 0, sizeof(*y));
-	if (!symz || usm_symbolize(symz, addr, y) < 0 || (!y->function && !y->module)) {
-		snprintf(p->where, sizeof(p->where), "%" PRIx64, s->alloc_ip);
-		return;
-	}
-	if (y->function && y->file)
-		snprintf(p->where, sizeof(p->where), "%s (%s:%d)", y->function, y->file, y->line);
-	else if (y->function)
-		snprintf(p->where, sizeof(p->where), "%s+0x%" PRIx64 " (%s)", y->function,
-		         y->offset, y->module ? y->module : "?");
-	else
-		snprintf(p->where, sizeof(p->where), "%" PRIx64 " (%s)", s->alloc_ip, y->module);
 }
 
 /* The top objects: JSON in this order, the text in obj_text's. */
@@ -110,7 +95,7 @@ static const size_t site_text[] = { S_OBJECTS, S_BYTES, S_READS, S_WRITES, S_LIF
 
 /* The first top objects with any access, most first. */
 static void add_objects(struct table *t, const struct usm_capmap_report *r,
-			const struct place *places, uint64_t top)
+			const struct trace_place *places, uint64_t top)
 {
 	size_t n = top < r->nobjs ? (size_t)top : r->nobjs;
 	char at[sizeof(places->where) + 8];
@@ -137,7 +122,7 @@ static void add_objects(struct table *t, const struct usm_capmap_report *r,
 }
 
 static void add_sites(struct table *t, const struct usm_capmap_report *r,
-		      const struct place *places)
+		      const struct trace_place *places)
 {
 	for (size_t i = 0; i < r->nsites; i++) {
 		const struct usm_capmap_site *s = &r->sites[i];
@@ -201,13 +186,16 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 	        {"json", no_argument, NULL, 'j'},
 	        {"top", required_argument, NULL, 't'},
 	        {"maps", required_argument, NULL, 'm'},
+	        {"html", required_argument, NULL, 'H'},
+	        {"samples", required_argument, NULL, 's'},
+	        {"short-lived", required_argument, NULL, 'S'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	const char *cmd = "trace report";
 	int c;
 
-	*o = (struct report_opts){ .top = 10 };
+	*o = (struct report_opts){ .top = 10, .samples = 100, .short_lived = 10e-6 };
 	cli_getopt_start();
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
 		switch (c) {
@@ -216,6 +204,18 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 			break;
 		case 't':
 			if (cli_parse_count(cmd, "--top", optarg, UINT64_MAX, &o->top))
+				return 2;
+			o->top_given = true;
+			break;
+		case 'H':
+			o->html = optarg;
+			break;
+		case 's':
+			if (cli_parse_count(cmd, "--samples", optarg, 100000, &o->samples))
+				return 2;
+			break;
+		case 'S':
+			if (cli_parse_seconds(cmd, "--short-lived", optarg, 3600, &o->short_lived))
 				return 2;
 			break;
 		case 'm':
@@ -232,6 +232,8 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 		return cli_usage_error(cmd, "needs a CAPMAP file");
 	if (optind + 1 < argc)
 		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (o->html && (o->json || o->top_given))
+		return cli_usage_error(cmd, "--html writes a page: no --json or --top with it");
 	o->path = argv[optind];
 	return 0;
 }
@@ -240,8 +242,7 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 static int load(const struct report_opts *o, struct usm_capmap *map,
 		struct usm_symbolizer **symz)
 {
-	const char *maps = o->maps;
-	char err[256], mapsbuf[4200];
+	char err[256];
 	FILE *f = fopen(o->path, "re");
 	int ret;
 
@@ -260,18 +261,10 @@ static int load(const struct report_opts *o, struct usm_capmap *map,
 		usm_error_errno(ret, "trace: report: %s", o->path);
 		return 1;
 	}
-	if (!maps) {
-		snprintf(mapsbuf, sizeof(mapsbuf), "%s.maps", o->path);
-		if (access(mapsbuf, R_OK) == 0)
-			maps = mapsbuf;
-	} else if (access(maps, R_OK) != 0) {
-		usm_error_errno(-errno, "trace: report: %s", maps);
+	if (trace_open_maps("trace: report", o->path, o->maps, symz)) {
 		usm_capmap_free(map);
 		return 1;
 	}
-	/* Without a usable maps copy the report still works, with addresses. */
-	if (maps && usm_symbolizer_open(maps, symz) < 0)
-		*symz = NULL;
 	return 0;
 }
 
@@ -280,7 +273,7 @@ static int report(const struct report_opts *o, const struct usm_capmap *map,
 		  struct usm_symbolizer *symz)
 {
 	struct usm_capmap_report r;
-	struct place *places;
+	struct trace_place *places;
 	struct table objs, sites;
 	int err = usm_capmap_report(map, &r);
 
@@ -292,7 +285,7 @@ static int report(const struct report_opts *o, const struct usm_capmap *map,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < r.nsites; i++)
-		symbolize_site(symz, &r.sites[i], &places[i]);
+		trace_place_site(symz, r.sites[i].alloc_ip, r.sites[i].allocator, &places[i]);
 	table_init(&objs, TABLE_COLS(obj_cols));
 	table_text_order(&objs, TABLE_COLS(obj_text));
 	table_init(&sites, TABLE_COLS(site_cols));
@@ -310,6 +303,53 @@ static int report(const struct report_opts *o, const struct usm_capmap *map,
 	return err;
 }
 
+/* The access sites a page lists per allocation site, the busiest first. */
+#define HTML_TOUCHES 50
+
+/* --html: sums the CAPMAP while reading it (never all of it in memory)
+ * and writes the page. 0, or 1 after saying why. */
+static int report_html(const struct report_opts *o)
+{
+	const struct usm_capmap_agg_opts ao = {
+	        .samples = (size_t)o->samples,
+	        .short_lived_ns = (uint64_t)(o->short_lived * 1e9 + 0.5),
+	        .read_mostly = 10,
+	};
+	struct usm_capmap_agg agg;
+	struct usm_symbolizer *symz;
+	FILE *out;
+	int err;
+
+	if (trace_aggregate("trace: report", o->path, &ao, &agg))
+		return 1;
+	if (trace_open_maps("trace: report", o->path, o->maps, &symz)) {
+		usm_capmap_agg_free(&agg);
+		return 1;
+	}
+	out = fopen(o->html, "we");
+	if (!out) {
+		usm_error_errno(-errno, "trace: report: %s", o->html);
+		err = 1;
+		goto done;
+	}
+	err = trace_html_write(out, o->path, &agg, symz, HTML_TOUCHES);
+	if (fclose(out) != 0 && !err)
+		err = -errno;
+	if (err < 0) {
+		usm_error_errno(err, "trace: report: %s", o->html);
+		unlink(o->html);
+		err = 1;
+	} else {
+		printf("%s: %zu allocation sites, %" PRIu64 " objects (%" PRIu64
+		       " kept as samples)\n",
+		       o->html, agg.nsites, agg.objects, agg.sampled);
+	}
+done:
+	usm_symbolizer_close(symz);
+	usm_capmap_agg_free(&agg);
+	return err;
+}
+
 int cmd_trace_report(int argc, char **argv)
 {
 	struct report_opts o;
@@ -319,6 +359,8 @@ int cmd_trace_report(int argc, char **argv)
 
 	if (ret)
 		return ret == 1 ? 0 : ret;
+	if (o.html)
+		return report_html(&o);
 	if (load(&o, &map, &symz))
 		return 1;
 	ret = report(&o, &map, symz);
