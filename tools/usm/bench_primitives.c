@@ -1,0 +1,712 @@
+/* usm bench primitives: each primitive timed as the median of runs, usm's
+ * API against the classic way (bench_classic.c) in the same process:
+ *   syscall         an empty system call, the unit of everything below
+ *   faults          a kernel anonymous fault; a userfaultfd missing fault
+ *                   served by usm's pager
+ *   write-protect   Appel and Li's PROT1,TRAP,UNPROT and PROTN,TRAP,UNPROT
+ *                   for each usm_wprotect mechanism
+ *   dirty tracking  a cycle (writes, then one collect) over the range for
+ *                   each usm_dirty backend, 0.1%, 1% and 10% written; and
+ *                   every second page written, where the classic way runs
+ *                   into vm.max_map_count. */
+#include "bench_primitives.h"
+#include "bench_classic.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <usm/usm.h>
+
+#include "base/clock.h"
+
+#define PAGE 4096UL
+/* Past this many writes the VMA-limit pattern is not worth reaching. */
+#define VMA_PATTERN_MAX_WRITES (1UL << 20)
+
+static const double fractions[] = {0.1, 1.0, 10.0};
+#define NFRACTIONS (sizeof(fractions) / sizeof(fractions[0]))
+
+static const enum usm_dirty_backend backends[] = {
+        USM_DIRTY_SCAN,
+        USM_DIRTY_SOFTDIRTY,
+        USM_DIRTY_UFFD,
+        USM_DIRTY_MPROTECT,
+};
+#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+static const enum usm_wprotect_mech mechs[] = {
+        USM_WPROTECT_UFFD_SIGBUS,
+        USM_WPROTECT_MPROTECT,
+        USM_WPROTECT_UFFD_THREAD,
+};
+#define NMECHS (sizeof(mechs) / sizeof(mechs[0]))
+
+/* ---- rows ---- */
+
+static struct bench_row *add_row(struct bench_rows *rows, const char *primitive,
+                                 const char *mechanism, const char *way, uint64_t pages)
+{
+	struct bench_row *r;
+
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 32;
+		struct bench_row *v = realloc(rows->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		rows->v = v;
+		rows->cap = cap;
+	}
+	r = &rows->v[rows->n++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->primitive, sizeof(r->primitive), "%s", primitive);
+	snprintf(r->mechanism, sizeof(r->mechanism), "%s", mechanism);
+	r->way = way;
+	r->pages = pages;
+	r->written_pct = -1;
+	return r;
+}
+
+static void note(struct bench_row *r, enum bench_status status, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void note(struct bench_row *r, enum bench_status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	va_start(ap, fmt);
+	vsnprintf(r->note, sizeof(r->note), fmt, ap);
+	va_end(ap);
+}
+
+void bench_rows_free(struct bench_rows *rows)
+{
+	free(rows->v);
+	memset(rows, 0, sizeof(*rows));
+}
+
+static void progress(const struct bench_config *c, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void progress(const struct bench_config *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->progress)
+		return;
+	fprintf(c->progress, "usm bench: ");
+	va_start(ap, fmt);
+	vfprintf(c->progress, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->progress);
+	fflush(c->progress);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+uint64_t bench_max_map_count(void)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	unsigned long long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Private anonymous pages in base pages only (a huge page would change
+ * what a fault and a protect cost), populated by a write when asked. */
+static char *map_pages(size_t pages, bool populate)
+{
+	char *p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+	               0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, pages * PAGE, MADV_NOHUGEPAGE);
+	if (populate)
+		for (size_t i = 0; i < pages; i++)
+			p[i * PAGE] = 1;
+	return p;
+}
+
+static inline void touch(char *base, size_t page, char v)
+{
+	*(volatile char *)(base + page * PAGE) = v;
+}
+
+/* ---- syscall ---- */
+
+static int bench_syscall(const struct bench_config *c, struct bench_rows *rows, uint64_t *ns)
+{
+	size_t iters = c->quick ? 20000 : 500000;
+	uint64_t t[c->runs];
+	struct bench_row *r;
+
+	for (unsigned run = 0; run < c->runs; run++) {
+		uint64_t t0 = usm_now_ns();
+
+		for (size_t i = 0; i < iters; i++)
+			syscall(SYS_getppid);
+		t[run] = (usm_now_ns() - t0) / iters;
+	}
+	r = add_row(rows, "syscall", "getppid", "kernel", 0);
+	if (!r)
+		return -ENOMEM;
+	*ns = r->ns = median(t, c->runs);
+	note(r, BENCH_OK, "an empty system call, the unit of the rest");
+	return 0;
+}
+
+/* ---- faults ---- */
+
+static int bench_faults(const struct bench_config *c, struct bench_rows *rows)
+{
+	size_t pages = c->quick ? 512 : 4096;
+	uint64_t t[c->runs];
+	uint64_t kernel_ns;
+	struct usm_pager_config pc;
+	struct usm_pager *pager;
+	struct bench_row *r;
+	int err;
+
+	progress(c, "faults: kernel anonymous, userfaultfd missing (usm pager)");
+	for (unsigned run = 0; run < c->runs; run++) {
+		char *p = map_pages(pages, false);
+		uint64_t t0;
+
+		if (!p)
+			return -ENOMEM;
+		t0 = usm_now_ns();
+		for (size_t i = 0; i < pages; i++)
+			touch(p, i, 1);
+		t[run] = (usm_now_ns() - t0) / pages;
+		munmap(p, pages * PAGE);
+	}
+	r = add_row(rows, "anonymous fault", "kernel", "classic", 1);
+	if (!r)
+		return -ENOMEM;
+	kernel_ns = r->ns = r->classic_ns = median(t, c->runs);
+	note(r, BENCH_OK, "first write to a page, per page of %zu", pages);
+
+	r = add_row(rows, "missing fault", "usm pager (uffd)", "usm", 1);
+	if (!r)
+		return -ENOMEM;
+	r->classic_ns = kernel_ns;
+	usm_pager_config_defaults(&pc);
+	pc.fault_size = PAGE;
+	pc.prefetch = 0;
+	pc.limit = 0;
+	err = usm_pager_start(&pc, &pager);
+	if (err) {
+		r->classic_ns = 0;
+		note(r, BENCH_UNAVAILABLE, "unavailable: usm_pager_start: %s", strerror(-err));
+		return 0;
+	}
+	for (unsigned run = 0; run < c->runs; run++) {
+		char *p = map_pages(pages, false);
+		uint64_t t0;
+
+		if (!p)
+			return -ENOMEM;
+		err = usm_pager_add(pager, p, pages * PAGE);
+		if (err) {
+			munmap(p, pages * PAGE);
+			r->classic_ns = 0;
+			note(r, BENCH_UNAVAILABLE, "unavailable: usm_pager_add: %s",
+			     strerror(-err));
+			return 0;
+		}
+		t0 = usm_now_ns();
+		for (size_t i = 0; i < pages; i++)
+			touch(p, i, 1);
+		t[run] = (usm_now_ns() - t0) / pages;
+		usm_pager_munmap(pager, p, pages * PAGE);
+	}
+	/* the pager has no stop: its thread sleeps until the process ends */
+	r->ns = median(t, c->runs);
+	note(r, BENCH_OK,
+	     "first write, filled by the pager thread (4K blocks, no prefetch), per page of %zu",
+	     pages);
+	return 0;
+}
+
+/* ---- write-protect traps ---- */
+
+static void wp_callback(void *page, void *arg)
+{
+	(void)page;
+	(void)arg;
+}
+
+/* PROT1: protect a page, write it (the trap), the handler unprotects it;
+ * PROTN: protect n pages at once, then the same per page. Per page. */
+static int classic_traps(char *a, size_t n, unsigned runs, uint64_t *prot1, uint64_t *protn)
+{
+	uint64_t t1[runs], tn[runs];
+	int err = classic_begin(a, n * PAGE, false);
+
+	if (err)
+		return err;
+	for (unsigned run = 0; run < runs && !err; run++) {
+		uint64_t t0 = usm_now_ns();
+
+		for (size_t i = 0; i < n && !err; i++) {
+			err = classic_protect(a + i * PAGE, PAGE);
+			touch(a, i, 2);
+		}
+		t1[run] = (usm_now_ns() - t0) / n;
+		t0 = usm_now_ns();
+		if (!err)
+			err = classic_protect(a, n * PAGE);
+		for (size_t i = 0; i < n && !err; i++)
+			touch(a, i, 3);
+		tn[run] = (usm_now_ns() - t0) / n;
+	}
+	if (!err && classic_unprotects() != 2 * n * runs)
+		err = -EIO;
+	classic_end();
+	if (err)
+		return err;
+	*prot1 = median(t1, runs);
+	*protn = median(tn, runs);
+	return 0;
+}
+
+static int usm_traps(char *a, size_t n, unsigned runs, enum usm_wprotect_mech mech, uint64_t *prot1,
+                     uint64_t *protn, const char **what)
+{
+	uint64_t t1[runs], tn[runs];
+	struct usm_wprotect *w;
+	int err;
+
+	*what = "usm_wprotect_open";
+	err = usm_wprotect_open(a, n * PAGE, mech, 0, wp_callback, NULL, &w);
+	if (err)
+		return err;
+	/* open protects the whole range: take those first traps */
+	for (size_t i = 0; i < n; i++)
+		touch(a, i, 1);
+	*what = "usm_wprotect_arm";
+	for (unsigned run = 0; run < runs && !err; run++) {
+		uint64_t t0 = usm_now_ns();
+
+		for (size_t i = 0; i < n && !err; i++) {
+			err = usm_wprotect_arm(w, a + i * PAGE, PAGE);
+			touch(a, i, 2);
+		}
+		t1[run] = (usm_now_ns() - t0) / n;
+		t0 = usm_now_ns();
+		if (!err)
+			err = usm_wprotect_arm(w, a, n * PAGE);
+		for (size_t i = 0; i < n && !err; i++)
+			touch(a, i, 3);
+		tn[run] = (usm_now_ns() - t0) / n;
+	}
+	if (!err && usm_wprotect_traps(w) != (2 * runs + 1) * n) {
+		*what = "callback count";
+		err = -EIO;
+	}
+	usm_wprotect_close(w);
+	if (err)
+		return err;
+	*prot1 = median(t1, runs);
+	*protn = median(tn, runs);
+	return 0;
+}
+
+static int bench_traps(const struct bench_config *c, struct bench_rows *rows)
+{
+	size_t n = c->quick ? 64 : 1024;
+	uint64_t c1 = 0, cn = 0;
+	struct bench_row *r1, *rn;
+	char protn[40];
+	char *a = map_pages(n, true);
+	int err;
+
+	if (!a)
+		return -ENOMEM;
+	snprintf(protn, sizeof(protn), "PROTN,TRAP,UNPROT");
+	progress(c, "write-protect traps: classic, then each usm_wprotect mechanism");
+	r1 = add_row(rows, "PROT1,TRAP,UNPROT", "mprotect+SIGSEGV", "classic", 1);
+	rn = r1 ? add_row(rows, protn, "mprotect+SIGSEGV", "classic", n) : NULL;
+	if (!rn)
+		goto nomem;
+	r1 = rn - 1;
+	err = classic_traps(a, n, c->runs, &c1, &cn);
+	if (err) {
+		note(r1, BENCH_FAILED, "failed: %s", strerror(-err));
+		note(rn, BENCH_FAILED, "failed: %s", strerror(-err));
+		c1 = cn = 0;
+	} else {
+		r1->ns = r1->classic_ns = c1;
+		rn->ns = rn->classic_ns = cn;
+		note(r1, BENCH_OK, "per page: mprotect, trap, handler's mprotect");
+		note(rn, BENCH_OK, "per page: one mprotect of %zu pages, then trap, mprotect", n);
+	}
+	for (size_t m = 0; m < NMECHS; m++) {
+		const char *name = usm_wprotect_mech_name(mechs[m]), *what = "";
+		uint64_t u1 = 0, un = 0;
+
+		r1 = add_row(rows, "PROT1,TRAP,UNPROT", name, "usm", 1);
+		rn = r1 ? add_row(rows, protn, name, "usm", n) : NULL;
+		if (!rn)
+			goto nomem;
+		r1 = rn - 1;
+		err = usm_wprotect_probe(mechs[m]);
+		if (err) {
+			note(r1, BENCH_UNAVAILABLE, "unavailable: %s", strerror(-err));
+			note(rn, BENCH_UNAVAILABLE, "unavailable: %s", strerror(-err));
+			continue;
+		}
+		err = usm_traps(a, n, c->runs, mechs[m], &u1, &un, &what);
+		if (err) {
+			note(r1, BENCH_FAILED, "failed: %s: %s", what, strerror(-err));
+			note(rn, BENCH_FAILED, "failed: %s: %s", what, strerror(-err));
+			continue;
+		}
+		r1->ns = u1;
+		rn->ns = un;
+		r1->classic_ns = c1;
+		rn->classic_ns = cn;
+		note(r1, BENCH_OK, "per page: usm_wprotect_arm of a page, trap, callback");
+		note(rn, BENCH_OK, "per page: usm_wprotect_arm of %zu pages, then trap, callback",
+		     n);
+	}
+	munmap(a, n * PAGE);
+	return 0;
+nomem:
+	munmap(a, n * PAGE);
+	return -ENOMEM;
+}
+
+/* ---- dirty tracking ---- */
+
+/* The classic tracker or a usm one, behind the same three calls. */
+struct tracker {
+	enum usm_dirty_backend backend; /* USM_DIRTY_AUTO: the classic one */
+	struct usm_dirty *d;
+	char *base;
+	size_t len;
+};
+
+static int tracker_start(struct tracker *t)
+{
+	struct usm_dirty_config dc = {.backend = t->backend};
+	int err;
+
+	if (t->backend != USM_DIRTY_AUTO)
+		return usm_dirty_start(&dc, (uint64_t)(uintptr_t)t->base, t->len, &t->d);
+	err = classic_begin(t->base, t->len, true);
+	if (!err)
+		err = classic_protect(t->base, t->len);
+	if (err)
+		classic_end();
+	return err;
+}
+
+/* Pages written since the last collect, or a negative errno. */
+static long tracker_collect(struct tracker *t)
+{
+	const struct usm_dirty_range *r;
+	long pages = 0;
+	int n;
+
+	if (t->backend == USM_DIRTY_AUTO)
+		return classic_collect();
+	n = usm_dirty_collect(t->d, &r);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		pages += (long)((r[i].end - r[i].start) / PAGE);
+	return pages;
+}
+
+static void tracker_stop(struct tracker *t)
+{
+	if (t->backend != USM_DIRTY_AUTO) {
+		usm_dirty_stop(t->d);
+		t->d = NULL;
+		return;
+	}
+	classic_unprotect(t->base, t->len);
+	classic_end();
+}
+
+/* One cycle: the k pages of order written, then a collect. */
+static long cycle(struct tracker *t, const uint32_t *order, size_t k, uint64_t *cycle_ns,
+                  uint64_t *collect_ns)
+{
+	uint64_t t0 = usm_now_ns(), t1;
+	long got;
+
+	for (size_t i = 0; i < k; i++)
+		touch(t->base, order[i], (char)i);
+	t1 = usm_now_ns();
+	got = tracker_collect(t);
+	*collect_ns = usm_now_ns() - t1;
+	*cycle_ns = usm_now_ns() - t0;
+	return got;
+}
+
+static const char *tracker_name(enum usm_dirty_backend b)
+{
+	return b == USM_DIRTY_AUTO ? "mprotect+SIGSEGV" : usm_dirty_backend_name(b);
+}
+
+/* A fixed shuffle of the range's pages: the first k of it are the k
+ * written pages of each share, the same for every backend. */
+static uint32_t *shuffle(size_t pages)
+{
+	uint32_t *v = malloc(pages * sizeof(*v));
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < pages; i++)
+		v[i] = (uint32_t)i;
+	for (size_t i = pages - 1; i > 0; i--) {
+		size_t j;
+		uint32_t tmp;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		j = (size_t)(x % (i + 1));
+		tmp = v[i];
+		v[i] = v[j];
+		v[j] = tmp;
+	}
+	return v;
+}
+
+static size_t written_pages(size_t pages, double pct)
+{
+	size_t k = (size_t)((double)pages * pct / 100.0 + 0.5);
+
+	return k ? k : 1;
+}
+
+static int bench_tracking(const struct bench_config *c, struct bench_rows *rows)
+{
+	size_t pages = c->size / PAGE;
+	uint64_t classic_ns[NFRACTIONS] = {0};
+	uint64_t tc[c->runs], tl[c->runs];
+	char size[32];
+	uint32_t *order = shuffle(pages);
+	struct tracker t = {.len = pages * PAGE};
+	int ret = 0;
+
+	usm_format_size(c->size, size, sizeof(size));
+	t.base = order ? map_pages(pages, true) : NULL;
+	if (!t.base) {
+		free(order);
+		return -ENOMEM;
+	}
+	for (size_t b = 0; b <= NBACKENDS; b++) {
+		t.backend = b ? backends[b - 1] : USM_DIRTY_AUTO;
+		const char *name = tracker_name(t.backend), *why = "";
+		const char *way = b ? "usm" : "classic";
+		struct bench_row *r;
+		unsigned caps;
+		int err = 0;
+
+		progress(c, "tracking cycles over %s: %s", size, name);
+		if (b) {
+			err = usm_dirty_probe(t.backend, 0, 0, &caps, &why);
+			if (err) {
+				r = add_row(rows, "tracking cycle", name, way, pages);
+				if (!r)
+					goto nomem;
+				note(r, BENCH_UNAVAILABLE, "unavailable: %s", why);
+				continue;
+			}
+		}
+		err = tracker_start(&t);
+		if (err) {
+			r = add_row(rows, "tracking cycle", name, way, pages);
+			if (!r)
+				goto nomem;
+			note(r, BENCH_FAILED, "failed: start: %s", strerror(-err));
+			continue;
+		}
+		for (size_t f = 0; f < NFRACTIONS; f++) {
+			size_t k = written_pages(pages, fractions[f]);
+			long got = 0;
+
+			r = add_row(rows, "tracking cycle", name, way, pages);
+			if (!r) {
+				tracker_stop(&t);
+				goto nomem;
+			}
+			r->written_pct = fractions[f];
+			/* a first cycle at this share warms the caches and the
+			 * page tables; the next ones are timed */
+			got = cycle(&t, order, k, &tc[0], &tl[0]);
+			for (unsigned run = 0; run < c->runs && got == (long)k; run++)
+				got = cycle(&t, order, k, &tc[run], &tl[run]);
+			if (got < 0) {
+				note(r, BENCH_FAILED, "failed: collect: %s", strerror((int)-got));
+				continue;
+			}
+			if (got != (long)k) {
+				note(r, BENCH_FAILED,
+				     "failed: collected %ld pages, %zu were written", got, k);
+				continue;
+			}
+			r->ns = median(tc, c->runs);
+			r->collect_ns = median(tl, c->runs);
+			if (!b)
+				classic_ns[f] = r->ns;
+			r->classic_ns = classic_ns[f];
+			note(r, BENCH_OK, "%zu random pages written, then one collect", k);
+		}
+		tracker_stop(&t);
+	}
+	goto out;
+nomem:
+	ret = -ENOMEM;
+out:
+	munmap(t.base, t.len);
+	free(order);
+	return ret;
+}
+
+/* Every second page written: each unprotected page is a VMA of its own,
+ * the classic way fails once they pass vm.max_map_count. */
+static int bench_vma_limit(const struct bench_config *c, struct bench_rows *rows)
+{
+	uint64_t max = bench_max_map_count();
+	size_t writes = max, pages = 2 * writes;
+	/* a cycle here is long (the uffd backend's 65 530 traps): one will do
+	 * for a test */
+	unsigned runs = c->quick ? 1 : c->runs;
+	uint64_t tc[runs];
+	uint32_t *order;
+	struct tracker t = {.len = pages * PAGE};
+	const char *primitive = "tracking, every 2nd page";
+	char size[32];
+	int ret = 0;
+
+	if (!max || max > VMA_PATTERN_MAX_WRITES) {
+		struct bench_row *r = add_row(rows, primitive, "mprotect+SIGSEGV", "classic", 0);
+
+		if (!r)
+			return -ENOMEM;
+		note(r, BENCH_UNAVAILABLE,
+		     "unavailable: vm.max_map_count is %llu: the limit is out of reach",
+		     (unsigned long long)max);
+		return 0;
+	}
+	usm_format_size(pages * PAGE, size, sizeof(size));
+	progress(c, "every second page of %s written: the VMA limit (vm.max_map_count %llu)", size,
+	         (unsigned long long)max);
+	order = malloc(writes * sizeof(*order));
+	t.base = order ? map_pages(pages, false) : NULL;
+	if (!t.base) {
+		free(order);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < writes; i++) {
+		order[i] = (uint32_t)(2 * i);
+		touch(t.base, order[i], 1);
+	}
+	for (size_t b = 0; b <= NBACKENDS; b++) {
+		t.backend = b ? backends[b - 1] : USM_DIRTY_AUTO;
+		const char *name = tracker_name(t.backend), *why = "";
+		struct bench_row *r = add_row(rows, primitive, name, b ? "usm" : "classic", pages);
+		uint64_t collect_ns;
+		unsigned caps;
+		long got = 0;
+		int err;
+
+		if (!r)
+			goto nomem;
+		r->written_pct = 50;
+		if (b && (err = usm_dirty_probe(t.backend, 0, 0, &caps, &why))) {
+			note(r, BENCH_UNAVAILABLE, "unavailable: %s", why);
+			continue;
+		}
+		if ((err = tracker_start(&t))) {
+			note(r, BENCH_FAILED, "failed: start: %s", strerror(-err));
+			continue;
+		}
+		if (!b) {
+			/* the writes stop where the handler could not unprotect */
+			size_t i;
+
+			for (i = 0; i < writes && !classic_overflowed(); i++)
+				touch(t.base, order[i], 2);
+			got = classic_overflowed() ? -ENOMEM : 0;
+			tracker_collect(&t);
+			tracker_stop(&t);
+			if (got == -ENOMEM) {
+				note(r, BENCH_FAILED,
+				     "failed: ENOMEM after %llu of %zu pages (vm.max_map_count "
+				     "%llu)",
+				     (unsigned long long)classic_unprotects(), writes,
+				     (unsigned long long)max);
+				continue;
+			}
+			got = 0;
+		}
+		for (unsigned run = 0; run < runs; run++) {
+			got = cycle(&t, order, writes, &tc[run], &collect_ns);
+			if (got != (long)writes)
+				break;
+		}
+		tracker_stop(&t);
+		if (got == -ENOMEM)
+			note(r, BENCH_FAILED,
+			     "failed: collect: ENOMEM (vm.max_map_count %llu): the whole range "
+			     "must be taken as written",
+			     (unsigned long long)max);
+		else if (got < 0)
+			note(r, BENCH_FAILED, "failed: collect: %s", strerror((int)-got));
+		else if (got != (long)writes)
+			note(r, BENCH_FAILED, "failed: collected %ld pages, %zu were written", got,
+			     writes);
+		else {
+			r->ns = median(tc, runs);
+			note(r, BENCH_OK, "%zu pages written, then one collect%s", writes,
+			     b ? "; the classic way fails here" : "");
+		}
+	}
+	goto out;
+nomem:
+	ret = -ENOMEM;
+out:
+	munmap(t.base, t.len);
+	free(order);
+	return ret;
+}
+
+int bench_primitives(const struct bench_config *c, struct bench_rows *rows)
+{
+	uint64_t syscall_ns;
+	int err;
+
+	if ((err = bench_syscall(c, rows, &syscall_ns)) || (err = bench_faults(c, rows)) ||
+	    (err = bench_traps(c, rows)) || (err = bench_tracking(c, rows)) ||
+	    (err = bench_vma_limit(c, rows)))
+		return err;
+	return 0;
+}
