@@ -201,13 +201,13 @@ static int bench_faults(const struct bench_config *c, struct bench_rows *rows)
 		t[run] = (usm_now_ns() - t0) / pages;
 		munmap(p, pages * PAGE);
 	}
-	r = add_row(rows, "anonymous fault", "kernel", "classic", 1);
+	r = add_row(rows, "first-write fault", "kernel anonymous", "classic", 1);
 	if (!r)
 		return -ENOMEM;
 	kernel_ns = r->ns = r->classic_ns = median(t, c->runs);
 	note(r, BENCH_OK, "first write to a page, per page of %zu", pages);
 
-	r = add_row(rows, "missing fault", "usm pager (uffd)", "usm", 1);
+	r = add_row(rows, "first-write fault", "uffd missing (pager)", "usm", 1);
 	if (!r)
 		return -ENOMEM;
 	r->classic_ns = kernel_ns;
