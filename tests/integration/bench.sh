@@ -39,7 +39,7 @@ want = [("syscall", "getppid", None), ("first-write fault", "kernel anonymous", 
 for p in ("PROT1,TRAP,UNPROT", "PROTN,TRAP,UNPROT"):
     for m in ("mprotect+SIGSEGV", "uffd-sigbus", "mprotect", "uffd-thread"):
         want.append((p, m, None))
-backends = ("mprotect+SIGSEGV", "scan", "softdirty", "uffd", "mprotect")
+backends = ("mprotect+SIGSEGV", "bare PAGEMAP_SCAN", "scan", "softdirty", "uffd", "mprotect")
 for m in backends:
     for pct in (0.1, 1.0, 10.0):
         want.append(("tracking cycle", m, pct))
@@ -101,7 +101,7 @@ say(not [r for r in rows if r["primitive"] == "syscall" and r["ratio"] is not No
     "the syscall, the unit, has no ratio")
 PY
 checker_results "$tmp/check"
-is "progress goes to stderr, a line per group" 8 "$(grep -c '^usm bench: ' "$tmp/err")"
+is "progress goes to stderr, a line per group" 9 "$(grep -c '^usm bench: ' "$tmp/err")"
 
 # the text: the same rows, from the same table
 run bench primitives --quick --runs 1

@@ -10,6 +10,7 @@
  *                   every second page written, where the classic way runs
  *                   into vm.max_map_count. */
 #include "bench_primitives.h"
+#include "bench_bare.h"
 #include "bench_classic.h"
 
 #include <errno.h>
@@ -400,10 +401,15 @@ nomem:
 
 /* ---- dirty tracking ---- */
 
-/* The classic tracker or a usm one, behind the same three calls. */
+/* The classic tracker, the bare scan mechanism or a usm backend, behind
+ * the same three calls. */
+enum tracker_kind { CLASSIC, BARE_SCAN, USM };
+
 struct tracker {
-	enum usm_dirty_backend backend; /* USM_DIRTY_AUTO: the classic one */
+	enum tracker_kind kind;
+	enum usm_dirty_backend backend; /* USM */
 	struct usm_dirty *d;
+	struct bare_scan *bare;
 	char *base;
 	size_t len;
 };
@@ -413,8 +419,10 @@ static int tracker_start(struct tracker *t)
 	struct usm_dirty_config dc = {.backend = t->backend};
 	int err;
 
-	if (t->backend != USM_DIRTY_AUTO)
+	if (t->kind == USM)
 		return usm_dirty_start(&dc, (uint64_t)(uintptr_t)t->base, t->len, &t->d);
+	if (t->kind == BARE_SCAN)
+		return bare_scan_start(t->base, t->len, &t->bare);
 	err = classic_begin(t->base, t->len, true);
 	if (!err)
 		err = classic_protect(t->base, t->len);
@@ -430,8 +438,10 @@ static long tracker_collect(struct tracker *t)
 	long pages = 0;
 	int n;
 
-	if (t->backend == USM_DIRTY_AUTO)
+	if (t->kind == CLASSIC)
 		return classic_collect();
+	if (t->kind == BARE_SCAN)
+		return bare_scan_collect(t->bare);
 	n = usm_dirty_collect(t->d, &r);
 	if (n < 0)
 		return n;
@@ -442,13 +452,16 @@ static long tracker_collect(struct tracker *t)
 
 static void tracker_stop(struct tracker *t)
 {
-	if (t->backend != USM_DIRTY_AUTO) {
+	if (t->kind == USM) {
 		usm_dirty_stop(t->d);
 		t->d = NULL;
-		return;
+	} else if (t->kind == BARE_SCAN) {
+		bare_scan_stop(t->bare);
+		t->bare = NULL;
+	} else {
+		classic_unprotect(t->base, t->len);
+		classic_end();
 	}
-	classic_unprotect(t->base, t->len);
-	classic_end();
 }
 
 /* One cycle: the k pages of order written, then a collect. */
@@ -467,9 +480,34 @@ static long cycle(struct tracker *t, const uint32_t *order, size_t k, uint64_t *
 	return got;
 }
 
-static const char *tracker_name(enum usm_dirty_backend b)
+/* The trackers of each pattern in order: the classic one first (the
+ * baseline), the bare mechanism, then usm's backends. */
+static const char *tracker_set(struct tracker *t, size_t i)
 {
-	return b == USM_DIRTY_AUTO ? "mprotect+SIGSEGV" : usm_dirty_backend_name(b);
+	t->kind = i == 0 ? CLASSIC : i == 1 ? BARE_SCAN : USM;
+	t->backend = i >= 2 ? backends[i - 2] : USM_DIRTY_AUTO;
+	return i == 0   ? "mprotect+SIGSEGV"
+	       : i == 1 ? "bare PAGEMAP_SCAN"
+	                : usm_dirty_backend_name(t->backend);
+}
+
+static const char *tracker_way(const struct tracker *t)
+{
+	return t->kind == CLASSIC ? "classic" : t->kind == BARE_SCAN ? "bare" : "usm";
+}
+
+#define NTRACKERS (NBACKENDS + 2)
+
+static void start_failed(struct bench_row *r, const struct tracker *t, int err)
+{
+	if (t->kind == BARE_SCAN && (err == -ENOSYS || err == -ENOTTY))
+		note(r, BENCH_UNAVAILABLE,
+		     "unavailable: needs UFFD_FEATURE_WP_ASYNC and "
+		     "PAGEMAP_SCAN (Linux 6.7+)");
+	else if (t->kind == BARE_SCAN && err == -EPERM)
+		note(r, BENCH_UNAVAILABLE, "unavailable: no userfaultfd for this user");
+	else
+		note(r, BENCH_FAILED, "failed: start: %s", strerror(-err));
 }
 
 /* A fixed shuffle of the range's pages: the first k of it are the k
@@ -521,16 +559,15 @@ static int bench_tracking(const struct bench_config *c, struct bench_rows *rows)
 		free(order);
 		return -ENOMEM;
 	}
-	for (size_t b = 0; b <= NBACKENDS; b++) {
-		t.backend = b ? backends[b - 1] : USM_DIRTY_AUTO;
-		const char *name = tracker_name(t.backend), *why = "";
-		const char *way = b ? "usm" : "classic";
+	for (size_t b = 0; b < NTRACKERS; b++) {
+		const char *name = tracker_set(&t, b), *why = "";
+		const char *way = tracker_way(&t);
 		struct bench_row *r;
 		unsigned caps;
 		int err = 0;
 
 		progress(c, "tracking cycles over %s: %s", size, name);
-		if (b) {
+		if (t.kind == USM) {
 			err = usm_dirty_probe(t.backend, 0, 0, &caps, &why);
 			if (err) {
 				r = add_row(rows, "tracking cycle", name, way, pages);
@@ -545,7 +582,7 @@ static int bench_tracking(const struct bench_config *c, struct bench_rows *rows)
 			r = add_row(rows, "tracking cycle", name, way, pages);
 			if (!r)
 				goto nomem;
-			note(r, BENCH_FAILED, "failed: start: %s", strerror(-err));
+			start_failed(r, &t, err);
 			continue;
 		}
 		for (size_t f = 0; f < NFRACTIONS; f++) {
@@ -574,7 +611,7 @@ static int bench_tracking(const struct bench_config *c, struct bench_rows *rows)
 			}
 			r->ns = median(tc, c->runs);
 			r->collect_ns = median(tl, c->runs);
-			if (!b)
+			if (t.kind == CLASSIC)
 				classic_ns[f] = r->ns;
 			r->classic_ns = classic_ns[f];
 			note(r, BENCH_OK, "%zu random pages written, then one collect", k);
@@ -629,10 +666,9 @@ static int bench_vma_limit(const struct bench_config *c, struct bench_rows *rows
 		order[i] = (uint32_t)(2 * i);
 		touch(t.base, order[i], 1);
 	}
-	for (size_t b = 0; b <= NBACKENDS; b++) {
-		t.backend = b ? backends[b - 1] : USM_DIRTY_AUTO;
-		const char *name = tracker_name(t.backend), *why = "";
-		struct bench_row *r = add_row(rows, primitive, name, b ? "usm" : "classic", pages);
+	for (size_t b = 0; b < NTRACKERS; b++) {
+		const char *name = tracker_set(&t, b), *why = "";
+		struct bench_row *r = add_row(rows, primitive, name, tracker_way(&t), pages);
 		uint64_t collect_ns;
 		unsigned caps;
 		long got = 0;
@@ -641,15 +677,15 @@ static int bench_vma_limit(const struct bench_config *c, struct bench_rows *rows
 		if (!r)
 			goto nomem;
 		r->written_pct = 50;
-		if (b && (err = usm_dirty_probe(t.backend, 0, 0, &caps, &why))) {
+		if (t.kind == USM && (err = usm_dirty_probe(t.backend, 0, 0, &caps, &why))) {
 			note(r, BENCH_UNAVAILABLE, "unavailable: %s", why);
 			continue;
 		}
 		if ((err = tracker_start(&t))) {
-			note(r, BENCH_FAILED, "failed: start: %s", strerror(-err));
+			start_failed(r, &t, err);
 			continue;
 		}
-		if (!b) {
+		if (t.kind == CLASSIC) {
 			/* the writes stop where the handler could not unprotect */
 			size_t i;
 
@@ -687,7 +723,7 @@ static int bench_vma_limit(const struct bench_config *c, struct bench_rows *rows
 		else {
 			r->ns = median(tc, runs);
 			note(r, BENCH_OK, "%zu pages written, then one collect%s", writes,
-			     b ? "; the classic way fails here" : "");
+			     t.kind == CLASSIC ? "" : "; the classic way fails here");
 		}
 	}
 	goto out;
