@@ -182,69 +182,64 @@ static int bench_syscall(const struct bench_config *c, struct bench_rows *rows, 
 static int bench_faults(const struct bench_config *c, struct bench_rows *rows)
 {
 	size_t pages = c->quick ? 512 : 4096;
-	uint64_t t[c->runs];
-	uint64_t kernel_ns;
+	uint64_t tk[c->runs], tp[c->runs];
 	struct usm_pager_config pc;
-	struct usm_pager *pager;
-	struct bench_row *r;
+	struct usm_pager *pager = NULL;
+	struct bench_row *rk, *rp;
+	const char *what = "usm_pager_start";
 	int err;
 
 	progress(c, "faults: kernel anonymous, userfaultfd missing (usm pager)");
-	for (unsigned run = 0; run < c->runs; run++) {
-		char *p = map_pages(pages, false);
-		uint64_t t0;
-
-		if (!p)
-			return -ENOMEM;
-		t0 = usm_now_ns();
-		for (size_t i = 0; i < pages; i++)
-			touch(p, i, 1);
-		t[run] = (usm_now_ns() - t0) / pages;
-		munmap(p, pages * PAGE);
-	}
-	r = add_row(rows, "first-write fault", "kernel anonymous", "classic", 1);
-	if (!r)
-		return -ENOMEM;
-	kernel_ns = r->ns = r->classic_ns = median(t, c->runs);
-	note(r, BENCH_OK, "first write to a page, per page of %zu", pages);
-
-	r = add_row(rows, "first-write fault", "uffd missing (pager)", "usm", 1);
-	if (!r)
-		return -ENOMEM;
-	r->classic_ns = kernel_ns;
 	usm_pager_config_defaults(&pc);
 	pc.fault_size = PAGE;
 	pc.prefetch = 0;
 	pc.limit = 0;
 	err = usm_pager_start(&pc, &pager);
-	if (err) {
-		r->classic_ns = 0;
-		note(r, BENCH_UNAVAILABLE, "unavailable: usm_pager_start: %s", strerror(-err));
-		return 0;
-	}
+	/* the pager has no stop: its thread sleeps until the process ends */
+	/* each run times both, one after the other, so that a burst of load on
+	 * this shared machine falls on both */
 	for (unsigned run = 0; run < c->runs; run++) {
 		char *p = map_pages(pages, false);
 		uint64_t t0;
 
 		if (!p)
 			return -ENOMEM;
+		t0 = usm_now_ns();
+		for (size_t i = 0; i < pages; i++)
+			touch(p, i, 1);
+		tk[run] = (usm_now_ns() - t0) / pages;
+		munmap(p, pages * PAGE);
+		if (err)
+			continue;
+		p = map_pages(pages, false);
+		if (!p)
+			return -ENOMEM;
 		err = usm_pager_add(pager, p, pages * PAGE);
 		if (err) {
+			what = "usm_pager_add";
 			munmap(p, pages * PAGE);
-			r->classic_ns = 0;
-			note(r, BENCH_UNAVAILABLE, "unavailable: usm_pager_add: %s",
-			     strerror(-err));
-			return 0;
+			continue;
 		}
 		t0 = usm_now_ns();
 		for (size_t i = 0; i < pages; i++)
 			touch(p, i, 1);
-		t[run] = (usm_now_ns() - t0) / pages;
+		tp[run] = (usm_now_ns() - t0) / pages;
 		usm_pager_munmap(pager, p, pages * PAGE);
 	}
-	/* the pager has no stop: its thread sleeps until the process ends */
-	r->ns = median(t, c->runs);
-	note(r, BENCH_OK,
+	rk = add_row(rows, "first-write fault", "kernel anonymous", "classic", 1);
+	rp = rk ? add_row(rows, "first-write fault", "uffd missing (pager)", "usm", 1) : NULL;
+	if (!rp)
+		return -ENOMEM;
+	rk = rp - 1;
+	rk->ns = rk->classic_ns = median(tk, c->runs);
+	note(rk, BENCH_OK, "first write to a page, per page of %zu", pages);
+	if (err) {
+		note(rp, BENCH_UNAVAILABLE, "unavailable: %s: %s", what, strerror(-err));
+		return 0;
+	}
+	rp->ns = median(tp, c->runs);
+	rp->classic_ns = rk->ns;
+	note(rp, BENCH_OK,
 	     "first write, filled by the pager thread (4K blocks, no prefetch), per page of %zu",
 	     pages);
 	return 0;
@@ -258,45 +253,40 @@ static void wp_callback(void *page, void *arg)
 	(void)arg;
 }
 
-/* PROT1: protect a page, write it (the trap), the handler unprotects it;
- * PROTN: protect n pages at once, then the same per page. Per page. */
-static int classic_traps(char *a, size_t n, unsigned runs, uint64_t *prot1, uint64_t *protn)
+/* One run of PROT1 (protect a page, write it: the trap, whose handler
+ * unprotects it) and PROTN (protect n pages at once, then the same per
+ * page) the classic way; per page. */
+static int classic_traps(char *a, size_t n, uint64_t *prot1, uint64_t *protn)
 {
-	uint64_t t1[runs], tn[runs];
 	int err = classic_begin(a, n * PAGE, false);
+	uint64_t t0;
 
 	if (err)
 		return err;
-	for (unsigned run = 0; run < runs && !err; run++) {
-		uint64_t t0 = usm_now_ns();
-
-		for (size_t i = 0; i < n && !err; i++) {
-			err = classic_protect(a + i * PAGE, PAGE);
-			touch(a, i, 2);
-		}
-		t1[run] = (usm_now_ns() - t0) / n;
-		t0 = usm_now_ns();
-		if (!err)
-			err = classic_protect(a, n * PAGE);
-		for (size_t i = 0; i < n && !err; i++)
-			touch(a, i, 3);
-		tn[run] = (usm_now_ns() - t0) / n;
+	t0 = usm_now_ns();
+	for (size_t i = 0; i < n && !err; i++) {
+		err = classic_protect(a + i * PAGE, PAGE);
+		touch(a, i, 2);
 	}
-	if (!err && classic_unprotects() != 2 * n * runs)
+	*prot1 = (usm_now_ns() - t0) / n;
+	t0 = usm_now_ns();
+	if (!err)
+		err = classic_protect(a, n * PAGE);
+	for (size_t i = 0; i < n && !err; i++)
+		touch(a, i, 3);
+	*protn = (usm_now_ns() - t0) / n;
+	if (!err && classic_unprotects() != 2 * n)
 		err = -EIO;
 	classic_end();
-	if (err)
-		return err;
-	*prot1 = median(t1, runs);
-	*protn = median(tn, runs);
-	return 0;
+	return err;
 }
 
-static int usm_traps(char *a, size_t n, unsigned runs, enum usm_wprotect_mech mech, uint64_t *prot1,
+/* The same through usm_wprotect with mech. */
+static int usm_traps(char *a, size_t n, enum usm_wprotect_mech mech, uint64_t *prot1,
                      uint64_t *protn, const char **what)
 {
-	uint64_t t1[runs], tn[runs];
 	struct usm_wprotect *w;
+	uint64_t t0;
 	int err;
 
 	*what = "usm_wprotect_open";
@@ -307,96 +297,91 @@ static int usm_traps(char *a, size_t n, unsigned runs, enum usm_wprotect_mech me
 	for (size_t i = 0; i < n; i++)
 		touch(a, i, 1);
 	*what = "usm_wprotect_arm";
-	for (unsigned run = 0; run < runs && !err; run++) {
-		uint64_t t0 = usm_now_ns();
-
-		for (size_t i = 0; i < n && !err; i++) {
-			err = usm_wprotect_arm(w, a + i * PAGE, PAGE);
-			touch(a, i, 2);
-		}
-		t1[run] = (usm_now_ns() - t0) / n;
-		t0 = usm_now_ns();
-		if (!err)
-			err = usm_wprotect_arm(w, a, n * PAGE);
-		for (size_t i = 0; i < n && !err; i++)
-			touch(a, i, 3);
-		tn[run] = (usm_now_ns() - t0) / n;
+	t0 = usm_now_ns();
+	for (size_t i = 0; i < n && !err; i++) {
+		err = usm_wprotect_arm(w, a + i * PAGE, PAGE);
+		touch(a, i, 2);
 	}
-	if (!err && usm_wprotect_traps(w) != (2 * runs + 1) * n) {
+	*prot1 = (usm_now_ns() - t0) / n;
+	t0 = usm_now_ns();
+	if (!err)
+		err = usm_wprotect_arm(w, a, n * PAGE);
+	for (size_t i = 0; i < n && !err; i++)
+		touch(a, i, 3);
+	*protn = (usm_now_ns() - t0) / n;
+	if (!err && usm_wprotect_traps(w) != 3 * n) {
 		*what = "callback count";
 		err = -EIO;
 	}
 	usm_wprotect_close(w);
-	if (err)
-		return err;
-	*prot1 = median(t1, runs);
-	*protn = median(tn, runs);
-	return 0;
+	return err;
 }
 
 static int bench_traps(const struct bench_config *c, struct bench_rows *rows)
 {
 	size_t n = c->quick ? 64 : 1024;
-	uint64_t c1 = 0, cn = 0;
-	struct bench_row *r1, *rn;
-	char protn[40];
+	/* [0] the classic way, [1 + m] mechs[m] */
+	uint64_t t1[NMECHS + 1][c->runs], tn[NMECHS + 1][c->runs];
+	const char *what[NMECHS + 1] = {""};
+	int err[NMECHS + 1] = {0};
 	char *a = map_pages(n, true);
-	int err;
+	size_t first;
 
 	if (!a)
 		return -ENOMEM;
-	snprintf(protn, sizeof(protn), "PROTN,TRAP,UNPROT");
 	progress(c, "write-protect traps: classic, then each usm_wprotect mechanism");
-	r1 = add_row(rows, "PROT1,TRAP,UNPROT", "mprotect+SIGSEGV", "classic", 1);
-	rn = r1 ? add_row(rows, protn, "mprotect+SIGSEGV", "classic", n) : NULL;
-	if (!rn)
-		goto nomem;
-	r1 = rn - 1;
-	err = classic_traps(a, n, c->runs, &c1, &cn);
-	if (err) {
-		note(r1, BENCH_FAILED, "failed: %s", strerror(-err));
-		note(rn, BENCH_FAILED, "failed: %s", strerror(-err));
-		c1 = cn = 0;
-	} else {
-		r1->ns = r1->classic_ns = c1;
-		rn->ns = rn->classic_ns = cn;
-		note(r1, BENCH_OK, "per page: mprotect, trap, handler's mprotect");
-		note(rn, BENCH_OK, "per page: one mprotect of %zu pages, then trap, mprotect", n);
+	for (size_t m = 0; m < NMECHS; m++)
+		if ((err[1 + m] = usm_wprotect_probe(mechs[m])))
+			what[1 + m] = "unavailable";
+	/* each run takes every way in turn: a burst of load falls on all */
+	for (unsigned run = 0; run < c->runs; run++) {
+		if (!err[0])
+			err[0] = classic_traps(a, n, &t1[0][run], &tn[0][run]);
+		for (size_t m = 0; m < NMECHS; m++)
+			if (!err[1 + m])
+				err[1 + m] = usm_traps(a, n, mechs[m], &t1[1 + m][run],
+				                       &tn[1 + m][run], &what[1 + m]);
 	}
-	for (size_t m = 0; m < NMECHS; m++) {
-		const char *name = usm_wprotect_mech_name(mechs[m]), *what = "";
-		uint64_t u1 = 0, un = 0;
+	munmap(a, n * PAGE);
+	first = rows->n; /* the classic rows, then the mechanisms' */
+	for (size_t m = 0; m <= NMECHS; m++) {
+		const char *name = m ? usm_wprotect_mech_name(mechs[m - 1]) : "mprotect+SIGSEGV";
+		const char *way = m ? "usm" : "classic";
+		struct bench_row *r1 = add_row(rows, "PROT1,TRAP,UNPROT", name, way, 1);
+		struct bench_row *rn = r1 ? add_row(rows, "PROTN,TRAP,UNPROT", name, way, n) : NULL;
 
-		r1 = add_row(rows, "PROT1,TRAP,UNPROT", name, "usm", 1);
-		rn = r1 ? add_row(rows, protn, name, "usm", n) : NULL;
 		if (!rn)
-			goto nomem;
+			return -ENOMEM;
 		r1 = rn - 1;
-		err = usm_wprotect_probe(mechs[m]);
-		if (err) {
-			note(r1, BENCH_UNAVAILABLE, "unavailable: %s", strerror(-err));
-			note(rn, BENCH_UNAVAILABLE, "unavailable: %s", strerror(-err));
+		if (err[m] && !strcmp(what[m], "unavailable")) {
+			note(r1, BENCH_UNAVAILABLE, "unavailable: %s", strerror(-err[m]));
+			note(rn, BENCH_UNAVAILABLE, "unavailable: %s", strerror(-err[m]));
 			continue;
 		}
-		err = usm_traps(a, n, c->runs, mechs[m], &u1, &un, &what);
-		if (err) {
-			note(r1, BENCH_FAILED, "failed: %s: %s", what, strerror(-err));
-			note(rn, BENCH_FAILED, "failed: %s: %s", what, strerror(-err));
+		if (err[m]) {
+			note(r1, BENCH_FAILED, "failed: %s%s%s", what[m], *what[m] ? ": " : "",
+			     strerror(-err[m]));
+			note(rn, BENCH_FAILED, "failed: %s%s%s", what[m], *what[m] ? ": " : "",
+			     strerror(-err[m]));
 			continue;
 		}
-		r1->ns = u1;
-		rn->ns = un;
-		r1->classic_ns = c1;
-		rn->classic_ns = cn;
-		note(r1, BENCH_OK, "per page: usm_wprotect_arm of a page, trap, callback");
-		note(rn, BENCH_OK, "per page: usm_wprotect_arm of %zu pages, then trap, callback",
-		     n);
+		r1->ns = median(t1[m], c->runs);
+		rn->ns = median(tn[m], c->runs);
+		if (!err[0]) {
+			r1->classic_ns = rows->v[first].ns;
+			rn->classic_ns = rows->v[first + 1].ns;
+		}
+		if (m) {
+			note(r1, BENCH_OK, "per page: usm_wprotect_arm of a page, trap, callback");
+			note(rn, BENCH_OK,
+			     "per page: usm_wprotect_arm of %zu pages, then trap, callback", n);
+		} else {
+			note(r1, BENCH_OK, "per page: mprotect, trap, handler's mprotect");
+			note(rn, BENCH_OK,
+			     "per page: one mprotect of %zu pages, then trap, mprotect", n);
+		}
 	}
-	munmap(a, n * PAGE);
 	return 0;
-nomem:
-	munmap(a, n * PAGE);
-	return -ENOMEM;
 }
 
 /* ---- dirty tracking ---- */
@@ -546,84 +531,112 @@ static size_t written_pages(size_t pages, double pct)
 static int bench_tracking(const struct bench_config *c, struct bench_rows *rows)
 {
 	size_t pages = c->size / PAGE;
-	uint64_t classic_ns[NFRACTIONS] = {0};
-	uint64_t tc[c->runs], tl[c->runs];
-	char size[32];
+	struct {
+		const char *unavailable; /* the probe's reason */
+		int start_err;
+		bool failed[NFRACTIONS];
+		long got[NFRACTIONS]; /* when failed: the collect's error or count */
+	} res[NTRACKERS] = {0};
+	/* [tracker][share][run] */
+	uint64_t *tc = calloc(NTRACKERS * NFRACTIONS * c->runs, sizeof(*tc));
+	uint64_t *tl = calloc(NTRACKERS * NFRACTIONS * c->runs, sizeof(*tl));
 	uint32_t *order = shuffle(pages);
 	struct tracker t = {.len = pages * PAGE};
+	uint64_t classic_ns[NFRACTIONS] = {0};
+	char size[32];
 	int ret = 0;
 
 	usm_format_size(c->size, size, sizeof(size));
-	t.base = order ? map_pages(pages, true) : NULL;
+	t.base = tc && tl && order ? map_pages(pages, true) : NULL;
 	if (!t.base) {
+		free(tc);
+		free(tl);
 		free(order);
 		return -ENOMEM;
 	}
 	for (size_t b = 0; b < NTRACKERS; b++) {
-		const char *name = tracker_set(&t, b), *why = "";
-		const char *way = tracker_way(&t);
-		struct bench_row *r;
+		const char *why = NULL;
 		unsigned caps;
-		int err = 0;
 
-		progress(c, "tracking cycles over %s: %s", size, name);
-		if (t.kind == USM) {
-			err = usm_dirty_probe(t.backend, 0, 0, &caps, &why);
-			if (err) {
-				r = add_row(rows, "tracking cycle", name, way, pages);
-				if (!r)
-					goto nomem;
-				note(r, BENCH_UNAVAILABLE, "unavailable: %s", why);
+		tracker_set(&t, b);
+		if (t.kind == USM && usm_dirty_probe(t.backend, 0, 0, &caps, &why))
+			res[b].unavailable = why ? why : "the backend's probe failed";
+	}
+	/* Each run takes every tracker in turn (a start, at each share a
+	 * cycle to warm up and a timed one, a stop): a burst of load on this
+	 * shared machine falls on all of them, not on one row. */
+	for (unsigned run = 0; run < c->runs; run++) {
+		progress(c, "tracking cycles over %s, each backend in turn: run %u of %u", size,
+		         run + 1, c->runs);
+		for (size_t b = 0; b < NTRACKERS; b++) {
+			tracker_set(&t, b);
+			if (res[b].unavailable || res[b].start_err)
 				continue;
+			if ((res[b].start_err = tracker_start(&t)))
+				continue;
+			for (size_t f = 0; f < NFRACTIONS; f++) {
+				size_t k = written_pages(pages, fractions[f]);
+				size_t at = (b * NFRACTIONS + f) * c->runs + run;
+				long got;
+
+				if (res[b].failed[f])
+					continue;
+				got = cycle(&t, order, k, &tc[at], &tl[at]);
+				if (got == (long)k)
+					got = cycle(&t, order, k, &tc[at], &tl[at]);
+				if (got != (long)k) {
+					res[b].failed[f] = true;
+					res[b].got[f] = got;
+				}
 			}
+			tracker_stop(&t);
 		}
-		err = tracker_start(&t);
-		if (err) {
-			r = add_row(rows, "tracking cycle", name, way, pages);
-			if (!r)
-				goto nomem;
-			start_failed(r, &t, err);
+	}
+	munmap(t.base, t.len);
+	free(order);
+
+	for (size_t b = 0; b < NTRACKERS && !ret; b++) {
+		const char *name = tracker_set(&t, b), *way = tracker_way(&t);
+		struct bench_row *r;
+
+		if (res[b].unavailable || res[b].start_err) {
+			if (!(r = add_row(rows, "tracking cycle", name, way, pages)))
+				ret = -ENOMEM;
+			else if (res[b].unavailable)
+				note(r, BENCH_UNAVAILABLE, "unavailable: %s", res[b].unavailable);
+			else
+				start_failed(r, &t, res[b].start_err);
 			continue;
 		}
-		for (size_t f = 0; f < NFRACTIONS; f++) {
+		for (size_t f = 0; f < NFRACTIONS && !ret; f++) {
 			size_t k = written_pages(pages, fractions[f]);
-			long got = 0;
+			size_t at = (b * NFRACTIONS + f) * c->runs;
+			long got = res[b].got[f];
 
-			r = add_row(rows, "tracking cycle", name, way, pages);
-			if (!r) {
-				tracker_stop(&t);
-				goto nomem;
+			if (!(r = add_row(rows, "tracking cycle", name, way, pages))) {
+				ret = -ENOMEM;
+				break;
 			}
 			r->written_pct = fractions[f];
-			/* a first cycle at this share warms the caches and the
-			 * page tables; the next ones are timed */
-			got = cycle(&t, order, k, &tc[0], &tl[0]);
-			for (unsigned run = 0; run < c->runs && got == (long)k; run++)
-				got = cycle(&t, order, k, &tc[run], &tl[run]);
-			if (got < 0) {
+			if (res[b].failed[f] && got < 0) {
 				note(r, BENCH_FAILED, "failed: collect: %s", strerror((int)-got));
 				continue;
 			}
-			if (got != (long)k) {
+			if (res[b].failed[f]) {
 				note(r, BENCH_FAILED,
 				     "failed: collected %ld pages, %zu were written", got, k);
 				continue;
 			}
-			r->ns = median(tc, c->runs);
-			r->collect_ns = median(tl, c->runs);
+			r->ns = median(&tc[at], c->runs);
+			r->collect_ns = median(&tl[at], c->runs);
 			if (t.kind == CLASSIC)
 				classic_ns[f] = r->ns;
 			r->classic_ns = classic_ns[f];
 			note(r, BENCH_OK, "%zu random pages written, then one collect", k);
 		}
-		tracker_stop(&t);
 	}
-	goto out;
-nomem:
-	ret = -ENOMEM;
-out:
-	munmap(t.base, t.len);
-	free(order);
+	free(tc);
+	free(tl);
 	return ret;
 }
 
