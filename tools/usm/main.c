@@ -8,6 +8,7 @@
 #include <usm/usm.h>
 
 static const struct usm_cmd commands[] = {
+	{ "bench", "what memory primitives cost here, usm's way against the classic", cmd_bench },
 	{ "cc", "compile C so that usm trace sees every load and store (clang)", cmd_cc },
 	{ "c++", "the same for C++ (clang++)", cmd_cc },
 	{ "dirty", "how many pages a running process writes per interval, and where", cmd_dirty },
