@@ -56,9 +56,9 @@ static size_t page_size;
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: checkpoint run|verify --file PATH [--size SIZE] [--rounds N]\n"
-	             "                  [--write-pct P] [--seed N] [--backend NAME]\n"
-	             "       checkpoint restore --file PATH\n"
-	             "backends: auto (default), scan, softdirty, uffd, mprotect\n");
+		     "                  [--write-pct P] [--seed N] [--backend NAME]\n"
+		     "       checkpoint restore --file PATH\n"
+		     "backends: auto (default), scan, softdirty, uffd, mprotect\n");
 }
 
 /* FNV-1a over 64-bit words: every length hashed here is a multiple of 8. */
@@ -94,7 +94,7 @@ static char *map_region(uint64_t size)
 
 	if (p == MAP_FAILED) {
 		fprintf(stderr, "%s: mmap %llu bytes: %s\n", prog, (unsigned long long)size,
-		        strerror(errno));
+			strerror(errno));
 		return NULL;
 	}
 	return p;
@@ -163,7 +163,7 @@ static void report(uint32_t seq, uint64_t pages, uint64_t region_pages, uint64_t
 
 /* Checkpoint seq from a collect's ranges (offsets relative to region). */
 static int write_increment(struct writer *w, uint32_t seq, const char *region, uint64_t size,
-                           const struct usm_dirty_range *r, int n)
+			   const struct usm_dirty_range *r, int n)
 {
 	uint64_t base = (uint64_t)(uintptr_t)region, pages = 0;
 
@@ -223,7 +223,7 @@ static int run(const struct run_options *o, char **region_out)
 		err = usm_dirty_probe(o->backend, 0, 0, NULL, &why);
 		if (err) {
 			fprintf(stderr, "%s: backend %s: not available: %s\n", prog,
-			        usm_dirty_backend_name(o->backend), why ? why : strerror(-err));
+				usm_dirty_backend_name(o->backend), why ? why : strerror(-err));
 			return -1;
 		}
 	}
@@ -260,7 +260,7 @@ static int run(const struct run_options *o, char **region_out)
 	report(0, o->size / page_size, o->size / page_size, w.bytes + sizeof(fh));
 	for (unsigned round = 1; round <= o->rounds; round++) {
 		const struct usm_dirty_range all = {(uint64_t)(uintptr_t)region,
-		                                    (uint64_t)(uintptr_t)region + o->size};
+						    (uint64_t)(uintptr_t)region + o->size};
 		int n;
 
 		random_writes(region, o->size, o->pct);
@@ -321,7 +321,7 @@ static int get(struct reader *rd, void *buf, size_t len, bool at_boundary)
 	if (got == 0 && at_boundary)
 		return 1;
 	fprintf(stderr, "%s: %s: truncated in checkpoint %u (at byte %ld)\n", prog, rd->path,
-	        rd->seq, ftell(rd->f));
+		rd->seq, ftell(rd->f));
 	return -1;
 }
 
@@ -352,9 +352,9 @@ static int restore(const char *path, char **region_out, uint64_t *size_out, uint
 	if (fh.version != FILE_VERSION || fh.page_size != page_size || fh.region_size == 0 ||
 	    fh.region_size % page_size) {
 		fprintf(stderr,
-		        "%s: %s: unsupported header (version %u, page size %u, region %llu "
-		        "bytes)\n",
-		        prog, path, fh.version, fh.page_size, (unsigned long long)fh.region_size);
+			"%s: %s: unsupported header (version %u, page size %u, region %llu "
+			"bytes)\n",
+			prog, path, fh.version, fh.page_size, (unsigned long long)fh.region_size);
 		goto out;
 	}
 	region = map_region(fh.region_size);
@@ -378,7 +378,7 @@ static int restore(const char *path, char **region_out, uint64_t *size_out, uint
 		if (h.pages > fh.region_size / page_size ||
 		    (rd.seq == 0 && h.pages != fh.region_size / page_size)) {
 			corrupt(&rd, rd.seq ? "more pages than the region has"
-			                    : "the base does not hold every page");
+					    : "the base does not hold every page");
 			goto out;
 		}
 		for (uint64_t i = 0; i < h.pages; i++) {
@@ -435,14 +435,14 @@ static int bad_value(const char *opt, const char *value)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	        {"file", required_argument, NULL, 'f'},
-	        {"size", required_argument, NULL, 's'},
-	        {"rounds", required_argument, NULL, 'r'},
-	        {"write-pct", required_argument, NULL, 'w'},
-	        {"seed", required_argument, NULL, 'S'},
-	        {"backend", required_argument, NULL, 'b'},
-	        {"help", no_argument, NULL, 'h'},
-	        {0},
+		{"file", required_argument, NULL, 'f'},
+		{"size", required_argument, NULL, 's'},
+		{"rounds", required_argument, NULL, 'r'},
+		{"write-pct", required_argument, NULL, 'w'},
+		{"seed", required_argument, NULL, 'S'},
+		{"backend", required_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	struct run_options o = {.size = 64 << 20, .rounds = 5, .pct = 1, .seed = 1};
 	const char *mode;
@@ -519,7 +519,7 @@ int main(int argc, char **argv)
 		for (uint64_t off = 0; off < size; off += page_size)
 			if (memcmp(live + off, restored + off, page_size)) {
 				fprintf(stderr, "%s: verify: the page at offset %llu differs\n",
-				        prog, (unsigned long long)off);
+					prog, (unsigned long long)off);
 				return 1;
 			}
 		printf("verify: %u checkpoints restore the live region byte for byte\n", count);
