@@ -122,10 +122,12 @@ static bool probe_soft_dirty(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* MADV_COLLAPSE of one page at the start of a 2 MiB-aligned stretch of an
- * anonymous mapping that can hold a huge page: nothing to collapse there,
- * so 0 from a kernel that knows the advice, EINVAL from one that does not
- * (or that has no THP). */
+/* MADV_COLLAPSE of one touched page at the start of a 2 MiB-aligned
+ * stretch of an anonymous mapping that can hold a huge page: no whole huge
+ * page in the range, so nothing to collapse and 0 from a kernel that knows
+ * the advice, EINVAL from one that does not (or that has no THP). The
+ * touch gives the mapping its anon_vma: without one the kernel refuses
+ * the advice (EINVAL) on a mapping it would otherwise take. */
 static bool probe_madv_collapse(void)
 {
 	uint64_t huge = usm_os_thp_pmd_size();
@@ -138,6 +140,7 @@ static bool probe_madv_collapse(void)
 	if (p == MAP_FAILED)
 		return false;
 	aligned = (char *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+	*(volatile char *)aligned = 1;
 	ok = madvise(aligned, USM_PAGE_SIZE, MADV_COLLAPSE) == 0;
 	munmap(p, 2 * huge);
 	return ok;
