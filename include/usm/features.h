@@ -25,10 +25,25 @@ struct usm_features {
 
 	/* tracing */
 	int perf_event_paranoid;    /* kernel.perf_event_paranoid, -99 if unknown */
+
+	/* supervisor mechanisms (docs/supervisor.md); last, so that the
+	 * fields above keep their offsets */
+	bool soft_dirty;            /* clear_refs 4 clears pagemap bit 55, a write sets it */
+	bool uffd_sigbus;           /* UFFD_FEATURE_SIGBUS (faults as SIGBUS, no handler thread) */
+	bool uffd_wp_unpopulated;   /* UFFD_FEATURE_WP_UNPOPULATED (6.4+) */
+	bool uffd_wp_shmem;         /* UFFD_FEATURE_WP_HUGETLBFS_SHMEM (6.0+) */
+	bool madv_collapse;         /* MADV_COLLAPSE known (6.1+, with THP) */
+	char thp_enabled[16];       /* transparent_hugepage/enabled: "always", "madvise",
+	                               "never"; "" without THP */
+	int hw_breakpoints;         /* data breakpoints perf_event_open gives one thread at
+	                               once (0: none, the VM or paranoid forbids them) */
+	int dirty_auto;             /* enum usm_dirty_backend USM_DIRTY_AUTO picks for this
+	                               process (USM_DIRTY_AUTO: none works) */
 };
 
 /* Fills *f; never fails as a whole: a probe that fails leaves its field
- * false. Returns 0. */
+ * false. Returns 0. The soft-dirty probe clears soft-dirty bits in a
+ * short-lived child, never in the calling process. */
 int usm_features_probe(struct usm_features *f);
 
 #endif

@@ -60,6 +60,18 @@ int usm_dirty_probe(enum usm_dirty_backend b, pid_t pid, unsigned without, unsig
 	return err;
 }
 
+enum usm_dirty_backend usm_dirty_auto_backend(unsigned without)
+{
+	for (size_t i = 0; i < sizeof(auto_self) / sizeof(auto_self[0]); i++) {
+		unsigned caps;
+		const char *why;
+
+		if (backends[auto_self[i]]->probe(0, without, &caps, &why) == 0)
+			return auto_self[i];
+	}
+	return USM_DIRTY_AUTO;
+}
+
 static int try_start(struct usm_dirty *d, const struct usm_dirty_ops *ops)
 {
 	int err = ops->probe(d->pid, d->without, &d->caps, &(const char *){ NULL });

@@ -10,6 +10,11 @@
 
 struct usm_dirty;
 
+/* The backend USM_DIRTY_AUTO takes for a fresh range of this process: the
+ * first of its order whose probe succeeds (USM_DIRTY_AUTO: none). For
+ * usm_features_probe. */
+enum usm_dirty_backend usm_dirty_auto_backend(unsigned without);
+
 struct usm_dirty_ops {
 	enum usm_dirty_backend id;
 	const char *name;

@@ -71,5 +71,23 @@ for line in table.splitlines():
     want = ("yes" if v else "no") if isinstance(v, bool) else (hex(v) if key == "uffd_features" else str(v))
     assert value == want, (key, value, want)
 PY
+ok_if "features --json: the supervisor rows, typed, the uffd ones from the feature bits" \
+	python3 - "$tmp/out" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+for k in ("soft_dirty", "uffd_sigbus", "uffd_wp_unpopulated", "uffd_wp_shmem", "madv_collapse"):
+    assert isinstance(j[k], bool), k
+# the kernel's ABI bits: SIGBUS 1<<7, WP_HUGETLBFS_SHMEM 1<<12, WP_UNPOPULATED 1<<13
+bits = j["uffd_features"]
+assert j["uffd_sigbus"] == bool(bits & 1 << 7)
+assert j["uffd_wp_shmem"] == bool(bits & 1 << 12)
+assert j["uffd_wp_unpopulated"] == bool(bits & 1 << 13)
+assert j["thp_enabled"] in ("always", "madvise", "never", "none"), j["thp_enabled"]
+assert isinstance(j["hw_breakpoints"], int) and 0 <= j["hw_breakpoints"] <= 8
+assert j["dirty_auto"] in ("scan", "softdirty", "uffd", "mprotect", "none"), j["dirty_auto"]
+# scan needs PAGEMAP_SCAN and WP_ASYNC: auto takes it exactly where both are
+assert (j["dirty_auto"] == "scan") == (j["pagemap_scan"] and j["uffd_wp_async"]
+                                       and j["uffd_wp_unpopulated"]), j
+PY
 
 done_testing

@@ -15,7 +15,9 @@ static void usage(FILE *out)
 		"\n"
 		"Probes the running kernel for what usm uses: userfaultfd (and whether\n"
 		"this user gets faults taken inside the kernel), its write-protect modes,\n"
-		"/proc/PID/pagemap and PAGEMAP_SCAN, and perf_event_paranoid.\n"
+		"/proc/PID/pagemap and PAGEMAP_SCAN, soft-dirty bits, transparent huge\n"
+		"pages and MADV_COLLAPSE, perf_event_paranoid, hardware breakpoints,\n"
+		"and the dirty-tracking backend libusm picks here.\n"
 		"\n"
 		"  --json      print one JSON object instead of the table\n"
 		"  -h, --help  show this help\n");
@@ -33,10 +35,22 @@ static const struct table_col columns[] = {
 	FEATURE("uffd_features", "UFFDIO_API feature bits offered", TABLE_HEX),
 	FEATURE("uffd_wp", "write-protect faults on anonymous memory", TABLE_BOOL),
 	FEATURE("uffd_wp_async", "written bits without faults (WP_ASYNC)", TABLE_BOOL),
+	FEATURE("uffd_sigbus", "faults as SIGBUS in the faulting thread (UFFD_FEATURE_SIGBUS)",
+		TABLE_BOOL),
+	FEATURE("uffd_wp_unpopulated", "write-protect of pages never touched (WP_UNPOPULATED)",
+		TABLE_BOOL),
+	FEATURE("uffd_wp_shmem", "write-protect of shmem and hugetlbfs (WP_HUGETLBFS_SHMEM)",
+		TABLE_BOOL),
 	FEATURE("pagemap", "/proc/PID/pagemap readable", TABLE_BOOL),
 	FEATURE("pagemap_pfn", "pagemap shows frame numbers (CAP_SYS_ADMIN)", TABLE_BOOL),
 	FEATURE("pagemap_scan", "PAGEMAP_SCAN ioctl", TABLE_BOOL),
+	FEATURE("soft_dirty", "soft-dirty bits: clear_refs 4 clears, a write sets (pagemap bit 55)",
+		TABLE_BOOL),
+	FEATURE("thp_enabled", "transparent_hugepage/enabled (empty: no THP)", TABLE_STR),
+	FEATURE("madv_collapse", "MADV_COLLAPSE (huge pages now, any THP setting)", TABLE_BOOL),
 	FEATURE("perf_event_paranoid", "kernel.perf_event_paranoid", TABLE_INT),
+	FEATURE("hw_breakpoints", "data breakpoints a thread gets (perf_event_open)", TABLE_INT),
+	FEATURE("dirty_auto", "dirty-tracking backend auto picks here", TABLE_STR),
 };
 #undef FEATURE
 
@@ -51,10 +65,20 @@ static void add_row(struct table *t, const struct usm_features *f)
 	table_add_uint(t, f->uffd_features);
 	table_add_uint(t, f->uffd_wp);
 	table_add_uint(t, f->uffd_wp_async);
+	table_add_uint(t, f->uffd_sigbus);
+	table_add_uint(t, f->uffd_wp_unpopulated);
+	table_add_uint(t, f->uffd_wp_shmem);
 	table_add_uint(t, f->pagemap);
 	table_add_uint(t, f->pagemap_pfn);
 	table_add_uint(t, f->pagemap_scan);
+	table_add_uint(t, f->soft_dirty);
+	table_add_str(t, f->thp_enabled[0] ? f->thp_enabled : "none");
+	table_add_uint(t, f->madv_collapse);
 	table_add_int(t, f->perf_event_paranoid);
+	table_add_int(t, f->hw_breakpoints);
+	table_add_str(t, f->dirty_auto == USM_DIRTY_AUTO
+				 ? "none"
+				 : usm_dirty_backend_name((enum usm_dirty_backend)f->dirty_auto));
 }
 
 int cmd_features(int argc, char **argv)
