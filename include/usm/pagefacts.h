@@ -64,6 +64,15 @@ struct usm_page_run {
 int usm_pagefacts(const struct usm_pagefacts_query *q, struct usm_page_run *runs, size_t cap,
 		  uint64_t *next, unsigned *known);
 
+/* Calls fn with the runs of all of [q->start, q->end), a vector at a
+ * time, in as many usm_pagefacts calls as it takes (known: as there, for
+ * the last call). Stops at fn's first non-zero return and returns it;
+ * else 0 or usm_pagefacts' errors. */
+typedef int (*usm_page_runs_fn)(void *ctx, const struct usm_page_run *runs, size_t n,
+				unsigned known);
+int usm_pagefacts_walk(const struct usm_pagefacts_query *q, usm_page_runs_fn fn, void *ctx,
+		       unsigned *known);
+
 /* How many pages of a range have each fact: a mapping's summary, as smaps
  * shows one but read from the page table. Counts of facts not known (see
  * usm_pagefacts) stay 0. */
@@ -81,8 +90,8 @@ struct usm_page_counts {
 	uint64_t written;    /* not userfaultfd write-protected (present or swapped) */
 };
 
-/* Counts the pages of [q->start, q->end) per fact, in as many
- * usm_pagefacts calls as it takes. Adds to *c (so a caller sums mappings
+/* Counts the pages of [q->start, q->end) per fact (usm_pagefacts_walk).
+ * Adds to *c (so a caller sums mappings
  * into a total by passing the same counts); *known as usm_pagefacts.
  * Returns 0 or usm_pagefacts' errors. */
 int usm_pagefacts_count(const struct usm_pagefacts_query *q, struct usm_page_counts *c,

@@ -14,10 +14,12 @@
 #define SCAN_REGIONS 512
 #define READ_CHUNK   4096 /* pagemap entries per read */
 
-#define FROM_SCAN (USM_PAGE_PRESENT | USM_PAGE_SWAPPED | USM_PAGE_FILE | USM_PAGE_ZERO | \
-		   USM_PAGE_HUGE | USM_PAGE_SOFT_DIRTY | USM_PAGE_WRITTEN)
-#define FROM_ENTRY (USM_PAGE_PRESENT | USM_PAGE_SWAPPED | USM_PAGE_FILE | USM_PAGE_EXCLUSIVE | \
-		    USM_PAGE_SOFT_DIRTY | USM_PAGE_WRITTEN)
+#define FROM_SCAN                                                                                  \
+	(USM_PAGE_PRESENT | USM_PAGE_SWAPPED | USM_PAGE_FILE | USM_PAGE_ZERO | USM_PAGE_HUGE |     \
+	 USM_PAGE_SOFT_DIRTY | USM_PAGE_WRITTEN)
+#define FROM_ENTRY                                                                                 \
+	(USM_PAGE_PRESENT | USM_PAGE_SWAPPED | USM_PAGE_FILE | USM_PAGE_EXCLUSIVE |                \
+	 USM_PAGE_SOFT_DIRTY | USM_PAGE_WRITTEN)
 
 struct builder {
 	struct usm_page_run *runs;
@@ -41,8 +43,8 @@ static bool add(struct builder *b, uint64_t start, uint64_t end, unsigned facts,
 	}
 	if (b->n == b->cap)
 		return false;
-	b->runs[b->n++] = (struct usm_page_run){ .start = start, .end = end, .facts = facts,
-						 .pfn = pfn };
+	b->runs[b->n++] =
+	        (struct usm_page_run){.start = start, .end = end, .facts = facts, .pfn = pfn};
 	return true;
 }
 
@@ -82,7 +84,7 @@ static unsigned kpage_facts(int kpf, uint64_t pfn)
  * the entries do not tell. Returns 0, 1 when the vector filled (*stop is
  * the first page left out) or a negative errno. */
 static int by_entries(struct builder *b, int fd, int kpf, uint64_t start, uint64_t end,
-		      unsigned base, bool scanned, uint64_t *entries, uint64_t *stop)
+                      unsigned base, bool scanned, uint64_t *entries, uint64_t *stop)
 {
 	for (uint64_t addr = start; addr < end;) {
 		size_t n = (end - addr) / USM_PAGE_SIZE;
@@ -116,14 +118,14 @@ static int by_entries(struct builder *b, int fd, int kpf, uint64_t start, uint64
 }
 
 static int by_scan(struct builder *b, int fd, uint64_t start, uint64_t end, bool entries_too,
-		   uint64_t *entries, uint64_t *stop)
+                   uint64_t *entries, uint64_t *stop)
 {
 	struct usm_os_pm_region *vec = malloc(SCAN_REGIONS * sizeof(*vec));
 	const struct usm_os_pm_scan q = {
-		.category_anyof_mask = USM_PAGE_IS_PRESENT | USM_PAGE_IS_SWAPPED,
-		.return_mask = USM_PAGE_IS_PRESENT | USM_PAGE_IS_SWAPPED | USM_PAGE_IS_FILE |
-			       USM_PAGE_IS_PFNZERO | USM_PAGE_IS_HUGE | USM_PAGE_IS_SOFT_DIRTY |
-			       USM_PAGE_IS_WRITTEN,
+	        .category_anyof_mask = USM_PAGE_IS_PRESENT | USM_PAGE_IS_SWAPPED,
+	        .return_mask = USM_PAGE_IS_PRESENT | USM_PAGE_IS_SWAPPED | USM_PAGE_IS_FILE |
+	                       USM_PAGE_IS_PFNZERO | USM_PAGE_IS_HUGE | USM_PAGE_IS_SOFT_DIRTY |
+	                       USM_PAGE_IS_WRITTEN,
 	};
 	int err = 0;
 
@@ -142,7 +144,7 @@ static int by_scan(struct builder *b, int fd, uint64_t start, uint64_t end, bool
 
 			if (entries_too) {
 				err = by_entries(b, fd, -1, vec[i].start, vec[i].end, facts, true,
-						 entries, stop);
+				                 entries, stop);
 			} else if (!add(b, vec[i].start, vec[i].end, facts, 0)) {
 				*stop = vec[i].start;
 				err = 1;
@@ -157,10 +159,10 @@ static int by_scan(struct builder *b, int fd, uint64_t start, uint64_t end, bool
 }
 
 int usm_pagefacts(const struct usm_pagefacts_query *q, struct usm_page_run *runs, size_t cap,
-		  uint64_t *next, unsigned *known)
+                  uint64_t *next, unsigned *known)
 {
 	unsigned want = q->want ? q->want & USM_PAGE_ALL : USM_PAGE_ALL;
-	struct builder b = { .runs = runs, .cap = cap };
+	struct builder b = {.runs = runs, .cap = cap};
 	uint64_t stop = q->end, *entries = NULL;
 	bool scan, entries_too, pfns;
 	int fd, kpf = -1, err;
@@ -220,26 +222,44 @@ static void count_run(const struct usm_page_run *r, struct usm_page_counts *c)
 	c->written += (r->facts & USM_PAGE_WRITTEN) ? pages : 0;
 }
 
-int usm_pagefacts_count(const struct usm_pagefacts_query *q, struct usm_page_counts *c,
-			unsigned *known)
+int usm_pagefacts_walk(const struct usm_pagefacts_query *q, usm_page_runs_fn fn, void *ctx,
+                       unsigned *known)
 {
-	enum { RUNS = 1024 };
+	enum { RUNS = 4096 };
 	struct usm_page_run *runs = malloc(RUNS * sizeof(*runs));
 	struct usm_pagefacts_query part = *q;
-	int n = 0;
+	int err = 0;
 
 	if (!runs)
 		return -ENOMEM;
-	while (part.start < part.end) {
+	while (!err && part.start < part.end) {
 		uint64_t next;
+		unsigned told = 0;
+		int n = usm_pagefacts(&part, runs, RUNS, &next, &told);
 
-		n = usm_pagefacts(&part, runs, RUNS, &next, known);
-		if (n < 0)
+		if (n < 0) {
+			err = n;
 			break;
-		for (int i = 0; i < n; i++)
-			count_run(&runs[i], c);
+		}
+		if (known)
+			*known = told;
+		err = fn(ctx, runs, (size_t)n, told);
 		part.start = next;
 	}
 	free(runs);
-	return n < 0 ? n : 0;
+	return err;
+}
+
+static int count_runs(void *ctx, const struct usm_page_run *runs, size_t n, unsigned known)
+{
+	(void)known;
+	for (size_t i = 0; i < n; i++)
+		count_run(&runs[i], ctx);
+	return 0;
+}
+
+int usm_pagefacts_count(const struct usm_pagefacts_query *q, struct usm_page_counts *c,
+                        unsigned *known)
+{
+	return usm_pagefacts_walk(q, count_runs, c, known);
 }

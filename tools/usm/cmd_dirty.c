@@ -152,15 +152,14 @@ static int follow_mappings(struct dirty_run *r)
 	struct usm_os_maps it;
 	struct usm_os_mapping m;
 	char *maps;
-	int err = usm_os_proc_read_maps(r->pid, &maps);
+	int err;
 
+	/* softdirty: one tracker over everything; it reads only what is mapped */
+	if (r->backend == USM_DIRTY_SOFTDIRTY)
+		return r->n ? 0 : watch(r, USM_PAGE_SIZE, 0x800000000000ULL, "", 0);
+	err = usm_os_proc_read_maps(r->pid, &maps);
 	if (err)
 		return err;
-	if (r->backend == USM_DIRTY_SOFTDIRTY) {
-		free(maps);
-		/* one tracker over everything: it reads only what is mapped */
-		return r->n ? 0 : watch(r, USM_PAGE_SIZE, 0x800000000000ULL, "", 0);
-	}
 	for (size_t i = 0; i < r->n; i++)
 		r->w[i].seen = false;
 	usm_os_maps_init(&it, maps);

@@ -173,9 +173,9 @@ static void add_summary_row(struct table *t, uint64_t start, uint64_t end, uint6
 	table_add_str(t, name);
 }
 
-static void add_run_rows(struct table *t, const struct usm_page_run *runs, int n, const char *name)
+static void add_run_rows(struct table *t, const struct usm_page_run *runs, size_t n, const char *name)
 {
-	for (int i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *facts[NFACTS];
 		size_t nf = 0;
 
@@ -198,28 +198,25 @@ static void add_run_rows(struct table *t, const struct usm_page_run *runs, int n
 	}
 }
 
+struct runs_ctx {
+	struct pages_run *r;
+	const char *name;
+};
+
+static int add_runs(void *ctx, const struct usm_page_run *runs, size_t n, unsigned known)
+{
+	struct runs_ctx *c = ctx;
+
+	note_known(c->r, known);
+	add_run_rows(&c->r->t, runs, n, c->name);
+	return 0;
+}
+
 static int runs_of(struct pages_run *r, const struct usm_pagefacts_query *q, const char *name)
 {
-	enum { RUNS = 4096 };
-	struct usm_page_run *runs = malloc(RUNS * sizeof(*runs));
-	struct usm_pagefacts_query part = *q;
-	int n = 0;
+	struct runs_ctx c = { .r = r, .name = name };
 
-	if (!runs)
-		return -ENOMEM;
-	while (part.start < part.end) {
-		uint64_t next;
-		unsigned known;
-
-		n = usm_pagefacts(&part, runs, RUNS, &next, &known);
-		if (n < 0)
-			break;
-		note_known(r, known);
-		add_run_rows(&r->t, runs, n, name);
-		part.start = next;
-	}
-	free(runs);
-	return n < 0 ? n : 0;
+	return usm_pagefacts_walk(q, add_runs, &c, NULL);
 }
 
 /* One mapping, clipped to the selection: a summary row (summed into
