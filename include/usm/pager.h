@@ -21,13 +21,15 @@
 
 struct usm_pager_config {
 	size_t fault_size;       /* fill granularity, a multiple of 4 KiB */
-	uint64_t limit;          /* resident cap in bytes; 0 = no cap */
+	uint64_t limit;          /* cap in bytes on resident pages plus usm's own memory
+	                          * (the mem store, metadata); 0 = no cap */
 	unsigned low_pct;        /* eviction, once started, goes down to this % of limit */
 	unsigned batch;          /* pages evicted per round at most */
 	unsigned prefetch;       /* extra fault-size blocks filled on a sequential run */
 	const char *policy;      /* "fifo" or "clock" (docs/run.md) */
 	const char *store;       /* "mem", "mem:zstd", "file:PATH" (docs/run.md) */
 	uint64_t store_max;      /* store cap in bytes; 0 = none */
+	unsigned store_share_pct; /* of the limit, the most a mem store keeps in memory */
 	void (*fatal)(const char *message);  /* called when paging cannot go on */
 };
 

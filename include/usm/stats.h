@@ -28,13 +28,21 @@
 	X(latency_p50_ns,     ROW,   CMD,  "fault_latency_p50_ns")     /* to filled page */ \
 	X(latency_p99_ns,     ROW,   CMD,  "fault_latency_p99_ns")                         \
 	X(limit,              WIRE,  NONE, NULL)                       /* bytes, now */    \
+	X(store_memory,       ROW,   NONE, NULL)  /* bytes, now: the store's in memory */  \
+	X(store_disk,         ROW,   NONE, NULL)  /* bytes, now: in its file */            \
+	X(metadata,           ROW,   NONE, NULL)  /* bytes, now: usm's own, not the store */ \
 	X(first_write_faults, LOCAL, SUM,  "first_write_faults")       /* on clean pages */ \
 	X(evictions_clean,    LOCAL, SUM,  "evictions_clean")          /* copy kept */     \
 	X(prefetched,         LOCAL, SUM,  "prefetched_pages")         /* ahead of faults */ \
 	X(peak_resident_held, LOCAL, MAX,  "peak_resident_held_bytes") /* evictions held */ \
 	X(regions,            LOCAL, NONE, NULL)                                           \
 	X(managed_bytes,      LOCAL, NONE, NULL)                                           \
-	X(pinned,             LOCAL, NONE, NULL)                       /* bytes, usm_hint */
+	X(pinned,             LOCAL, NONE, NULL)                       /* bytes, usm_hint */ \
+	X(peak_total,         LOCAL, MAX,  "peak_total_bytes")  /* resident + usm's own */ \
+	X(peak_store_memory,  LOCAL, MAX,  "peak_store_memory_bytes")                      \
+	X(peak_store_disk,    LOCAL, MAX,  "peak_store_disk_bytes")                        \
+	X(peak_metadata,      LOCAL, MAX,  "peak_metadata_bytes")  /* usm's own, not store */ \
+	X(blocks_to_disk,     LOCAL, SUM,  "blocks_to_disk")       /* the file tier's puts */
 
 struct usm_pager_stats {
 #define USM_STAT_MEMBER_(name, wire, merge, run_key) uint64_t name;

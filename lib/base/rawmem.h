@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 /* Zeroed memory of at least `size` bytes, or NULL. Small sizes come from
- * size-class slabs, large ones (>= 64 KiB) from whole mappings. */
+ * size-class slabs, large ones (> 32 KiB) from whole 64 KiB chunks. */
 void *usm_rawmem_alloc(size_t size);
 
 /* Frees memory from usm_rawmem_alloc; `size` must be the size asked for. */
@@ -27,6 +27,14 @@ bool usm_rawmem_owns(const void *addr, size_t len);
 
 /* The reserved window, for callers that scan the address space. */
 void usm_rawmem_window(void **start, size_t *len);
+
+/* What a block of size bytes really takes (its size class, or whole
+ * chunks): what a store counts as the memory a block costs. */
+size_t usm_rawmem_footprint(size_t size);
+
+/* Bytes of the window mapped read-write now (slabs count whole, free
+ * blocks in them included): usm's own memory in this process. */
+size_t usm_rawmem_committed(void);
 
 /* In a child after fork(): drops everything allocated before (unmapping the
  * old window) and starts afresh. Only for a child that will not use any

@@ -1,4 +1,8 @@
-/* The budget. When a fill would pass the limit, the policy picks victims
+/* The budget. The limit counts all the memory usm keeps for the process:
+ * its resident managed pages and usm's own memory (usm_rawmem: the mem
+ * store's compressed blocks and the pager's records). The mem store may
+ * hold up to its share of the limit; past that its blocks go to its file
+ * tier. When a fill would pass what is left for resident pages, the policy picks victims
  * and they are evicted in address-ordered runs: write-protected first, so
  * that a thread writing to one waits (its fault is served after the
  * eviction, from the copy just made, and its write lands); then what is
@@ -11,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/rawmem.h"
 #include "os/uffd.h"
 #include "os/vm.h"
 
@@ -113,7 +118,8 @@ void evict_pages(struct usm_pager *p, struct mpage **v, size_t n)
 	sort_by_address(v, n);
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
-		while (j < n && v[j]->region == v[i]->region && v[j]->index == v[j - 1]->index + 1)
+		while (j < n && j - i < EVICT_RUN_PAGES && v[j]->region == v[i]->region &&
+		       v[j]->index == v[j - 1]->index + 1)
 			j++;
 		evict_run(p, v + i, j - i);
 		i = j;
@@ -141,11 +147,71 @@ static void evict_down_to(struct usm_pager *p, uint64_t target)
 	}
 }
 
+/* usm's memory in the process: what rawmem has committed, less the zero
+ * buffer, which is never written (the kernel's zero page backs it). */
+static uint64_t own_memory(const struct usm_pager *p)
+{
+	uint64_t committed = usm_rawmem_committed();
+
+	return committed > p->fill_buf_size ? committed - p->fill_buf_size : 0;
+}
+
+/* The resident pages the limit leaves once usm's own memory is counted,
+ * never fewer than half the limit, so that the program always moves on:
+ * with the store's share at most half the limit too, what usm holds past
+ * the limit is at most its metadata (docs/run.md). */
+uint64_t evict_resident_budget(const struct usm_pager *p)
+{
+	uint64_t own = own_memory(p) / USM_PAGE_SIZE;
+	uint64_t floor = p->limit_pages / 2;
+
+	return p->limit_pages > own + floor ? p->limit_pages - own : floor;
+}
+
+/* The store's share of the limit less the metadata: the two together stay
+ * inside the share while the metadata fits in it. */
+static void cap_store(struct usm_pager *p, uint64_t own, uint64_t store_memory)
+{
+	uint64_t share = p->limit_pages * USM_PAGE_SIZE / 100 * p->cfg.store_share_pct;
+	uint64_t metadata = own > store_memory ? own - store_memory : 0;
+
+	if (p->limit_pages)
+		usm_store_set_memory_cap(p->store, share > metadata ? share - metadata : 1);
+}
+
+/* The peaks of what usm holds for the process, taken before each fill:
+ * resident (with need, the fill's pages), the store in memory and on disk,
+ * and usm's own memory besides the store (metadata). */
+static void note_peaks(struct usm_pager *p, uint64_t need)
+{
+	struct usm_store_stats st;
+	uint64_t own = own_memory(p);
+	uint64_t total = (p->resident_pages + need) * USM_PAGE_SIZE + own;
+
+	usm_store_stats(p->store, &st);
+	cap_store(p, own, st.bytes_in_memory);
+	if (total > p->st.peak_total)
+		p->st.peak_total = total;
+	if (st.bytes_in_memory > p->st.peak_store_memory)
+		p->st.peak_store_memory = st.bytes_in_memory;
+	if (st.bytes_on_disk > p->st.peak_store_disk)
+		p->st.peak_store_disk = st.bytes_on_disk;
+	if (own > st.bytes_in_memory && own - st.bytes_in_memory > p->st.peak_metadata)
+		p->st.peak_metadata = own - st.bytes_in_memory;
+}
+
 void evict_make_room(struct usm_pager *p, uint64_t need)
 {
-	if (!p->limit_pages || p->evict_hold || p->resident_pages + need <= p->limit_pages)
+	uint64_t budget, low;
+
+	note_peaks(p, need);
+	if (!p->limit_pages || p->evict_hold)
 		return;
-	evict_down_to(p, p->low_pages > need ? p->low_pages - need : 0);
+	budget = evict_resident_budget(p);
+	if (p->resident_pages + need <= budget)
+		return;
+	low = budget * p->cfg.low_pct / 100;
+	evict_down_to(p, low > need ? low - need : 0);
 }
 
 /* A new limit (usmd grew or shrank this process's share): a lower one is
@@ -155,8 +221,10 @@ void evict_set_limit(struct usm_pager *p, uint64_t limit_bytes)
 {
 	p->limit_pages = limit_bytes / USM_PAGE_SIZE;
 	p->low_pages = p->limit_pages * p->cfg.low_pct / 100;
+	if (p->store)
+		cap_store(p, own_memory(p), usm_store_memory_bytes(p->store));
 	if (p->limit_pages && !p->evict_hold)
-		evict_down_to(p, p->limit_pages);
+		evict_down_to(p, evict_resident_budget(p));
 }
 
 /* For "clock": pages whose referenced bit the hand cleared are

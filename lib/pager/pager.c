@@ -40,6 +40,7 @@ void usm_pager_config_defaults(struct usm_pager_config *c)
 		.prefetch = 4,
 		.policy = "fifo", /* docs/run.md: clock's signal costs more than it saves here */
 		.store = "mem",
+		.store_share_pct = 25, /* zswap: max_pool_percent is 20 */
 	};
 }
 
@@ -90,12 +91,20 @@ static bool drops_contents(int advice)
 
 static void copy_stats(struct usm_pager *p, struct usm_pager_stats *s)
 {
+	struct usm_store_stats store;
+
 	*s = p->st;
 	s->resident = p->resident_pages * USM_PAGE_SIZE;
 	s->pinned = p->pinned_pages * USM_PAGE_SIZE;
 	s->limit = p->limit_pages * USM_PAGE_SIZE;
 	s->latency_p50_ns = latency_percentile(p, 50);
 	s->latency_p99_ns = latency_percentile(p, 99);
+	usm_store_stats(p->store, &store);
+	s->blocks_to_disk = store.puts_to_disk;
+	s->store_memory = store.bytes_in_memory;
+	s->store_disk = store.bytes_on_disk;
+	s->metadata = usm_rawmem_committed() > store.bytes_in_memory
+		? usm_rawmem_committed() - store.bytes_in_memory : 0;
 }
 
 static long run_request(struct usm_pager *p, struct request *q)
@@ -293,6 +302,11 @@ static void *pager_main(void *arg)
 
 /* ---- start ---- */
 
+static size_t evict_buf_size(const struct usm_pager_config *c)
+{
+	return (size_t)(c->batch < EVICT_RUN_PAGES ? c->batch : EVICT_RUN_PAGES) * USM_PAGE_SIZE;
+}
+
 /* Everything usm_pager_start allocated or opened, whatever it got to. */
 static void pager_free(struct usm_pager *p)
 {
@@ -308,7 +322,7 @@ static void pager_free(struct usm_pager *p)
 		usm_policy_destroy(p->policy);
 	usm_rawmem_free(p->fill_buf, p->fill_buf_size);
 	usm_rawmem_free((void *)p->zero_buf, p->fill_buf_size);
-	usm_rawmem_free(p->evict_buf, (size_t)p->cfg.batch * USM_PAGE_SIZE);
+	usm_rawmem_free(p->evict_buf, evict_buf_size(&p->cfg));
 	usm_rawmem_free(p->victims, (size_t)p->cfg.batch * sizeof(*p->victims));
 	usm_rawmem_free(p->stack, p->stack_size);
 	usm_rawmem_free(p, sizeof(*p));
@@ -332,7 +346,8 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	int rc;
 
 	if (c->fault_size < USM_PAGE_SIZE || c->fault_size % USM_PAGE_SIZE ||
-	    c->fault_size > (64 << 20) || c->batch == 0 || c->low_pct > 100)
+	    c->fault_size > (64 << 20) || c->batch == 0 || c->low_pct > 100 ||
+	    c->store_share_pct == 0 || c->store_share_pct > 100)
 		return -EINVAL;
 	p = usm_rawmem_alloc(sizeof(*p));
 	if (!p)
@@ -347,6 +362,7 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	rc = usm_store_open(c->store, USM_PAGE_SIZE, c->store_max, &p->store);
 	if (rc < 0)
 		goto fail;
+	evict_set_limit(p, c->limit); /* now also the store's share */
 	rc = p->uffd = open_full_uffd();
 	if (rc < 0)
 		goto fail;
@@ -366,7 +382,7 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	p->fill_buf_size = c->fault_size * (1 + (size_t)c->prefetch);
 	p->fill_buf = usm_rawmem_alloc(p->fill_buf_size);
 	p->zero_buf = usm_rawmem_alloc(p->fill_buf_size);
-	p->evict_buf = usm_rawmem_alloc((size_t)c->batch * USM_PAGE_SIZE);
+	p->evict_buf = usm_rawmem_alloc(evict_buf_size(c));
 	p->victims = usm_rawmem_alloc((size_t)c->batch * sizeof(*p->victims));
 	p->stack_size = 256 << 10;
 	p->stack = usm_rawmem_alloc(p->stack_size);

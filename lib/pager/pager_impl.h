@@ -76,6 +76,9 @@ struct request {
 };
 
 #define LAT_BUCKETS (64 * 8)
+/* Pages read out of the program per eviction run at most: the buffer they
+ * pass through is usm's memory, which the budget counts. */
+#define EVICT_RUN_PAGES 64
 #define REQUEST_SLOTS 64
 
 struct usm_pager {
@@ -143,6 +146,7 @@ int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t c
 /* evict.c */
 void evict_make_room(struct usm_pager *p, uint64_t need_pages);
 void evict_set_limit(struct usm_pager *p, uint64_t limit_bytes);
+uint64_t evict_resident_budget(const struct usm_pager *p);  /* in pages */
 void evict_pages(struct usm_pager *p, struct mpage **v, size_t n);  /* unlinked from the policy */
 void evict_rearm(void *ctx, struct usm_policy_node **nodes, size_t n);
 

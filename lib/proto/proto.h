@@ -16,7 +16,7 @@
 #include <usm/stats.h>
 
 #define USM_PROTO_MAGIC       0x314d5355u  /* "USM1" in memory */
-#define USM_PROTO_VERSION     1
+#define USM_PROTO_VERSION     2
 #define USM_PROTO_MAX_PAYLOAD 65536
 #define USM_PROTO_NAME_MAX    16           /* a process name, as comm */
 #define USM_PROTO_POLICY_MAX  16
@@ -100,7 +100,7 @@ struct usm_msg_stats {
 #undef USM_MSG_STATS_LOCAL_
 #undef USM_MSG_STATS_ROW_
 #undef USM_MSG_STATS_WIRE_
-_Static_assert(sizeof(struct usm_msg_stats) == 96, "STATS is 96 bytes (docs/protocol.md)");
+_Static_assert(sizeof(struct usm_msg_stats) == 120, "STATS is 120 bytes (docs/protocol.md)");
 
 /* The STATS message of a pager's figures; policy is left to the caller. */
 void usm_msg_stats_fill(struct usm_msg_stats *m, const struct usm_pager_stats *s);
@@ -134,6 +134,7 @@ struct usm_status_row {
 	uint64_t resident, evictions, first_touch, refaults;
 	uint64_t latency_p50_ns, latency_p99_ns;
 	uint64_t bytes_to_store, bytes_from_store;
+	uint64_t store_memory, store_disk, metadata;
 };
 
 #define USM_STATUS_MAX_ROWS \

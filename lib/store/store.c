@@ -1,8 +1,11 @@
 /* Stores: the spec string, dispatch to the kind, the max_bytes cap and the
- * statistics. The kinds themselves are store_mem.c and store_file.c. */
+ * statistics. The kinds themselves are store_tier.c (what "mem" names:
+ * store_mem.c's compressed blocks, then a file), store_mem.c and
+ * store_file.c. */
 #include "store/store_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/rawmem.h"
@@ -16,15 +19,18 @@ static const struct {
 	const char *normalised;
 	const struct usm_store_ops *ops;
 } kinds[] = {
-	{"mem", "mem:lz4", &usm_store_mem_lz4_ops},
-	{"mem:lz4", "mem:lz4", &usm_store_mem_lz4_ops},
-	{"mem:zstd", "mem:zstd", &usm_store_mem_zstd_ops},
+	{"mem", "mem:lz4", &usm_store_tier_lz4_ops},
+	{"mem:lz4", "mem:lz4", &usm_store_tier_lz4_ops},
+	{"mem:zstd", "mem:zstd", &usm_store_tier_zstd_ops},
 	{"file:", "file:", &usm_store_file_ops},
 };
 
+/* "mem...+file:PATH": the memory kinds' second tier named */
+#define SECOND_TIER "+file:"
+
 const char *usm_store_kinds(void)
 {
-	return "mem (same as mem:lz4), mem:lz4, mem:zstd, file:PATH";
+	return "mem (same as mem:lz4), mem:lz4, mem:zstd, each optionally +file:PATH, file:PATH";
 }
 
 char *store_string_join(const char *prefix, const char *text, size_t *size)
@@ -53,10 +59,14 @@ static int parse_spec(const char *spec, size_t *kind, const char **arg)
 			if (strncmp(spec, kinds[i].spec, n) != 0 || spec[n] == '\0')
 				continue;
 			*arg = spec + n;
-		} else {
-			if (strcmp(spec, kinds[i].spec) != 0)
-				continue;
+		} else if (strcmp(spec, kinds[i].spec) == 0) {
 			*arg = NULL;
+		} else if (strncmp(spec, kinds[i].spec, n) == 0 &&
+			   strncmp(spec + n, SECOND_TIER, strlen(SECOND_TIER)) == 0 &&
+			   spec[n + strlen(SECOND_TIER)] != '\0') {
+			*arg = spec + n + strlen(SECOND_TIER);
+		} else {
+			continue;
 		}
 		*kind = i;
 		return 0;
@@ -72,9 +82,30 @@ bool usm_store_spec_valid(const char *spec)
 	return spec && parse_spec(spec, &kind, &arg) == 0;
 }
 
-int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, struct usm_store **out)
+int store_open_kind(const struct usm_store_ops *ops, const char *arg, const char *normalised,
+		    size_t block_size, uint64_t max_bytes, struct usm_store **out)
 {
 	struct usm_store *s;
+	int err = ops->open(arg, block_size, &s);
+
+	if (err)
+		return err;
+	s->ops = ops;
+	s->block_size = block_size;
+	s->max_bytes = max_bytes;
+	memset(&s->stats, 0, sizeof(s->stats));
+	s->spec = store_string_join(normalised, arg, &s->spec_size);
+	if (!s->spec) {
+		usm_store_close(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, struct usm_store **out)
+{
+	char normalised[32];
 	const char *arg;
 	size_t kind;
 	int err;
@@ -84,20 +115,9 @@ int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, stru
 	err = parse_spec(spec, &kind, &arg);
 	if (err)
 		return err;
-	err = kinds[kind].ops->open(arg, block_size, &s);
-	if (err)
-		return err;
-	s->ops = kinds[kind].ops;
-	s->block_size = block_size;
-	s->max_bytes = max_bytes;
-	memset(&s->stats, 0, sizeof(s->stats));
-	s->spec = store_string_join(kinds[kind].normalised, arg, &s->spec_size);
-	if (!s->spec) {
-		usm_store_close(s);
-		return -ENOMEM;
-	}
-	*out = s;
-	return 0;
+	snprintf(normalised, sizeof(normalised), "%s%s", kinds[kind].normalised,
+		 arg && kinds[kind].ops != &usm_store_file_ops ? SECOND_TIER : "");
+	return store_open_kind(kinds[kind].ops, arg, normalised, block_size, max_bytes, out);
 }
 
 int usm_store_put(struct usm_store *s, const void *data, size_t len, uint64_t *handle)
@@ -150,6 +170,29 @@ void usm_store_drop(struct usm_store *s, uint64_t handle)
 void usm_store_stats(const struct usm_store *s, struct usm_store_stats *out)
 {
 	*out = s->stats;
+	if (s->ops->split) {
+		s->ops->split(s, out);
+	} else if (s->ops->in_memory) {
+		out->bytes_in_memory = s->stats.bytes_stored;
+	} else {
+		out->bytes_on_disk = s->stats.bytes_stored;
+		out->blocks_on_disk = s->stats.blocks_stored;
+		out->puts_to_disk = s->stats.puts;
+	}
+}
+
+uint64_t usm_store_memory_bytes(const struct usm_store *s)
+{
+	struct usm_store_stats st;
+
+	usm_store_stats(s, &st);
+	return st.bytes_in_memory;
+}
+
+void usm_store_set_memory_cap(struct usm_store *s, uint64_t bytes)
+{
+	if (s->ops->set_memory_cap)
+		s->ops->set_memory_cap(s, bytes);
 }
 
 const char *usm_store_describe(const struct usm_store *s)

@@ -1,9 +1,13 @@
 /* Stores: where the pager keeps the contents of evicted blocks.
  *
  * One small interface, several kinds chosen by a spec string:
- *   "mem"        compressed in memory with LZ4 (same as "mem:lz4")
- *   "mem:zstd"   compressed in memory with zstd (smaller, slower)
- *   "file:PATH"  a swap file at PATH, created exclusively, removed on close
+ *   "mem"        compressed in memory with LZ4 (same as "mem:lz4"); past
+ *                the memory cap (usm_store_set_memory_cap) the blocks go
+ *                to an unnamed temporary file in $TMPDIR or /var/tmp
+ *   "mem:zstd"   the same with zstd (smaller, slower)
+ *   "mem...+file:PATH"  the same with the second tier at PATH
+ *   "file:PATH"  a swap file at PATH, created exclusively, removed on close;
+ *                "file:DIR/" an unnamed one in DIR
  * A store never hands back a wrong block: a failure to write or read is an
  * error the caller must act on (the pager ends the program with a message).
  * Stores are used from one thread at a time (the pager's) and allocate only
@@ -23,6 +27,9 @@ struct usm_store_stats {
 	uint64_t bytes_out;       /* uncompressed bytes got back */
 	uint64_t bytes_stored;    /* bytes held now (compressed, or file slots in use) */
 	uint64_t blocks_stored;   /* blocks held now */
+	/* Where bytes_stored is: in this process's memory or in a file. */
+	uint64_t bytes_in_memory, bytes_on_disk;
+	uint64_t blocks_on_disk, puts_to_disk;
 };
 
 /* Opens a store for blocks of at most block_size bytes. max_bytes caps what
@@ -44,6 +51,13 @@ int usm_store_get(struct usm_store *s, uint64_t handle, void *data, size_t len);
 void usm_store_drop(struct usm_store *s, uint64_t handle);
 
 void usm_store_stats(const struct usm_store *s, struct usm_store_stats *out);
+
+/* The part of bytes_stored held in this process's memory. */
+uint64_t usm_store_memory_bytes(const struct usm_store *s);
+
+/* Caps what the store keeps in memory (0 = no cap); blocks past it go to its
+ * second tier. No effect on a kind without one (file). */
+void usm_store_set_memory_cap(struct usm_store *s, uint64_t bytes);
 
 /* The normalised spec, e.g. "mem:lz4" or "file:/var/tmp/usm.swap". */
 const char *usm_store_describe(const struct usm_store *s);

@@ -1,7 +1,9 @@
 /* The "file:PATH" store: a swap file of fixed-size slots, one block per
  * slot at offset (handle - 1) * block_size. The file is created exclusively
  * (never someone else's file) with mode 0600 (it holds a process's memory)
- * and removed on close. */
+ * and removed on close. A PATH ending in '/' is a directory: the file is
+ * made there unnamed (O_TMPFILE), so that nothing is left even when the
+ * process is killed. */
 #include "store/store_impl.h"
 
 #include <errno.h>
@@ -33,7 +35,8 @@ static void file_close(struct usm_store *s)
 
 	if (f->fd >= 0) {
 		close(f->fd);
-		unlinkat(f->dir_fd, f->name, 0);
+		if (*f->name)
+			unlinkat(f->dir_fd, f->name, 0);
 	}
 	if (f->dir_fd >= 0)
 		close(f->dir_fd);
@@ -77,7 +80,10 @@ static int file_open(const char *path, size_t block_size, struct usm_store **out
 	store_slots_init(&f->slots, sizeof(struct file_slot));
 	err = open_dir(f, path);
 	if (!err) {
-		f->fd = openat(f->dir_fd, f->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (*f->name)
+			f->fd = openat(f->dir_fd, f->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		else
+			f->fd = openat(f->dir_fd, ".", O_RDWR | O_TMPFILE | O_EXCL | O_CLOEXEC, 0600);
 		if (f->fd < 0)
 			err = -errno;
 	}

@@ -23,6 +23,14 @@ struct usm_store_ops {
 	/* Forgets handle; returns its cost, or -EINVAL when it is not held. */
 	int64_t (*drop)(struct usm_store *s, uint64_t handle);
 	void (*close)(struct usm_store *s);
+	/* Where the kind keeps its bytes: all in this process's memory, or
+	 * (split != NULL) partly, split filling bytes_in_memory, bytes_on_disk
+	 * and blocks_on_disk of st. */
+	bool in_memory;
+	void (*split)(const struct usm_store *s, struct usm_store_stats *st);
+	/* The most the kind may keep in memory before it uses its second tier
+	 * (NULL: the kind has no second tier). */
+	void (*set_memory_cap)(struct usm_store *s, uint64_t bytes);
 };
 
 struct usm_store {
@@ -37,6 +45,13 @@ struct usm_store {
 extern const struct usm_store_ops usm_store_mem_lz4_ops;
 extern const struct usm_store_ops usm_store_mem_zstd_ops;
 extern const struct usm_store_ops usm_store_file_ops;
+extern const struct usm_store_ops usm_store_tier_lz4_ops;
+extern const struct usm_store_ops usm_store_tier_zstd_ops;
+
+/* Opens a store of kind ops for arg (what usm_store_open does once it has
+ * parsed a spec), described as normalised followed by arg. */
+int store_open_kind(const struct usm_store_ops *ops, const char *arg, const char *normalised,
+		    size_t block_size, uint64_t max_bytes, struct usm_store **out);
 
 /* Every slot record starts with this; the rest is the kind's. */
 struct store_slot {

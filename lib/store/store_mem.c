@@ -199,7 +199,7 @@ static int mem_put(struct usm_store *s, const void *data, size_t len, uint64_t r
 	char *copy;
 	int err;
 
-	if (stored_len > room)
+	if (usm_rawmem_footprint(stored_len) > room)
 		return -ENOSPC;
 	copy = usm_rawmem_alloc(stored_len);
 	if (!copy)
@@ -214,7 +214,7 @@ static int mem_put(struct usm_store *s, const void *data, size_t len, uint64_t r
 	b->stored_len = (uint32_t)stored_len;
 	b->len = (uint32_t)len;
 	b->raw = raw;
-	*cost = stored_len;
+	*cost = usm_rawmem_footprint(stored_len); /* what memory it takes, not its length */
 	return 0;
 }
 
@@ -242,6 +242,7 @@ static int64_t mem_drop(struct usm_store *s, uint64_t handle)
 		return -EINVAL;
 	stored_len = b->stored_len;
 	usm_rawmem_free(b->data, stored_len);
+	stored_len = (uint32_t)usm_rawmem_footprint(stored_len);
 	store_slots_give(&m->blocks, handle);
 	return stored_len;
 }
@@ -252,6 +253,7 @@ const struct usm_store_ops usm_store_mem_lz4_ops = {
 	.get = mem_get,
 	.drop = mem_drop,
 	.close = mem_close,
+	.in_memory = true,
 };
 
 const struct usm_store_ops usm_store_mem_zstd_ops = {
@@ -260,4 +262,5 @@ const struct usm_store_ops usm_store_mem_zstd_ops = {
 	.get = mem_get,
 	.drop = mem_drop,
 	.close = mem_close,
+	.in_memory = true,
 };

@@ -2,7 +2,7 @@
  *
  * Settings come from the environment that usm run prepares (docs/run.md):
  * USM_LIMIT, USM_FAULT_SIZE, USM_LOW_PCT, USM_BATCH, USM_PREFETCH,
- * USM_POLICY, USM_STORE, USM_STORE_MAX, USM_STATS_DIR, and USM_DAEMON (the
+ * USM_POLICY, USM_STORE, USM_STORE_MAX, USM_STORE_SHARE, USM_STATS_DIR, and USM_DAEMON (the
  * usmd socket to join) with USM_SET (which of them the user gave, as
  * USM_SET_* bits: they win over usmd's config). At exit each process
  * writes its figures to USM_STATS_DIR/PID.json; a process the pager had to
@@ -77,10 +77,14 @@ static uint64_t env_size(const char *name, uint64_t fallback)
 	return n;
 }
 
-/* Every process of the tree needs a swap file of its own. */
+/* Every process of the tree needs a swap file of its own ("file:PATH" and
+ * "mem...+file:PATH"; an unnamed one in "file:DIR/" is its own already). */
 static void choose_store(const char *store)
 {
-	if (store && !strncmp(store, "file:", 5)) {
+	const char *file = store ? strstr(store, "file:") : NULL;
+	size_t len = store ? strlen(store) : 0;
+
+	if (file && len && store[len - 1] != '/') {
 		snprintf(store_spec, sizeof(store_spec), "%s.%d", store, (int)getpid());
 		config.store = store_spec;
 	} else if (store) {
@@ -97,6 +101,7 @@ static void read_config(void)
 	config.batch = (unsigned)env_size("USM_BATCH", config.batch);
 	config.prefetch = (unsigned)env_size("USM_PREFETCH", config.prefetch);
 	config.store_max = env_size("USM_STORE_MAX", 0);
+	config.store_share_pct = (unsigned)env_size("USM_STORE_SHARE", config.store_share_pct);
 	if (getenv("USM_POLICY"))
 		config.policy = getenv("USM_POLICY");
 	choose_store(getenv("USM_STORE"));
@@ -136,7 +141,7 @@ static void start_pager(void)
 	/* the swap file stays open for the store; unlinked now, it can never
 	 * outlive the process, however the process ends */
 	if (config.store == store_spec)
-		unlink(store_spec + 5);
+		unlink(strstr(store_spec, "file:") + strlen("file:"));
 }
 
 static void start_link(void)

@@ -187,8 +187,92 @@ def hint_tests():
             tap(verdict == "ok", f"hints {label}: {what}")
 
 
+def children_of(pid):
+    """Pids whose parent is pid."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def anonymous_kb(pid):
+    """The process's anonymous resident memory (smaps_rollup), or None."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+# What a managed process may hold past --limit (docs/run.md): the program's
+# own anonymous memory that usm does not manage (ld.so's and libc's data,
+# the main thread's stack).
+UNMANAGED_SLACK = 1 << 20
+
+
+def budget_tests():
+    """--limit caps what usm keeps in memory for the process, its store's
+    memory included, measured by the kernel while the program runs."""
+    import time
+    prog = os.path.join(PROGS, "run_noise")
+    limit = 16 << 20
+    out, rc, _ = run_native([prog, "64"], None)
+    stats = os.path.join(TMP, "noise.json")
+    p = subprocess.Popen([USM, "run", "-q", "--limit", str(limit), "--stats", stats, "--",
+                          prog, "64"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    peak, samples = 0, 0
+    while p.poll() is None:
+        for child in children_of(p.pid):
+            kb = anonymous_kb(child)
+            if kb is not None:
+                samples += 1
+                peak = max(peak, kb << 10)
+        time.sleep(0.01)
+    stdout, stderr = p.communicate()
+    tap(p.returncode == rc and stdout == out, "incompressible memory 4x the limit: same output",
+        stderr.decode(errors="replace"))
+    tap(samples > 10 and peak <= limit + UNMANAGED_SLACK,
+        f"its anonymous RSS, sampled {samples} times while it ran, stayed under the limit "
+        f"plus the documented slack ({peak >> 10} KiB of {limit >> 10} KiB)",
+        f"peak {peak}")
+    try:
+        s = json.load(open(stats))
+    except (OSError, ValueError) as e:
+        s = {"error": str(e)}
+    tap(s.get("blocks_to_disk", 0) > 0 and s.get("peak_total_bytes", 0) > 0,
+        "the mem store spilled to its temporary file past its share", json.dumps(s))
+    swap = os.path.join(TMP, "tier")
+    r = run_usm(["-q", "--limit", str(limit), "--store", "mem:zstd+file:" + swap, "--stats", stats],
+                [prog, "64"], None)
+    try:
+        s = json.load(open(stats))
+    except (OSError, ValueError) as e:
+        s = {"error": str(e)}
+    tap(r.returncode == rc and r.stdout == out, "mem+file: a workload 4x the limit gives the same output",
+        r.stderr.decode(errors="replace"))
+    tap(s.get("peak_store_memory_bytes", 0) > 0 and s.get("peak_store_disk_bytes", 0) > 0
+        and s.get("blocks_to_disk", 0) > 0, "mem+file: blocks went to both tiers", json.dumps(s))
+    tap(not [f for f in os.listdir(TMP) if f.startswith("tier")], "mem+file: its file is removed at exit")
+    r = run_usm(["--limit", str(limit), "--store-share", "0"], ["true"], None)
+    tap(r.returncode == 2 and b"--store-share" in r.stderr, "--store-share 0 is refused",
+        r.stderr.decode())
+    r = run_usm(["--limit", str(limit)], ["true"], None)
+    tap(b"metadata" in r.stderr and b"in memory" in r.stderr,
+        "the summary shows the store in memory, on disk and usm's metadata", r.stderr.decode())
+
+
 def main():
     words, blob, src, sql = make_inputs()
+    budget_tests()
     contract_tests()
     store_tests()
     hint_tests()

@@ -35,7 +35,7 @@ WAIT = 30  # seconds: only to end a hang, never a measurement
 M = 1 << 20
 # ---- the protocol (lib/proto/proto.h) ----
 
-MAGIC, VERSION = 0x314D5355, 1
+MAGIC, VERSION = 0x314D5355, 2
 (HELLO, WELCOME, ERROR, LEASE, GRANT, RECLAIM, RECLAIMED, RELEASE, STATS, HINT,
  SET_POLICY, BYE, STATUS_REQ, STATUS) = range(1, 15)
 CLIENT, MONITOR = 1, 2
@@ -46,11 +46,11 @@ HELLO_S = struct.Struct("=II16sIIQQQ16s")
 WELCOME_S = struct.Struct("=QQII16s256s")
 ERROR_S = struct.Struct("=i200s")
 AMOUNT_S = struct.Struct("=QQ")
-STATS_S = struct.Struct("=10Q16s")
+STATS_S = struct.Struct("=13Q16s")
 HINT_S = struct.Struct("=IIQ")
 SET_POLICY_S = struct.Struct("=16s")
 POOL_S = struct.Struct("=4QII16s")
-ROW_S = struct.Struct("=IIiI16s16s10Q")
+ROW_S = struct.Struct("=IIiI16s16s13Q")
 
 
 def cstr(b):
@@ -149,7 +149,7 @@ class Conn:
         return b
 
     def stats(self, resident, policy="clock"):
-        self.send(STATS, STATS_S.pack(resident, resident, 1, 2, 3, 4, 5, 6, 7, 0,
+        self.send(STATS, STATS_S.pack(resident, resident, 1, 2, 3, 4, 5, 6, 7, 0, 8, 9, 10,
                                       policy.encode()))
 
     def close(self):
@@ -513,7 +513,7 @@ def fuzz(good):
     bad("a truncated HELLO, then end of stream", truncated, 71, "middle of a message")
     bad("an oversized length", lambda c: c.send(LEASE, b"", length=1 << 30), 90)
     bad("a wrong magic", lambda c: c.send(HELLO, hello, magic=0xDEADBEEF), 71, "magic")
-    bad("another protocol version", lambda c: c.send(HELLO, hello, version=2), 93, "version 2")
+    bad("another protocol version", lambda c: c.send(HELLO, hello, version=3), 93, "version 3")
     bad("an unknown type", lambda c: c.send(99), 74, "unknown message type 99")
     bad("a payload of the wrong size", lambda c: c.send(HELLO, hello + b"x"), 90)
     bad("a malformed HELLO (role 7)", lambda c: c.send(

@@ -110,7 +110,10 @@ static void stats_keeps_the_documented_layout_and_is_filled(void **state)
 	        {offsetof(struct usm_msg_stats, latency_p50_ns), 56},
 	        {offsetof(struct usm_msg_stats, latency_p99_ns), 64},
 	        {offsetof(struct usm_msg_stats, limit), 72},
-	        {offsetof(struct usm_msg_stats, policy), 80},
+	        {offsetof(struct usm_msg_stats, store_memory), 80},
+	        {offsetof(struct usm_msg_stats, store_disk), 88},
+	        {offsetof(struct usm_msg_stats, metadata), 96},
+	        {offsetof(struct usm_msg_stats, policy), 104},
 	};
 	struct usm_pager_stats s = {.resident = 1, .peak_resident = 2, .first_touch = 3,
 	                            .refaults = 4, .evictions = 5, .bytes_to_store = 6,
@@ -118,7 +121,7 @@ static void stats_keeps_the_documented_layout_and_is_filled(void **state)
 	                            .latency_p99_ns = 9, .limit = 10, .first_write_faults = 11};
 	struct usm_msg_stats m;
 
-	assert_int_equal(sizeof(struct usm_msg_stats), 96);
+	assert_int_equal(sizeof(struct usm_msg_stats), 120);
 	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
 		assert_int_equal(at[i].offset, at[i].expected);
 	memset(&m, 0xff, sizeof(m));

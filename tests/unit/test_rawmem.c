@@ -128,6 +128,61 @@ static void freed_large_chunks_are_reused(void **state)
 	usm_rawmem_free(part, 256 << 10);
 }
 
+/* A block takes its size class: at least what was asked, at most a fifth
+ * more past 64 bytes, and a class is the smallest that fits. */
+static void footprints_are_tight_size_classes(void **state)
+{
+	size_t prev = 0;
+
+	for (size_t size = 1; size <= 32768; size++) {
+		size_t f = usm_rawmem_footprint(size);
+		assert_true(f >= size);
+		assert_true(f % 16 == 0);
+		if (size > 64)
+			assert_true(f * 4 <= size * 5 + 64);
+		assert_true(f >= prev);
+		prev = f;
+	}
+	assert_int_equal(usm_rawmem_footprint(4096), 4096);
+	assert_int_equal(usm_rawmem_footprint(32769), 65536);
+	assert_int_equal(usm_rawmem_footprint(65537), 131072);
+}
+
+/* Slabs whose blocks are all freed go back to the kernel, so memory freed
+ * in one class is not held for it: committed returns to where it was, less
+ * the one slab a class keeps. */
+static void empty_slabs_are_released(void **state)
+{
+	enum { N = 2000 };
+	static void *p[N];
+	size_t before = usm_rawmem_committed(), during;
+
+	for (int i = 0; i < N; i++) {
+		p[i] = usm_rawmem_alloc(2500);
+		assert_non_null(p[i]);
+		memset(p[i], 0xab, 2500);
+	}
+	during = usm_rawmem_committed();
+	assert_true(during >= before + (size_t)N * 2500);
+	for (int i = 0; i < N; i++) /* every other one first: slabs stay partly full */
+		if (i % 2)
+			usm_rawmem_free(p[i], 2500);
+	assert_true(usm_rawmem_committed() == during);
+	for (int i = 0; i < N; i++)
+		if (i % 2 == 0)
+			usm_rawmem_free(p[i], 2500);
+	assert_true(usm_rawmem_committed() <= before + 65536);
+	/* and what was released is handed out again, zeroed */
+	for (int i = 0; i < N; i++) {
+		unsigned char *b = usm_rawmem_alloc(2500);
+		assert_non_null(b);
+		assert_int_equal(b[0] | b[2499], 0);
+		p[i] = b;
+	}
+	for (int i = 0; i < N; i++)
+		usm_rawmem_free(p[i], 2500);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +191,8 @@ int main(void)
 		cmocka_unit_test(owns_its_blocks_and_not_mallocs),
 		cmocka_unit_test(realloc_keeps_the_contents),
 		cmocka_unit_test(freed_large_chunks_are_reused),
+		cmocka_unit_test(footprints_are_tight_size_classes),
+		cmocka_unit_test(empty_slabs_are_released),
 	};
 	return cmocka_run_group_tests_name("rawmem", tests, NULL, NULL);
 }

@@ -318,8 +318,9 @@ static void stats_count_every_operation(void **state)
 		assert_int_equal(st.bytes_in, 2 * BLOCK + 100);
 		assert_int_equal(st.bytes_out, BLOCK + 100);
 		assert_int_equal(st.blocks_stored, 2);
-		/* random bytes are kept raw; a file slot is a whole block */
-		assert_int_equal(st.bytes_stored, BLOCK + (is_file_kind(kinds[k]) ? BLOCK : 100));
+		/* random bytes are kept raw, in memory's size class (100 -> 112
+		 * bytes); a file slot is a whole block */
+		assert_int_equal(st.bytes_stored, BLOCK + (is_file_kind(kinds[k]) ? BLOCK : 112));
 		usm_store_drop(s, h[0]);
 		usm_store_drop(s, h[2]);
 		usm_store_stats(s, &st);
@@ -333,7 +334,8 @@ static void stats_count_every_operation(void **state)
 static void rejects_unknown_specs_and_bad_block_sizes(void **state)
 {
 	static const char *bad[] = {"disk", "file:", "file",     "mem:",   "mem:gzip",
-				    "MEM",  "",      "mem:lz4 ", "memory", NULL};
+				    "MEM",  "",      "mem:lz4 ", "memory", "mem+file:",
+				    "mem+", "mem+disk:x", NULL};
 	struct usm_store *s = NULL;
 
 	for (int i = 0; bad[i]; i++)
@@ -442,6 +444,145 @@ static void a_refused_write_is_eio_and_stores_nothing(void **state)
 	usm_store_close(s);
 }
 
+/* Files in dir, to see that an unnamed tier leaves none behind. */
+static int count_files(const char *path)
+{
+	char cmd[PATH_MAX + 32];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", path);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+/* Past its memory cap a mem store puts blocks in its file: both tiers give
+ * back what they hold, the statistics say where each byte is, and a drop
+ * from either tier frees its place. */
+static void past_the_memory_cap_blocks_go_to_the_file_tier(void **state)
+{
+	enum { N = 12 };
+	static char want[N][BLOCK];
+	char spec[PATH_MAX + 32], back[BLOCK];
+	struct usm_store_stats st;
+	uint64_t h[N], seed = 7;
+	struct usm_store *s;
+
+	snprintf(spec, sizeof(spec), "mem:zstd+file:%s", file_path);
+	s = open_store(spec, 0);
+	assert_string_equal(usm_store_describe(s), spec);
+	
+	assert_int_equal(access(file_path, F_OK), 0); /* a named tier is made at open */
+	usm_store_set_memory_cap(s, 4 * BLOCK);       /* incompressible: 4 blocks fit */
+	for (int i = 0; i < N; i++) {
+		fill_random(want[i], BLOCK, &seed);
+		assert_int_equal(usm_store_put(s, want[i], BLOCK, &h[i]), 0);
+	}
+	usm_store_stats(s, &st);
+	assert_int_equal(st.blocks_stored, N);
+	assert_true(st.bytes_in_memory <= 4 * BLOCK && st.bytes_in_memory >= 3 * BLOCK);
+	assert_true(st.blocks_on_disk >= N - 4 && st.blocks_on_disk <= N - 3);
+	assert_int_equal(st.bytes_on_disk, st.blocks_on_disk * BLOCK);
+	assert_int_equal(st.bytes_stored, st.bytes_in_memory + st.bytes_on_disk);
+	assert_int_equal(st.puts_to_disk, st.blocks_on_disk);
+	assert_int_equal(usm_store_memory_bytes(s), st.bytes_in_memory);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(usm_store_get(s, h[i], back, BLOCK), 0);
+		assert_memory_equal(back, want[i], BLOCK);
+	}
+	usm_store_drop(s, h[0]);       /* in memory */
+	usm_store_drop(s, h[N - 1]);   /* on disk */
+	usm_store_stats(s, &st);
+	assert_int_equal(st.blocks_stored, N - 2);
+	assert_int_equal(st.bytes_stored, st.bytes_in_memory + st.bytes_on_disk);
+	assert_int_equal(usm_store_get(s, h[N - 1], back, BLOCK), -EINVAL);
+	/* memory freed by the drop takes the next block again */
+	assert_int_equal(usm_store_put(s, want[0], BLOCK, &h[0]), 0);
+	usm_store_stats(s, &st);
+	assert_true(st.bytes_in_memory >= 3 * BLOCK);
+	usm_store_close(s);
+	assert_int_equal(access(file_path, F_OK), -1);
+}
+
+/* Without a named file the second tier is an unnamed one in $TMPDIR, made
+ * only when a block first spills, and nothing is left in the directory. */
+static void an_unnamed_second_tier_is_made_on_first_spill_and_leaves_nothing(void **state)
+{
+	char tmp[PATH_MAX], block[BLOCK], back[BLOCK];
+	const char *old = getenv("TMPDIR");
+	struct usm_store_stats st;
+	uint64_t h[3], seed = 9;
+	struct usm_store *s;
+
+	snprintf(tmp, sizeof(tmp), "%s/tmpdir", dir);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	setenv("TMPDIR", tmp, 1);
+	s = open_store("mem", 0);
+	usm_store_set_memory_cap(s, BLOCK + BLOCK / 2);
+	fill_random(block, BLOCK, &seed);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[0]), 0);
+	usm_store_stats(s, &st);
+	assert_int_equal(st.blocks_on_disk, 0);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[1]), 0);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[2]), 0);
+	usm_store_stats(s, &st);
+	assert_int_equal(st.blocks_on_disk, 2);
+	assert_int_equal(count_files(tmp), 0); /* O_TMPFILE: no name ever */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(usm_store_get(s, h[i], back, BLOCK), 0);
+		assert_memory_equal(back, block, BLOCK);
+	}
+	assert_string_equal(usm_store_describe(s), "mem:lz4");
+	usm_store_close(s);
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	assert_int_equal(rmdir(tmp), 0);
+}
+
+/* A spill the file tier cannot take (its directory is gone) is an error
+ * for the caller, and the blocks already held are still served. */
+static void a_second_tier_that_cannot_be_made_is_an_error(void **state)
+{
+	char tmp[PATH_MAX], block[BLOCK], back[BLOCK];
+	uint64_t h[2], seed = 11;
+	struct usm_store *s;
+
+	snprintf(tmp, sizeof(tmp), "%s/gone", dir);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	setenv("TMPDIR", tmp, 1);
+	s = open_store("mem", 0);
+	unsetenv("TMPDIR");
+	assert_int_equal(rmdir(tmp), 0);
+	usm_store_set_memory_cap(s, BLOCK + BLOCK / 2);
+	fill_random(block, BLOCK, &seed);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[0]), 0);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h[1]), -ENOENT);
+	assert_int_equal(usm_store_get(s, h[0], back, BLOCK), 0);
+	assert_memory_equal(back, block, BLOCK);
+	usm_store_close(s);
+}
+
+/* A directory for the file store: "file:DIR/" is an unnamed file there. */
+static void file_dir_slash_is_an_unnamed_file(void **state)
+{
+	char spec[PATH_MAX + 16], block[BLOCK];
+	struct usm_store *s;
+	uint64_t h;
+
+	snprintf(spec, sizeof(spec), "file:%s/", dir);
+	s = open_store(spec, 0);
+	fill_text(block, BLOCK, 3);
+	put_get(s, block, BLOCK);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h), 0);
+	assert_int_equal(count_files(dir), 0);
+	usm_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +600,10 @@ int main(void)
 		cmocka_unit_test(opening_an_existing_file_fails_and_leaves_it_alone),
 		cmocka_unit_test(a_truncated_file_reads_as_eio_never_as_zeros),
 		cmocka_unit_test(a_refused_write_is_eio_and_stores_nothing),
+		cmocka_unit_test(past_the_memory_cap_blocks_go_to_the_file_tier),
+		cmocka_unit_test(an_unnamed_second_tier_is_made_on_first_spill_and_leaves_nothing),
+		cmocka_unit_test(a_second_tier_that_cannot_be_made_is_an_error),
+		cmocka_unit_test(file_dir_slash_is_an_unnamed_file),
 	};
 	return cmocka_run_group_tests_name("store", tests, make_dir, remove_dir);
 }

@@ -52,13 +52,18 @@ static void usage(FILE *out)
 		"config may choose policy and store, unless given here). At the end a summary\n"
 		"goes to stderr.\n"
 		"\n"
-		"  -l, --limit SIZE        resident managed memory per process (e.g. 64M); the\n"
-		"                          default, none, pages without evicting\n"
+		"  -l, --limit SIZE        memory per process (e.g. 64M): its resident managed\n"
+		"                          pages plus what usm keeps in memory for it (the mem\n"
+		"                          store, usm's metadata); the default, none, pages\n"
+		"                          without evicting\n"
 		"  -p, --page-size SIZE    fault granularity, a multiple of 4K (default 64K)\n"
 		"      --prefetch N        blocks filled ahead on a sequential run (default 4, 0 = off)\n"
 		"      --policy NAME       eviction policy: %s (default fifo)\n"
-		"      --store SPEC        where evicted pages go: %s (default mem)\n"
+		"      --store SPEC        where evicted pages go: %s (default mem: compressed in\n"
+		"                          memory, past its share in a temporary file)\n"
 		"      --store-max SIZE    cap on what the store holds (default none)\n"
+		"      --store-share PCT   of the limit, the most a mem store keeps in memory\n"
+		"                          before it writes to its file (default 25)\n"
 		"      --low-watermark PCT eviction, once started, goes down to PCT%% of the limit\n"
 		"                          (default 90)\n"
 		"      --batch N           pages evicted per round at most (default 256)\n"
@@ -110,8 +115,8 @@ static int check_choices(struct run_options *o)
 
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
-	enum { OPT_PREFETCH = 256, OPT_POLICY, OPT_STORE, OPT_STORE_MAX, OPT_LOW, OPT_BATCH, OPT_STATS,
-	       OPT_SOCKET, OPT_NO_DAEMON };
+	enum { OPT_PREFETCH = 256, OPT_POLICY, OPT_STORE, OPT_STORE_MAX, OPT_STORE_SHARE, OPT_LOW,
+	       OPT_BATCH, OPT_STATS, OPT_SOCKET, OPT_NO_DAEMON };
 	static const struct option options[] = {
 		{ "limit", required_argument, NULL, 'l' },
 		{ "page-size", required_argument, NULL, 'p' },
@@ -119,6 +124,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "store-max", required_argument, NULL, OPT_STORE_MAX },
+		{ "store-share", required_argument, NULL, OPT_STORE_SHARE },
 		{ "low-watermark", required_argument, NULL, OPT_LOW },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "stats", required_argument, NULL, OPT_STATS },
@@ -156,6 +162,11 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			break;
 		case OPT_STORE_MAX:
 			rc = cli_parse_size("run", "--store-max", optarg, &o->pager.store_max);
+			break;
+		case OPT_STORE_SHARE:
+			rc = parse_count_option("--store-share", optarg, 100, &o->pager.store_share_pct);
+			if (!rc && o->pager.store_share_pct == 0)
+				rc = cli_usage_error("run", "--store-share: must be 1 to 100 (%% of the limit)");
 			break;
 		case OPT_LOW:
 			rc = parse_count_option("--low-watermark", optarg, 100, &o->pager.low_pct);
@@ -308,6 +319,7 @@ static void prepare_child_env(const struct run_options *o, const char *tagger, c
 	set_env("USM_POLICY", "%s", o->pager.policy);
 	set_env("USM_STORE", "%s", o->pager.store);
 	set_env("USM_STORE_MAX", "%" PRIu64, o->pager.store_max);
+	set_env("USM_STORE_SHARE", "%u", o->pager.store_share_pct);
 	set_env("USM_STATS_DIR", "%s", dir);
 	if (*daemon) {
 		set_env("USM_DAEMON", "%s", daemon);
@@ -362,6 +374,7 @@ static json_object *settings_json(const struct run_options *o, const char *daemo
 	PUT("prefetch", json_object_new_int64(o->pager.prefetch));
 	PUT("policy", json_object_new_string(o->pager.policy));
 	PUT("store", json_object_new_string(o->pager.store));
+	PUT("store_share_pct", json_object_new_int64(o->pager.store_share_pct));
 	PUT("low_watermark_pct", json_object_new_int64(o->pager.low_pct));
 	PUT("batch", json_object_new_int64(o->pager.batch));
 	PUT("daemon", *daemon ? json_object_new_string(daemon) : NULL);

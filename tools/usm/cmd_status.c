@@ -66,6 +66,9 @@ static const struct table_col process_cols[] = {
 	{ .key = "latency_p99_ns", .type = TABLE_NS, .flags = TABLE_JOIN, .decimals = 1 },
 	{ .key = "bytes_to_store", .head = "STORED", .type = TABLE_SIZE, .width = 8 },
 	{ .key = "bytes_from_store", .type = TABLE_SIZE, .flags = TABLE_JSON_ONLY },
+	{ .key = "store_memory", .head = "STORE MEM/DISK", .type = TABLE_SIZE, .width = 15 },
+	{ .key = "store_disk", .type = TABLE_SIZE, .flags = TABLE_JOIN },
+	{ .key = "metadata", .head = "META", .type = TABLE_SIZE, .width = 7 },
 	{ .key = "policy", .head = "POLICY", .type = TABLE_STR, .width = -6, .zero = "-" },
 };
 
@@ -97,6 +100,9 @@ static void add_process(struct table *t, const struct usm_status_row *s)
 	table_add_uint(t, s->latency_p99_ns);
 	table_add_uint(t, s->bytes_to_store);
 	table_add_uint(t, s->bytes_from_store);
+	table_add_uint(t, s->store_memory);
+	table_add_uint(t, s->store_disk);
+	table_add_uint(t, s->metadata);
 	table_add_str(t, s->policy);
 }
 

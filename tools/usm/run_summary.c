@@ -86,9 +86,12 @@ void run_summary_print(FILE *out, const struct run_summary *s)
 		s->st.first_touch, s->st.refaults, s->st.first_write_faults, s->st.prefetched);
 	fprintf(out, "  evictions   %" PRIu64 " pages (%" PRIu64 " clean, dropped without a write)\n",
 		s->st.evictions, s->st.evictions_clean);
-	fprintf(out, "  store       %s written, %s read back\n",
+	fprintf(out, "  store       %s written, %s read back",
 		usm_format_size(s->st.bytes_to_store, a, sizeof(a)),
 		usm_format_size(s->st.bytes_from_store, b, sizeof(b)));
+	if (s->st.blocks_to_disk)
+		fprintf(out, "; %" PRIu64 " pages went to its file", s->st.blocks_to_disk);
+	fputc('\n', out);
 	fprintf(out, "  latency     p50 %s, p99 %s per fault served\n",
 		us(s->st.latency_p50_ns, c, sizeof(c)), us(s->st.latency_p99_ns, d, sizeof(d)));
 	fprintf(out, "  resident    peak %s of managed memory",
@@ -97,6 +100,13 @@ void run_summary_print(FILE *out, const struct run_summary *s)
 		fprintf(out, " (%s while fork or mremap held evictions)",
 			usm_format_size(s->st.peak_resident_held, b, sizeof(b)));
 	fputc('\n', out);
+	/* each a peak of its own: their sum may exceed the peak of the total */
+	fprintf(out, "  memory      peak %s in all: store %s in memory (%s on disk), "
+		     "metadata %s\n",
+		usm_format_size(s->st.peak_total, a, sizeof(a)),
+		usm_format_size(s->st.peak_store_memory, b, sizeof(b)),
+		usm_format_size(s->st.peak_store_disk, c, sizeof(c)),
+		usm_format_size(s->st.peak_metadata, d, sizeof(d)));
 }
 
 int run_summary_write_json(const char *path, const struct run_summary *s, json_object *settings,
