@@ -1,0 +1,616 @@
+/* usm ktrace's session (ktrace.h): one perf event per kmem tracepoint, per
+ * CPU, for the target's tasks (inherited by the children and threads they
+ * start) or for every task; one ring buffer per CPU. Records of all CPUs
+ * are merged in time order before objects.c pairs allocations with frees:
+ * an object allocated on one CPU is often freed on another, and its free
+ * must not be seen first. A record timestamped before a drain started is
+ * in its ring by the end of that drain (less a margin for one being
+ * written), so each round hands over everything older than that. */
+#include "ktrace/ktrace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "ktrace/objects.h"
+#include "os/perf.h"
+#include "os/procfs.h"
+#include "os/spawn.h"
+#include "os/tracefs.h"
+
+/* The tracepoints, and the fields each needs from its raw record. */
+enum field { F_CALL_SITE, F_PTR, F_BYTES_REQ, F_BYTES_ALLOC, F_PFN, F_ORDER, NFIELDS };
+static const char *const field_names[NFIELDS] = { "call_site", "ptr",  "bytes_req",
+						  "bytes_alloc", "pfn", "order" };
+#define FB(f) (1u << (f))
+
+static const struct tracepoint {
+	const char *name;
+	uint8_t kind;
+	bool optional; /* the _node variants: 6.1 has them, later kernels fold them in */
+	unsigned fields;
+} tracepoints[] = {
+	{ "kmalloc", KT_ALLOC_KMALLOC, false,
+	  FB(F_CALL_SITE) | FB(F_PTR) | FB(F_BYTES_REQ) | FB(F_BYTES_ALLOC) },
+	{ "kmalloc_node", KT_ALLOC_KMALLOC, true,
+	  FB(F_CALL_SITE) | FB(F_PTR) | FB(F_BYTES_REQ) | FB(F_BYTES_ALLOC) },
+	{ "kmem_cache_alloc", KT_ALLOC_CACHE, false,
+	  FB(F_CALL_SITE) | FB(F_PTR) | FB(F_BYTES_REQ) | FB(F_BYTES_ALLOC) },
+	{ "kmem_cache_alloc_node", KT_ALLOC_CACHE, true,
+	  FB(F_CALL_SITE) | FB(F_PTR) | FB(F_BYTES_REQ) | FB(F_BYTES_ALLOC) },
+	{ "kfree", KT_FREE_SLAB, false, FB(F_CALL_SITE) | FB(F_PTR) },
+	{ "kmem_cache_free", KT_FREE_SLAB, false, FB(F_CALL_SITE) | FB(F_PTR) },
+	{ "mm_page_alloc", KT_ALLOC_PAGE, false, FB(F_PFN) | FB(F_ORDER) },
+	{ "mm_page_free", KT_FREE_PAGE, false, FB(F_PFN) | FB(F_ORDER) },
+	{ "mm_page_free_batched", KT_FREE_PAGE, true, FB(F_PFN) },
+};
+#define NTP (sizeof(tracepoints) / sizeof(tracepoints[0]))
+
+struct field_loc {
+	unsigned offset, size; /* size 0: not in this tracepoint */
+};
+
+/* A record must be this old (ns) before a round hands it over. */
+#define MERGE_MARGIN_NS 10000000ull
+
+struct ev_id {
+	uint64_t id;
+	unsigned tp;
+};
+
+struct usm_ktrace {
+	struct usm_ktrace_config cfg;
+	pid_t target;
+	bool own_child, child_done;
+	int child_status;
+	int tp_id[NTP]; /* 0: this kernel lacks it */
+	struct field_loc loc[NTP][NFIELDS];
+	unsigned ncpu;
+	struct usm_os_perf_ring *rings;
+	bool *cpu_ok;
+	int *fds;
+	size_t nfds, fds_cap;
+	struct ev_id *ids;
+	size_t nids, ids_cap;
+	struct kt_event *evs; /* drained, not yet handed over */
+	size_t nevs, evs_cap;
+	uint64_t seq;
+	int err; /* the first -ENOMEM of a drain callback */
+	uint64_t throttled;
+	bool mounted;
+	volatile sig_atomic_t stop;
+	struct kt_objects objs; /* from open, so that -p can name its threads first */
+	FILE *body;             /* the object lines until the header can be written */
+	struct usm_ktrace_result res;
+};
+
+void usm_ktrace_config_init(struct usm_ktrace_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* 8 MiB a CPU: a busy open/close loop fills it in ~100 ms */
+	cfg->ring_pages = 2048;
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t item)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	p = realloc(*arr, ncap * item);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static int push_fd(struct usm_ktrace *kt, int fd)
+{
+	if (grow((void **)&kt->fds, &kt->fds_cap, kt->nfds, sizeof(int)) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	kt->fds[kt->nfds++] = fd;
+	return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	const struct ev_id *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int tp_of(const struct usm_ktrace *kt, uint64_t id)
+{
+	size_t lo = 0, hi = kt->nids;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (kt->ids[mid].id == id)
+			return (int)kt->ids[mid].tp;
+		if (kt->ids[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+#define SAMPLE_TYPE (PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | \
+		     PERF_SAMPLE_CPU | PERF_SAMPLE_RAW)
+
+/* One tracepoint's event for task pid (-1: every task) on cpu; the first
+ * of the CPU owns its ring and also reports tasks' names and forks. */
+static int open_one(struct usm_ktrace *kt, unsigned tp, pid_t pid, unsigned cpu)
+{
+	struct perf_event_attr a;
+	struct ev_id *id;
+	bool first = !kt->cpu_ok[cpu];
+	int fd, err;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_TRACEPOINT;
+	a.config = (uint64_t)kt->tp_id[tp];
+	a.sample_period = 1;
+	a.sample_type = SAMPLE_TYPE;
+	a.disabled = 1;
+	a.inherit = pid >= 0;
+	a.enable_on_exec = kt->cfg.argv != NULL;
+	a.use_clockid = 1;
+	a.clockid = CLOCK_MONOTONIC; /* comparable with usm_now_ns: the merge's bound */
+	a.sample_id_all = 1;
+	a.comm = a.comm_exec = a.task = first;
+	/* wake the reader at a quarter full: room for 3/4 of a ring while it works */
+	a.watermark = 1;
+	a.wakeup_watermark = (uint32_t)(kt->cfg.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
+	fd = usm_os_perf_open(&a, pid, (int)cpu, -1, 0);
+	if (fd < 0)
+		return fd;
+	err = push_fd(kt, fd);
+	if (err)
+		return err;
+	if (grow((void **)&kt->ids, &kt->ids_cap, kt->nids, sizeof(*kt->ids)) < 0)
+		return -ENOMEM;
+	id = &kt->ids[kt->nids];
+	err = usm_os_perf_id(fd, &id->id);
+	if (err)
+		return err;
+	id->tp = tp;
+	kt->nids++;
+	if (first) {
+		err = usm_os_perf_ring_map(fd, kt->cfg.ring_pages, &kt->rings[cpu]);
+		if (err)
+			return err;
+		kt->cpu_ok[cpu] = true;
+		return 0;
+	}
+	return usm_os_perf_set_output(fd, kt->rings[cpu].fd);
+}
+
+/* Every tracepoint for task pid on every CPU. A CPU that is offline
+ * refuses (-ENODEV or -EINVAL) and is skipped, as long as one accepts. */
+static int open_task(struct usm_ktrace *kt, pid_t pid)
+{
+	int ok = 0, err = -ENODEV;
+
+	for (unsigned c = 0; c < kt->ncpu; c++) {
+		int e = 0;
+
+		for (unsigned t = 0; t < NTP && !e; t++)
+			if (kt->tp_id[t] > 0)
+				e = open_one(kt, t, pid, c);
+		if (!e)
+			ok++;
+		else if (e != -ENODEV && e != -EINVAL)
+			return e;
+		else
+			err = e;
+	}
+	return ok ? 0 : err;
+}
+
+/* Every thread of a running process, named from /proc before its first event. */
+static int open_pid(struct usm_ktrace *kt, pid_t pid, struct kt_objects *objs)
+{
+	pid_t *tids;
+	size_t n;
+	int err = usm_os_proc_list_tasks(pid, &tids, &n), opened = 0;
+
+	if (err)
+		return err == -ENOENT ? -ESRCH : err;
+	for (size_t i = 0; i < n && !err; i++) {
+		char comm[USM_OS_COMM_MAX + 1];
+		int dir = usm_os_proc_open(tids[i]);
+
+		if (dir >= 0) {
+			if (usm_os_proc_read_comm(dir, comm) == 0)
+				err = kt_objects_name(objs, tids[i], comm);
+			close(dir);
+		}
+		if (!err)
+			err = open_task(kt, tids[i]);
+		if (err == -ESRCH) /* that thread just ended */
+			err = 0;
+		else if (!err)
+			opened++;
+	}
+	free(tids);
+	return !err && !opened ? -ESRCH : err;
+}
+
+static int setup(struct usm_ktrace *kt, enum usm_ktrace_stage *stage)
+{
+	char dir[256];
+	int err;
+
+	*stage = USM_KTRACE_STAGE_TRACEFS;
+	err = usm_os_tracefs_find(dir, sizeof(dir), true, &kt->mounted);
+	if (err)
+		return err;
+	*stage = USM_KTRACE_STAGE_TRACEPOINT;
+	for (unsigned t = 0; t < NTP; t++) {
+		int id = usm_os_tracepoint_id(dir, "kmem", tracepoints[t].name);
+
+		if (id == -ENOENT && tracepoints[t].optional)
+			continue;
+		if (id < 0)
+			return id;
+		kt->tp_id[t] = id;
+		for (unsigned f = 0; f < NFIELDS; f++) {
+			struct field_loc *l = &kt->loc[t][f];
+
+			if (!(tracepoints[t].fields & FB(f)))
+				continue;
+			err = usm_os_tracepoint_field(dir, "kmem", tracepoints[t].name,
+						      field_names[f], &l->offset, &l->size);
+			if (err)
+				return err;
+			if (l->size != 4 && l->size != 8)
+				return -EINVAL;
+		}
+	}
+	*stage = USM_KTRACE_STAGE_PERF;
+	kt->ncpu = (unsigned)get_nprocs_conf();
+	kt->rings = calloc(kt->ncpu, sizeof(*kt->rings));
+	kt->cpu_ok = calloc(kt->ncpu, sizeof(*kt->cpu_ok));
+	return kt->rings && kt->cpu_ok ? 0 : -ENOMEM;
+}
+
+static uint64_t field(const unsigned char *raw, uint32_t raw_size, const struct field_loc *l)
+{
+	uint64_t v64 = 0;
+	uint32_t v32 = 0;
+
+	if (!l->size || l->offset + l->size > raw_size)
+		return 0;
+	if (l->size == 8) {
+		memcpy(&v64, raw + l->offset, 8);
+		return v64;
+	}
+	memcpy(&v32, raw + l->offset, 4);
+	return v32;
+}
+
+static struct kt_event *new_event(struct usm_ktrace *kt)
+{
+	if (kt->err)
+		return NULL;
+	if (grow((void **)&kt->evs, &kt->evs_cap, kt->nevs, sizeof(*kt->evs)) < 0) {
+		kt->err = -ENOMEM;
+		return NULL;
+	}
+	memset(&kt->evs[kt->nevs], 0, sizeof(*kt->evs));
+	kt->evs[kt->nevs].seq = kt->seq++;
+	return &kt->evs[kt->nevs++];
+}
+
+/* A sample: identifier, pid/tid, time, cpu, raw size and bytes. */
+static void on_sample(struct usm_ktrace *kt, const struct perf_event_header *h)
+{
+	const unsigned char *p = (const unsigned char *)(h + 1);
+	uint64_t id, t;
+	uint32_t pt[2], raw_size;
+	const struct field_loc *l;
+	struct kt_event *e;
+	int tp;
+
+	if (h->size < sizeof(*h) + 36)
+		return;
+	memcpy(&id, p, 8);
+	memcpy(pt, p + 8, 8);
+	memcpy(&t, p + 16, 8);
+	memcpy(&raw_size, p + 32, 4);
+	if (sizeof(*h) + 36 + raw_size > h->size || (tp = tp_of(kt, id)) < 0)
+		return;
+	e = new_event(kt);
+	if (!e)
+		return;
+	l = kt->loc[tp];
+	p += 36;
+	e->t = t;
+	e->pid = (int)pt[0];
+	e->tid = (int)pt[1];
+	e->kind = tracepoints[tp].kind;
+	e->site = field(p, raw_size, &l[F_CALL_SITE]);
+	if (e->kind == KT_ALLOC_PAGE || e->kind == KT_FREE_PAGE) {
+		e->addr = field(p, raw_size, &l[F_PFN]);
+		e->req = field(p, raw_size, &l[F_ORDER]);
+	} else {
+		e->addr = field(p, raw_size, &l[F_PTR]);
+		e->req = field(p, raw_size, &l[F_BYTES_REQ]);
+		e->usable = field(p, raw_size, &l[F_BYTES_ALLOC]);
+	}
+}
+
+/* sample_id_all's trailer ends every other record: pid/tid, time, cpu, identifier. */
+static uint64_t trailer_time(const struct perf_event_header *h)
+{
+	uint64_t t = 0;
+
+	if (h->size >= sizeof(*h) + 32)
+		memcpy(&t, (const unsigned char *)h + h->size - 24, 8);
+	return t;
+}
+
+static void on_record(const struct perf_event_header *h, void *arg)
+{
+	struct usm_ktrace *kt = arg;
+	const unsigned char *p = (const unsigned char *)(h + 1);
+	struct kt_event *e;
+	uint32_t v[4];
+
+	switch (h->type) {
+	case PERF_RECORD_SAMPLE:
+		on_sample(kt, h);
+		break;
+	case PERF_RECORD_THROTTLE:
+		kt->throttled++;
+		break;
+	case PERF_RECORD_COMM: /* pid, tid, comm[], trailer */
+		if (h->size < sizeof(*h) + 8 + 32 || !(e = new_event(kt)))
+			break;
+		memcpy(v, p, 8);
+		e->kind = KT_COMM;
+		e->pid = (int)v[0];
+		e->tid = (int)v[1];
+		e->t = trailer_time(h);
+		snprintf(e->comm, sizeof(e->comm), "%.*s",
+			 (int)(h->size - sizeof(*h) - 8 - 32 < 15 ? h->size - sizeof(*h) - 8 - 32 : 15),
+			 (const char *)p + 8);
+		break;
+	case PERF_RECORD_FORK: /* pid, ppid, tid, ptid, time, trailer */
+		if (h->size < sizeof(*h) + 24 || !(e = new_event(kt)))
+			break;
+		memcpy(v, p, 16);
+		e->kind = KT_FORK;
+		e->pid = (int)v[0];
+		e->req = v[1];
+		e->tid = (int)v[2];
+		e->usable = v[3];
+		memcpy(&e->t, p + 16, 8);
+		break;
+	default: /* PERF_RECORD_LOST is counted by the ring; EXIT says nothing we need */
+		break;
+	}
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+	const struct kt_event *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Drains every ring, then hands over in time order the records older
+ * than bound (all of them for UINT64_MAX). */
+static int drain(struct usm_ktrace *kt, uint64_t bound)
+{
+	size_t n = 0;
+	int err = 0;
+
+	for (unsigned c = 0; c < kt->ncpu; c++) {
+		long got;
+
+		if (!kt->cpu_ok[c])
+			continue;
+		got = usm_os_perf_ring_drain(&kt->rings[c], on_record, kt);
+		if (got < 0)
+			return (int)got;
+	}
+	if (kt->err)
+		return kt->err;
+	if (!kt->nevs)
+		return 0;
+	qsort(kt->evs, kt->nevs, sizeof(*kt->evs), cmp_event);
+	while (n < kt->nevs && kt->evs[n].t < bound && !err)
+		err = kt_objects_event(&kt->objs, &kt->evs[n++]);
+	memmove(kt->evs, kt->evs + n, (kt->nevs - n) * sizeof(*kt->evs));
+	kt->nevs -= n;
+	return err;
+}
+
+int usm_ktrace_open(const struct usm_ktrace_config *cfg, struct usm_ktrace **out,
+		    enum usm_ktrace_stage *stage)
+{
+	struct usm_os_spawn sp = { .go_fd = -1, .err_fd = -1 };
+	struct usm_ktrace *kt;
+	int err;
+
+	*stage = USM_KTRACE_STAGE_NONE;
+	if ((cfg->pid && cfg->argv) || (!cfg->pid && !cfg->argv && !cfg->comm) || !cfg->out ||
+	    !cfg->ring_pages || (cfg->ring_pages & (cfg->ring_pages - 1)))
+		return -EINVAL;
+	kt = calloc(1, sizeof(*kt));
+	if (!kt)
+		return -ENOMEM;
+	kt->cfg = *cfg;
+	kt->child_status = -1;
+	kt->body = tmpfile();
+	if (!kt->body) {
+		err = -errno;
+		free(kt);
+		return err;
+	}
+	err = kt_objects_init(&kt->objs, kt->body, cfg->comm, 0, &kt->res);
+	if (err) {
+		fclose(kt->body);
+		free(kt);
+		return err;
+	}
+	if (cfg->pid) {
+		*stage = USM_KTRACE_STAGE_PID;
+		if (cfg->pid < 0 || (kill(cfg->pid, 0) < 0 && errno == ESRCH)) {
+			err = -ESRCH;
+			goto fail;
+		}
+		kt->target = cfg->pid;
+	}
+	err = setup(kt, stage);
+	if (err)
+		goto fail;
+	if (cfg->pid) {
+		err = open_pid(kt, cfg->pid, &kt->objs);
+		if (err == -ESRCH)
+			*stage = USM_KTRACE_STAGE_PID;
+	} else if (cfg->argv) {
+		const char *base = strrchr(cfg->argv[0], '/');
+
+		*stage = USM_KTRACE_STAGE_EXEC;
+		err = usm_os_spawn_held(cfg->argv, &sp);
+		if (err)
+			goto fail;
+		kt->target = sp.pid;
+		/* its name from exec on; the COMM record of the exec says so too */
+		err = kt_objects_name(&kt->objs, sp.pid, base ? base + 1 : cfg->argv[0]);
+		*stage = USM_KTRACE_STAGE_PERF;
+		if (!err)
+			err = open_task(kt, sp.pid);
+	} else {
+		*stage = USM_KTRACE_STAGE_PERF;
+		err = open_task(kt, -1);
+	}
+	if (err)
+		goto fail;
+	qsort(kt->ids, kt->nids, sizeof(*kt->ids), cmp_id);
+	kt->objs.t0 = usm_now_ns();
+	if (cfg->argv) {
+		*stage = USM_KTRACE_STAGE_EXEC;
+		err = usm_os_spawn_release(&sp); /* its events start at the exec */
+		if (err)
+			goto fail;
+		kt->own_child = true;
+	} else {
+		for (size_t i = 0; i < kt->nfds; i++)
+			usm_os_perf_enable(kt->fds[i]);
+	}
+	*stage = USM_KTRACE_STAGE_NONE;
+	*out = kt;
+	return 0;
+fail:
+	usm_os_spawn_abort(&sp);
+	usm_ktrace_close(kt);
+	return err;
+}
+
+void usm_ktrace_stop(struct usm_ktrace *kt)
+{
+	kt->stop = 1;
+}
+
+static bool target_gone(struct usm_ktrace *kt)
+{
+	if (kt->own_child) {
+		int status;
+
+		if (!kt->child_done && waitpid(kt->target, &status, WNOHANG) == kt->target) {
+			kt->child_done = true;
+			kt->child_status = status;
+		}
+		return kt->child_done;
+	}
+	if (!kt->target)
+		return false; /* the whole system: until stopped */
+	return kill(kt->target, 0) < 0 && errno == ESRCH;
+}
+
+int usm_ktrace_run(struct usm_ktrace *kt, struct usm_ktrace_result *res)
+{
+	uint64_t start = usm_now_ns(), deadline = 0;
+	struct pollfd *pfd = calloc(kt->ncpu, sizeof(*pfd));
+	unsigned npfd = 0;
+	int err = 0;
+
+	if (!pfd)
+		return -ENOMEM;
+	for (unsigned c = 0; c < kt->ncpu; c++)
+		if (kt->cpu_ok[c])
+			pfd[npfd++] = (struct pollfd){ .fd = kt->rings[c].fd, .events = POLLIN };
+	if (kt->cfg.duration_s > 0)
+		deadline = start + (uint64_t)(kt->cfg.duration_s * 1e9);
+	while (!kt->stop && !err) {
+		bool gone = target_gone(kt);
+		uint64_t now;
+
+		if (!gone)
+			poll(pfd, npfd, 50);
+		now = usm_now_ns();
+		err = drain(kt, now > MERGE_MARGIN_NS ? now - MERGE_MARGIN_NS : 0);
+		if (gone || (deadline && now >= deadline))
+			break;
+	}
+	free(pfd);
+	for (size_t i = 0; i < kt->nfds; i++)
+		usm_os_perf_disable(kt->fds[i]);
+	if (!err)
+		err = drain(kt, UINT64_MAX);
+	for (unsigned c = 0; c < kt->ncpu; c++)
+		if (kt->cpu_ok[c])
+			kt->res.lost += kt->rings[c].lost;
+	kt->res.throttled = kt->throttled;
+	if (!err)
+		err = kt_objects_finish(&kt->objs, kt->cfg.out, kt->cfg.syms);
+	kt->res.seconds = (double)(usm_now_ns() - start) / 1e9;
+	kt->res.mounted_tracefs = kt->mounted;
+	kt->res.exit_status = kt->child_done ? kt->child_status : -1;
+	*res = kt->res;
+	return err;
+}
+
+void usm_ktrace_close(struct usm_ktrace *kt)
+{
+	if (!kt)
+		return;
+	if (kt->own_child && !kt->child_done) {
+		kill(kt->target, SIGKILL);
+		waitpid(kt->target, NULL, 0);
+	}
+	for (unsigned c = 0; c < kt->ncpu; c++)
+		if (kt->cpu_ok && kt->cpu_ok[c])
+			usm_os_perf_ring_unmap(&kt->rings[c]);
+	for (size_t i = 0; i < kt->nfds; i++)
+		close(kt->fds[i]);
+	free(kt->fds);
+	free(kt->ids);
+	free(kt->evs);
+	free(kt->rings);
+	free(kt->cpu_ok);
+	kt_objects_free(&kt->objs);
+	fclose(kt->body);
+	free(kt);
+}
