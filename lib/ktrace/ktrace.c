@@ -21,6 +21,7 @@
 
 #include "base/clock.h"
 #include "ktrace/objects.h"
+#include "os/kallsyms.h"
 #include "os/perf.h"
 #include "os/procfs.h"
 #include "os/spawn.h"
@@ -86,6 +87,10 @@ struct usm_ktrace {
 	int err; /* the first -ENOMEM of a drain callback */
 	uint64_t throttled;
 	bool mounted;
+	char comm_filter[64]; /* the ftrace filter of --comm on the whole system */
+	struct usm_os_kallsyms ksyms; /* read once, at open: page call sites, then FILE.kallsyms */
+	bool ksyms_ok, ksyms_hidden;
+	unsigned char *page_api; /* per symbol: the page allocator's own, skipped in a callchain */
 	volatile sig_atomic_t stop;
 	struct kt_objects objs; /* from open, so that -p can name its threads first */
 	FILE *body;             /* the object lines until the header can be written */
@@ -149,6 +154,46 @@ static int tp_of(const struct usm_ktrace *kt, uint64_t id)
 	return -1;
 }
 
+/* The page allocator's tracepoints carry no call site: its allocations
+ * get theirs from a short kernel callchain, the first frame outside the
+ * allocator's own functions (alloc_pages_mpol, __alloc_frozen_pages...). */
+#define CHAIN_DEPTH 8
+
+static bool wants_chain(const struct usm_ktrace *kt, unsigned tp)
+{
+	return kt->ksyms_ok && tracepoints[tp].kind == KT_ALLOC_PAGE;
+}
+
+/* Names of the page allocator's entry points and wrappers, as substrings:
+ * alloc_pages_noprof, __alloc_frozen_pages_noprof, vma_alloc_folio_noprof,
+ * get_free_pages_noprof, get_zeroed_page_noprof, ... */
+static bool is_page_api(const char *name)
+{
+	static const char *const parts[] = { "alloc_pages", "alloc_frozen_pages", "folio_alloc",
+					     "alloc_folio", "get_free_pages", "get_zeroed_page",
+					     "get_page_from_freelist" };
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (strstr(name, parts[i]))
+			return true;
+	return false;
+}
+
+/* The first return address of the chain outside the page allocator. */
+static uint64_t chain_site(const struct usm_ktrace *kt, const uint64_t *ips, uint64_t nr)
+{
+	for (uint64_t i = 0; i < nr; i++) {
+		long s;
+
+		if (ips[i] >= PERF_CONTEXT_MAX)
+			continue; /* a context marker, not an address */
+		s = usm_os_kallsyms_find(&kt->ksyms, ips[i] - 1);
+		if (s < 0 || !kt->page_api[s])
+			return ips[i];
+	}
+	return 0;
+}
+
 #define SAMPLE_TYPE (PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | \
 		     PERF_SAMPLE_CPU | PERF_SAMPLE_RAW)
 
@@ -167,6 +212,11 @@ static int open_one(struct usm_ktrace *kt, unsigned tp, pid_t pid, unsigned cpu)
 	a.config = (uint64_t)kt->tp_id[tp];
 	a.sample_period = 1;
 	a.sample_type = SAMPLE_TYPE;
+	if (wants_chain(kt, tp)) {
+		a.sample_type |= PERF_SAMPLE_CALLCHAIN;
+		a.exclude_callchain_user = 1;
+		a.sample_max_stack = CHAIN_DEPTH;
+	}
 	a.disabled = 1;
 	a.inherit = pid >= 0;
 	a.enable_on_exec = kt->cfg.argv != NULL;
@@ -183,6 +233,11 @@ static int open_one(struct usm_ktrace *kt, unsigned tp, pid_t pid, unsigned cpu)
 	err = push_fd(kt, fd);
 	if (err)
 		return err;
+	/* every task of a name: the kernel drops the others' events before
+	 * they cost a ring's room (objects.c filters again, for a kernel that
+	 * refuses the filter and for tasks renamed) */
+	if (pid < 0 && kt->comm_filter[0])
+		usm_os_perf_set_filter(fd, kt->comm_filter);
 	if (grow((void **)&kt->ids, &kt->ids_cap, kt->nids, sizeof(*kt->ids)) < 0)
 		return -ENOMEM;
 	id = &kt->ids[kt->nids];
@@ -283,6 +338,17 @@ static int setup(struct usm_ktrace *kt, enum usm_ktrace_stage *stage)
 				return -EINVAL;
 		}
 	}
+	/* without symbols the sites stay addresses, and pages have none */
+	err = usm_os_kallsyms_load("/proc/kallsyms", &kt->ksyms);
+	kt->ksyms_hidden = err == -EPERM;
+	if (!err && kt->ksyms.n) {
+		kt->page_api = calloc(kt->ksyms.n, 1);
+		if (!kt->page_api)
+			return -ENOMEM;
+		for (size_t i = 0; i < kt->ksyms.n; i++)
+			kt->page_api[i] = is_page_api(kt->ksyms.syms[i].name);
+		kt->ksyms_ok = true;
+	}
 	*stage = USM_KTRACE_STAGE_PERF;
 	kt->ncpu = (unsigned)get_nprocs_conf();
 	kt->rings = calloc(kt->ncpu, sizeof(*kt->rings));
@@ -328,25 +394,46 @@ static void on_sample(struct usm_ktrace *kt, const struct perf_event_header *h)
 	struct kt_event *e;
 	int tp;
 
+	const unsigned char *end = (const unsigned char *)h + h->size;
+	uint64_t nr = 0, site = 0;
+
 	if (h->size < sizeof(*h) + 36)
 		return;
 	memcpy(&id, p, 8);
 	memcpy(pt, p + 8, 8);
 	memcpy(&t, p + 16, 8);
-	memcpy(&raw_size, p + 32, 4);
-	if (sizeof(*h) + 36 + raw_size > h->size || (tp = tp_of(kt, id)) < 0)
+	if ((tp = tp_of(kt, id)) < 0)
+		return;
+	p += 32;
+	if (wants_chain(kt, (unsigned)tp)) { /* u64 nr, u64 ips[nr], before the raw data */
+		memcpy(&nr, p, 8);
+		if (nr > CHAIN_DEPTH + 8 || (size_t)(end - p) < 8 + nr * 8 + 4)
+			return;
+		{
+			uint64_t ips[CHAIN_DEPTH + 8];
+
+			memcpy(ips, p + 8, nr * 8);
+			site = chain_site(kt, ips, nr);
+		}
+		p += 8 + nr * 8;
+	}
+	if ((size_t)(end - p) < 4)
+		return;
+	memcpy(&raw_size, p, 4);
+	p += 4;
+	if (raw_size > (size_t)(end - p))
 		return;
 	e = new_event(kt);
 	if (!e)
 		return;
 	l = kt->loc[tp];
-	p += 36;
 	e->t = t;
 	e->pid = (int)pt[0];
 	e->tid = (int)pt[1];
 	e->kind = tracepoints[tp].kind;
 	e->site = field(p, raw_size, &l[F_CALL_SITE]);
 	if (e->kind == KT_ALLOC_PAGE || e->kind == KT_FREE_PAGE) {
+		e->site = site;
 		e->addr = field(p, raw_size, &l[F_PFN]);
 		e->req = field(p, raw_size, &l[F_ORDER]);
 	} else {
@@ -502,6 +589,9 @@ int usm_ktrace_open(const struct usm_ktrace_config *cfg, struct usm_ktrace **out
 		if (!err)
 			err = open_task(kt, sp.pid);
 	} else {
+		/* a name with a quote or backslash would need escaping: filter here only */
+		if (!strpbrk(cfg->comm, "\"\\"))
+			snprintf(kt->comm_filter, sizeof(kt->comm_filter), "comm == \"%s\"", cfg->comm);
 		*stage = USM_KTRACE_STAGE_PERF;
 		err = open_task(kt, -1);
 	}
@@ -584,7 +674,8 @@ int usm_ktrace_run(struct usm_ktrace *kt, struct usm_ktrace_result *res)
 			kt->res.lost += kt->rings[c].lost;
 	kt->res.throttled = kt->throttled;
 	if (!err)
-		err = kt_objects_finish(&kt->objs, kt->cfg.out, kt->cfg.syms);
+		err = kt_objects_finish(&kt->objs, kt->cfg.out, kt->cfg.syms,
+					kt->ksyms_ok ? &kt->ksyms : NULL, kt->ksyms_hidden);
 	kt->res.seconds = (double)(usm_now_ns() - start) / 1e9;
 	kt->res.mounted_tracefs = kt->mounted;
 	kt->res.exit_status = kt->child_done ? kt->child_status : -1;
@@ -610,6 +701,8 @@ void usm_ktrace_close(struct usm_ktrace *kt)
 	free(kt->evs);
 	free(kt->rings);
 	free(kt->cpu_ok);
+	free(kt->page_api);
+	usm_os_kallsyms_free(&kt->ksyms);
 	kt_objects_free(&kt->objs);
 	fclose(kt->body);
 	free(kt);

@@ -346,43 +346,32 @@ static int copy_body(FILE *body, FILE *out)
 
 /* The kallsyms lines of the symbols the sites are in, each with the one
  * after it, in address order. */
-static int write_syms(struct kt_objects *o, FILE *syms)
+static int write_syms(struct kt_objects *o, FILE *syms, const struct usm_os_kallsyms *k)
 {
-	struct usm_os_kallsyms k;
-	unsigned char *mark;
-	int err = usm_os_kallsyms_load("/proc/kallsyms", &k);
+	unsigned char *mark = calloc(k->n ? k->n : 1, 1);
+	int err = 0;
 
-	o->res->sites = o->sites.n;
-	if (err == -EPERM) {
-		o->res->symbols_hidden = true;
-		return 0;
-	}
-	if (err)
-		return err == -ENOMEM ? err : 0; /* no kallsyms: the sites stay addresses */
-	mark = calloc(k.n ? k.n : 1, 1);
-	if (!mark) {
-		usm_os_kallsyms_free(&k);
+	if (!mark)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < o->sites.cap; i++) {
 		uint64_t ip = *slot_key(&o->sites, i);
 		long s;
 
 		/* a call site is a return address: its call is the byte before */
-		if (ip && (s = usm_os_kallsyms_find(&k, ip - 1)) >= 0) {
+		if (ip && (s = usm_os_kallsyms_find(k, ip - 1)) >= 0) {
 			mark[s] = 1;
 			o->res->sites_named++;
 		}
 	}
-	for (size_t i = 0; i < k.n && !err; i++)
+	for (size_t i = 0; i < k->n && !err; i++)
 		if (mark[i])
-			err = usm_os_kallsyms_write(&k, i, syms);
+			err = usm_os_kallsyms_write(k, i, syms);
 	free(mark);
-	usm_os_kallsyms_free(&k);
 	return err;
 }
 
-int kt_objects_finish(struct kt_objects *o, FILE *out, FILE *syms)
+int kt_objects_finish(struct kt_objects *o, FILE *out, FILE *syms,
+		      const struct usm_os_kallsyms *ksyms, bool hidden)
 {
 	struct usm_ktrace_result *r = o->res;
 	int err = 0;
@@ -404,9 +393,9 @@ int kt_objects_finish(struct kt_objects *o, FILE *out, FILE *syms)
 		    r->lost, r->throttled, r->freed_unseen, r->reused_unfreed) < 0)
 		return -EIO;
 	err = copy_body(o->body, out);
-	if (!err && syms)
-		err = write_syms(o, syms);
-	else
-		r->sites = o->sites.n;
+	r->sites = o->sites.n;
+	r->symbols_hidden = hidden;
+	if (!err && syms && ksyms)
+		err = write_syms(o, syms, ksyms);
 	return err;
 }

@@ -50,9 +50,13 @@ int kt_objects_init(struct kt_objects *o, FILE *body, const char *comm, uint64_t
 int kt_objects_name(struct kt_objects *o, int tid, const char *comm);
 /* One event, in time order. Returns 0 or a negative errno (-ENOMEM, -EIO). */
 int kt_objects_event(struct kt_objects *o, const struct kt_event *e);
+struct usm_os_kallsyms;
+
 /* Writes the objects still live, then the CAPMAP: its header lines, the
- * object lines, and when syms is given the kallsyms lines of every site. */
-int kt_objects_finish(struct kt_objects *o, FILE *out, FILE *syms);
+ * object lines, and when syms and k are given the kallsyms lines of every
+ * site's symbol (hidden: k is NULL because kallsyms shows no addresses). */
+int kt_objects_finish(struct kt_objects *o, FILE *out, FILE *syms,
+		      const struct usm_os_kallsyms *k, bool hidden);
 void kt_objects_free(struct kt_objects *o);
 
 #endif

@@ -33,6 +33,9 @@ int usm_os_perf_set_output(int fd, int target);
  * inherited copy in a child thread reports its parent's). */
 int usm_os_perf_id(int fd, uint64_t *id);
 int usm_os_perf_enable(int fd);
+/* A tracepoint event's ftrace filter ("comm == \"cat\""): the kernel drops
+ * what does not match before it reaches the ring. */
+int usm_os_perf_set_filter(int fd, const char *filter);
 int usm_os_perf_disable(int fd);
 
 /* Hands each record now in the ring to fn, in order, then frees their

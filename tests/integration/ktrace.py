@@ -3,15 +3,18 @@
 makes and closes N pipes is recorded with exactly the pipe_inode_info
 objects those pipes cause (the N and 2N runs differ by what N more pipes
 cause), each allocated in alloc_pipe_info and freed in the pipe's release,
-named through FILE.kallsyms; the CAPMAP is well formed and has no access
+named through FILE.kallsyms (page blocks by their callchain's first
+caller outside the page allocator); the CAPMAP is well formed and has no access
 lines, and both report commands read it; -p PID and --comm record what they
-must; a one-page ring buffer under a heavy pattern loses events and says
+must (--comm alone on the whole system); a one-page ring buffer under a heavy pattern loses events and says
 so everywhere; bad input is one line and a non-zero exit. Needs root.
 
 usage: ktrace.py USM KTRACE_PIPES"""
 import bisect
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -115,6 +118,10 @@ def main():
     tap(all(o["allocator"] == "kmalloc" and o["process"] == "ktrace_pipes" for o in pipe_objs),
         "they are kmalloc objects of the process ktrace_pipes",
         {(o["allocator"], o["process"]) for o in pipe_objs})
+    pages = [maps[200].function(o["alloc_ip"]) for o in maps[200].objs if o["allocator"] == "page"]
+    tap(pages and all(pages) and not any("alloc_pages" in f or "alloc_frozen" in f for f in pages),
+        "page blocks are named by their first caller outside the page allocator (callchain)",
+        sorted(set(map(str, pages))))
     text = usm("ktrace", "report", os.path.join(TMP, "pipes200.capmap"))
     tap(text.returncode == 0 and "alloc_pipe_info+0x" in text.stdout and
         "recorder: lost_events=0" in text.stdout,
@@ -149,6 +156,27 @@ def main():
         m.count("alloc_pipe_info", PIPE_FREE) == 150 * k,
         "--comm NAME records the children of that name only, and all their pipes",
         (r.stderr, procs, m.count("alloc_pipe_info")))
+
+    # 3b: --comm alone: every task of that name on the whole system, until
+    # SIGINT; the program under a name of its own, so no other run is counted
+    name = f"ktsw{os.getpid() % 100000}"
+    copy = os.path.join(TMP, name)
+    shutil.copy(PIPES, copy)
+    path = os.path.join(TMP, "system.capmap")
+    tr = subprocess.Popen([USM, "ktrace", "-o", path, "--comm", name],
+                          stderr=subprocess.PIPE, text=True)
+    started = tr.stderr.readline()
+    runs = [subprocess.run([copy, n]).returncode for n in ("100", "60")]
+    tr.send_signal(signal.SIGINT)
+    rest = tr.stderr.read()
+    tr.wait()
+    m = Capmap(path)
+    procs = {o["process"] for o in m.objs}
+    tap("recording tasks named" in started and runs == [0, 0] and tr.returncode == 0 and
+        procs == {name} and m.count("alloc_pipe_info", PIPE_FREE) == 160 * k and
+        m.header.get("lost_events") == 0,
+        "--comm NAME alone records every task of the name, on the whole system, until SIGINT",
+        (started + rest, procs, m.count("alloc_pipe_info"), m.header))
 
     # 4: a one-page ring under 20000 pipes: events are lost, and said so
     r, path = record("lost.capmap", "--buffer-pages", "1", "--", PIPES, "20000")

@@ -135,7 +135,7 @@ static void finish(struct run *r)
 	char err[128];
 
 	assert_non_null(out);
-	assert_int_equal(kt_objects_finish(&r->o, out, NULL), 0);
+	assert_int_equal(kt_objects_finish(&r->o, out, NULL, NULL, false), 0);
 	fclose(out);
 	out = fmemopen(r->out, r->outlen, "r");
 	assert_int_equal(usm_capmap_read(out, &r->map, err, sizeof(err)), 0);
