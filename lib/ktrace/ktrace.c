@@ -278,33 +278,63 @@ static int open_task(struct usm_ktrace *kt, pid_t pid)
 	return ok ? 0 : err;
 }
 
-/* Every thread of a running process, named from /proc before its first event. */
+static bool has_task(const pid_t *list, size_t n, pid_t tid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == tid)
+			return true;
+	return false;
+}
+
+/* Every thread of a running process, each named from /proc before its
+ * first event. Threads they start from now on inherit the events; one
+ * started between the listing and the open is caught by a second listing. */
 static int open_pid(struct usm_ktrace *kt, pid_t pid, struct kt_objects *objs)
 {
-	pid_t *tids;
-	size_t n;
-	int err = usm_os_proc_list_tasks(pid, &tids, &n), opened = 0;
+	pid_t *done = NULL;
+	size_t ndone = 0;
+	int err = 0;
 
-	if (err)
-		return err == -ENOENT ? -ESRCH : err;
-	for (size_t i = 0; i < n && !err; i++) {
-		char comm[USM_OS_COMM_MAX + 1];
-		int dir = usm_os_proc_open(tids[i]);
+	for (int pass = 0; pass < 2 && !err; pass++) {
+		pid_t *tids;
+		size_t n;
 
-		if (dir >= 0) {
-			if (usm_os_proc_read_comm(dir, comm) == 0)
-				err = kt_objects_name(objs, tids[i], comm);
-			close(dir);
+		err = usm_os_proc_list_tasks(pid, &tids, &n);
+		if (err) {
+			err = err == -ENOENT ? -ESRCH : err;
+			break;
 		}
-		if (!err)
-			err = open_task(kt, tids[i]);
-		if (err == -ESRCH) /* that thread just ended */
-			err = 0;
-		else if (!err)
-			opened++;
+		for (size_t i = 0; i < n && !err; i++) {
+			char comm[USM_OS_COMM_MAX + 1];
+			int dir;
+			pid_t *grown;
+
+			if (has_task(done, ndone, tids[i]))
+				continue;
+			dir = usm_os_proc_open(tids[i]);
+			if (dir >= 0) {
+				if (usm_os_proc_read_comm(dir, comm) == 0)
+					err = kt_objects_name(objs, tids[i], comm);
+				close(dir);
+			}
+			if (!err)
+				err = open_task(kt, tids[i]);
+			if (err == -ESRCH) { /* that thread just ended */
+				err = 0;
+				continue;
+			}
+			grown = err ? NULL : realloc(done, (ndone + 1) * sizeof(*done));
+			if (!err && !grown)
+				err = -ENOMEM;
+			if (!err) {
+				done = grown;
+				done[ndone++] = tids[i];
+			}
+		}
+		free(tids);
 	}
-	free(tids);
-	return !err && !opened ? -ESRCH : err;
+	free(done);
+	return !err && !ndone ? -ESRCH : err;
 }
 
 static int setup(struct usm_ktrace *kt, enum usm_ktrace_stage *stage)
@@ -687,10 +717,7 @@ void usm_ktrace_close(struct usm_ktrace *kt)
 {
 	if (!kt)
 		return;
-	if (kt->own_child && !kt->child_done) {
-		kill(kt->target, SIGKILL);
-		waitpid(kt->target, NULL, 0);
-	}
+	/* a command still running after --duration or a signal runs on */
 	for (unsigned c = 0; c < kt->ncpu; c++)
 		if (kt->cpu_ok && kt->cpu_ok[c])
 			usm_os_perf_ring_unmap(&kt->rings[c]);
