@@ -128,6 +128,14 @@ def main():
         "the text report names the sites from FILE.kallsyms and shows the header",
         text.stdout[:2000] + text.stderr)
 
+    page = os.path.join(TMP, "pipes200.html")
+    r = usm("ktrace", "report", "--html", page, os.path.join(TMP, "pipes200.capmap"))
+    data = open(page).read() if r.returncode == 0 else ""
+    want = '"header":' + json.dumps(maps[200].header, separators=(",", ":"))
+    tap(r.returncode == 0 and want in data and "alloc_pipe_info" in data,
+        "usm ktrace report --html writes the page with the header and the named sites",
+        r.stderr + want)
+
     # 2: -p PID: a running process, attached before it makes 300 pipes
     prog = subprocess.Popen([PIPES, "300", "wait"], stdin=subprocess.PIPE,
                             stderr=subprocess.PIPE)
