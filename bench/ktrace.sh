@@ -7,7 +7,9 @@
 # command line); the slowdown column is the untraced rate over the traced
 # one, measured in the same script, best of RUNS runs of PIPES pipes each,
 # the rows interleaved run by run so that a busy moment of the machine hits
-# all; the spread column is the lowest and highest of the runs' own ratios.
+# all; the median and spread columns are the median, lowest and highest of
+# the runs' own ratios (each run's traced rate against the same run's
+# untraced one), steadier than the best-of ratio on a busy machine.
 # The lost column is the events usm ktrace counted lost in its best run
 # (perf's own count is in its output). Not part of make check. Needs root;
 # the perf rows are left out without perf (linux-perf).
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) runs=$2; shift 2 ;;
 	--pipes) pipes=$2; shift 2 ;;
-	-h | --help) bench_help 16 ;;
+	-h | --help) bench_help 18 ;;
 	-*) bench_bad_option "$1" ;;
 	*) break ;;
 	esac
@@ -65,11 +67,14 @@ for i in $(seq "$runs"); do
 	done
 done
 base=$(cat "$tmp/best.none")
-printf '%-14s %10s %9s  %-18s %s\n' tracer pipes/s slowdown "spread ($runs runs)" lost
+printf '%-14s %10s %9s %7s  %-18s %s\n' tracer pipes/s slowdown median "spread ($runs runs)" lost
 for r in $rows; do
 	v=$(cat "$tmp/best.$r")
 	spread=$(sort -n "$tmp/ratios.$r" | sed -n '1p;$p' | tr '\n' ' ' |
 		awk '{ printf "%.2fx-%.2fx", $1, $2 }')
-	printf '%-14s %10s %8.2fx  %-18s %s\n' "$r" "$v" \
-		"$(echo "$base $v" | awk '{ printf "%.2f", $1 / $2 }')" "$spread" "$(cat "$tmp/lost.$r")"
+	median=$(sort -n "$tmp/ratios.$r" | awk '{ v[NR] = $1 } END {
+		printf "%.2fx", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	printf '%-14s %10s %8.2fx %7s  %-18s %s\n' "$r" "$v" \
+		"$(echo "$base $v" | awk '{ printf "%.2f", $1 / $2 }')" "$median" "$spread" \
+		"$(cat "$tmp/lost.$r")"
 done
