@@ -87,6 +87,7 @@ struct usm_ktrace {
 	int err; /* the first -ENOMEM of a drain callback */
 	uint64_t throttled;
 	bool mounted;
+	bool no_format_lost; /* a kernel before 6.0: only PERF_RECORD_LOST counts */
 	char comm_filter[64]; /* the ftrace filter of --comm on the whole system */
 	struct usm_os_kallsyms ksyms; /* read once, at open: page call sites, then FILE.kallsyms */
 	bool ksyms_ok, ksyms_hidden;
@@ -227,7 +228,13 @@ static int open_one(struct usm_ktrace *kt, unsigned tp, pid_t pid, unsigned cpu)
 	/* wake the reader at a quarter full: room for 3/4 of a ring while it works */
 	a.watermark = 1;
 	a.wakeup_watermark = (uint32_t)(kt->cfg.ring_pages * (size_t)sysconf(_SC_PAGESIZE) / 4);
+	a.read_format = kt->no_format_lost ? 0 : PERF_FORMAT_LOST;
 	fd = usm_os_perf_open(&a, pid, (int)cpu, -1, 0);
+	if (fd == -EINVAL && !kt->no_format_lost) {
+		kt->no_format_lost = true;
+		a.read_format = 0;
+		fd = usm_os_perf_open(&a, pid, (int)cpu, -1, 0);
+	}
 	if (fd < 0)
 		return fd;
 	err = push_fd(kt, fd);
@@ -653,6 +660,26 @@ void usm_ktrace_stop(struct usm_ktrace *kt)
 	kt->stop = 1;
 }
 
+/* The larger of the kernel's two counts: the PERF_RECORD_LOST records the
+ * rings carried (every kind of record, but only once a ring had room
+ * again) and the events' own lost samples (also those still unreported
+ * when the recording ended). */
+static uint64_t lost_events(const struct usm_ktrace *kt)
+{
+	uint64_t reported = 0, samples = 0;
+
+	for (unsigned c = 0; c < kt->ncpu; c++)
+		if (kt->cpu_ok[c])
+			reported += kt->rings[c].lost;
+	for (size_t i = 0; i < kt->nfds && !kt->no_format_lost; i++) {
+		uint64_t n;
+
+		if (usm_os_perf_read_lost(kt->fds[i], &n) == 0)
+			samples += n;
+	}
+	return reported > samples ? reported : samples;
+}
+
 static bool target_gone(struct usm_ktrace *kt)
 {
 	if (kt->own_child) {
@@ -699,9 +726,7 @@ int usm_ktrace_run(struct usm_ktrace *kt, struct usm_ktrace_result *res)
 		usm_os_perf_disable(kt->fds[i]);
 	if (!err)
 		err = drain(kt, UINT64_MAX);
-	for (unsigned c = 0; c < kt->ncpu; c++)
-		if (kt->cpu_ok[c])
-			kt->res.lost += kt->rings[c].lost;
+	kt->res.lost = lost_events(kt);
 	kt->res.throttled = kt->throttled;
 	if (!err)
 		err = kt_objects_finish(&kt->objs, kt->cfg.out, kt->cfg.syms,

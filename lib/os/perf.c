@@ -74,6 +74,19 @@ int usm_os_perf_disable(int fd)
 	return ioctl(fd, PERF_EVENT_IOC_DISABLE, 0) < 0 ? -errno : 0;
 }
 
+int usm_os_perf_read_lost(int fd, uint64_t *lost)
+{
+	uint64_t v[2]; /* the count, then the lost samples */
+	ssize_t n = read(fd, v, sizeof(v));
+
+	if (n < 0)
+		return -errno;
+	if (n != sizeof(v))
+		return -EIO;
+	*lost = v[1];
+	return 0;
+}
+
 int usm_os_perf_ring_pending(const struct usm_os_perf_ring *r)
 {
 	const struct perf_event_mmap_page *m = r->base;
