@@ -23,14 +23,33 @@ struct usm_capmap_obj {
 	uint64_t alloc_time; /* ns since the trace started */
 	uint64_t free_time;  /* 0 while live */
 	uint64_t free_ip;
-	char allocator[16]; /* malloc calloc realloc memalign mmap global */
+	char allocator[16]; /* malloc calloc realloc memalign mmap global;
+	                     * usm ktrace's kmalloc kmem_cache page */
 	char process[64];
 	uint64_t cache;      /* size class; 0 for "-" */
 	size_t first_access; /* index into usm_capmap.accesses */
 	size_t naccesses;
 };
 
+/* What a writer says about the whole recording, before the first object:
+ * one "# key=value" line each (docs/capmap.md), e.g. usm ktrace's
+ * lost_events and throttled. Keys are the writer's; a reader shows them. */
+#define USM_CAPMAP_MAX_STATS 16
+struct usm_capmap_stat {
+	char key[32];
+	uint64_t value;
+};
+
+struct usm_capmap_header {
+	struct usm_capmap_stat stats[USM_CAPMAP_MAX_STATS]; /* in file order */
+	size_t nstats;
+};
+
+/* Whether h has key, and its value. */
+bool usm_capmap_header_get(const struct usm_capmap_header *h, const char *key, uint64_t *value);
+
 struct usm_capmap {
+	struct usm_capmap_header header;
 	struct usm_capmap_obj *objs;
 	size_t nobjs;
 	struct usm_capmap_access *accesses;
@@ -46,11 +65,13 @@ void usm_capmap_free(struct usm_capmap *map);
 /* Reads a CAPMAP one object at a time: fn gets each object with its access
  * lines (acc[0 .. obj->naccesses), obj->first_access is 0), valid only
  * during the call. A negative return from fn stops the scan and is
- * returned. Errors as usm_capmap_read's; the memory used is one object's
- * access lines, whatever the file's size. */
+ * returned. The header lines fill *hdr (when not NULL; complete before fn
+ * is first called). Errors as usm_capmap_read's; the memory used is one
+ * object's access lines, whatever the file's size. */
 typedef int (*usm_capmap_fn)(void *ctx, const struct usm_capmap_obj *obj,
                              const struct usm_capmap_access *acc);
-int usm_capmap_scan(FILE *f, usm_capmap_fn fn, void *ctx, char *err, size_t errlen);
+int usm_capmap_scan(FILE *f, struct usm_capmap_header *hdr, usm_capmap_fn fn, void *ctx,
+                    char *err, size_t errlen);
 
 /* A CAPMAP summed up (lib/capmap/report.c): what 'usm trace report' prints,
  * as plain data. One site per allocation IP. */
@@ -135,6 +156,7 @@ struct usm_capmap_agg_opts {
 /* A CAPMAP summed while it is read: per allocation site, never per object
  * beyond each site's sample, so that a file of any size fits. */
 struct usm_capmap_agg {
+	struct usm_capmap_header header;
 	struct usm_capmap_agg_site *sites; /* most bytes first, then accesses, then IP */
 	size_t nsites;
 	uint64_t objects, live, bytes, reads, writes, access_lines;

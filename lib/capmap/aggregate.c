@@ -414,7 +414,7 @@ int usm_capmap_aggregate(FILE *f, const struct usm_capmap_agg_opts *opts,
 	if (!out->opts.read_mostly)
 		out->opts.read_mostly = 1;
 	st.out = out;
-	ret = usm_capmap_scan(f, add_object, &st, err, errlen);
+	ret = usm_capmap_scan(f, &out->header, add_object, &st, err, errlen);
 	if (!ret) {
 		ret = finish(&st);
 		if (ret == -ENOMEM)

@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const allocators[] = {"malloc",   "calloc", "realloc",
-                                         "memalign", "mmap",   "global"};
+static const char *const allocators[] = {"malloc", "calloc",  "realloc",    "memalign",
+                                         "mmap",   "global",  "kmalloc",    "kmem_cache",
+                                         "page"};
 
 struct parser {
 	struct usm_capmap_obj cur; /* the object whose access lines are being read */
-	bool have_cur;
+	bool have_cur, seen_object;
+	struct usm_capmap_header *hdr;
 	struct usm_capmap_access *acc; /* its access lines */
 	size_t nacc, cap_acc;
 	usm_capmap_fn fn;
@@ -176,9 +178,51 @@ static int access_line(struct parser *p, char *line)
 	return 0;
 }
 
-int usm_capmap_scan(FILE *f, usm_capmap_fn fn, void *ctx, char *err, size_t errlen)
+/* "# key=value" before the first object line. */
+static int header_line(struct parser *p, char *line)
 {
-	struct parser p = {.fn = fn, .ctx = ctx, .err = err, .errlen = errlen};
+	struct usm_capmap_stat st;
+	char *eq = strchr(line, '=');
+	size_t klen;
+
+	if (p->seen_object)
+		return fail(p, "a header line after an object line", NULL);
+	if (line[0] != ' ' || !eq)
+		return fail(p, "a header line is '# key=value'", NULL);
+	line++;
+	klen = (size_t)(eq - line);
+	if (!klen || klen >= sizeof(st.key) || strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_") != klen)
+		return fail(p, "bad header key", line);
+	memcpy(st.key, line, klen);
+	st.key[klen] = 0;
+	if (!parse_u64(eq + 1, 10, &st.value))
+		return fail(p, "bad header value", eq + 1);
+	if (!p->hdr)
+		return 0;
+	if (usm_capmap_header_get(p->hdr, st.key, NULL))
+		return fail(p, "a header key given twice", st.key);
+	if (p->hdr->nstats == USM_CAPMAP_MAX_STATS)
+		return fail(p, "more header lines than a reader keeps", NULL);
+	p->hdr->stats[p->hdr->nstats++] = st;
+	return 0;
+}
+
+bool usm_capmap_header_get(const struct usm_capmap_header *h, const char *key, uint64_t *value)
+{
+	for (size_t i = 0; i < h->nstats; i++) {
+		if (!strcmp(h->stats[i].key, key)) {
+			if (value)
+				*value = h->stats[i].value;
+			return true;
+		}
+	}
+	return false;
+}
+
+int usm_capmap_scan(FILE *f, struct usm_capmap_header *hdr, usm_capmap_fn fn, void *ctx,
+                    char *err, size_t errlen)
+{
+	struct parser p = {.fn = fn, .ctx = ctx, .err = err, .errlen = errlen, .hdr = hdr};
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -186,6 +230,8 @@ int usm_capmap_scan(FILE *f, usm_capmap_fn fn, void *ctx, char *err, size_t errl
 
 	if (errlen)
 		err[0] = 0;
+	if (hdr)
+		memset(hdr, 0, sizeof(*hdr));
 	errno = 0;
 	while ((n = getline(&line, &cap, f)) > 0) {
 		p.lineno++;
@@ -201,7 +247,10 @@ int usm_capmap_scan(FILE *f, usm_capmap_fn fn, void *ctx, char *err, size_t errl
 		if (line[0] == ' ') {
 			ret = line[1] == ' ' && line[2] != ' ' ? access_line(&p, line + 2)
 			                                       : fail(&p, "bad indentation", NULL);
+		} else if (line[0] == '#') {
+			ret = header_line(&p, line + 1);
 		} else {
+			p.seen_object = true;
 			ret = flush(&p);
 			if (!ret)
 				ret = object_line(&p, line);
@@ -253,7 +302,7 @@ int usm_capmap_read(FILE *f, struct usm_capmap *out, char *err, size_t errlen)
 
 	memset(&c, 0, sizeof(c));
 	memset(out, 0, sizeof(*out));
-	ret = usm_capmap_scan(f, collect_obj, &c, err, errlen);
+	ret = usm_capmap_scan(f, &c.map.header, collect_obj, &c, err, errlen);
 	if (ret < 0) {
 		usm_capmap_free(&c.map);
 		return ret;

@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "os/kallsyms.h"
+
+/* One of the two: a process's modules, or the kernel's symbols. */
 struct usm_symbolizer {
 	Dwfl *dwfl;
+	struct usm_os_kallsyms *ksyms;
 };
 
 static char *debuginfo_path;
@@ -58,6 +62,40 @@ fail:
 	return err;
 }
 
+int usm_symbolizer_open_kallsyms(const char *path, struct usm_symbolizer **out)
+{
+	struct usm_symbolizer *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->ksyms = calloc(1, sizeof(*s->ksyms));
+	if (!s->ksyms) {
+		free(s);
+		return -ENOMEM;
+	}
+	err = usm_os_kallsyms_load(path, s->ksyms);
+	if (err) {
+		free(s->ksyms);
+		free(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+static int symbolize_kernel(const struct usm_os_kallsyms *k, uint64_t addr, struct usm_symbol *sym)
+{
+	long i = usm_os_kallsyms_find(k, addr);
+
+	if (i < 0)
+		return -ENOENT;
+	sym->function = k->syms[i].name;
+	sym->module = k->syms[i].module ? k->syms[i].module : "vmlinux";
+	sym->offset = addr - k->syms[i].addr;
+	return 0;
+}
+
 /* libdwfl finds an address's compile unit through .debug_aranges, which
  * clang does not emit unless asked (-gdwarf-aranges): then ask each unit
  * whether it covers the address. */
@@ -74,7 +112,7 @@ static Dwarf_Line *line_by_units(Dwfl_Module *m, uint64_t addr)
 
 int usm_symbolize(struct usm_symbolizer *s, uint64_t addr, struct usm_symbol *sym)
 {
-	Dwfl_Module *m = dwfl_addrmodule(s->dwfl, (Dwarf_Addr)addr);
+	Dwfl_Module *m;
 	GElf_Off off = 0;
 	GElf_Sym esym;
 	Dwfl_Line *line;
@@ -82,6 +120,9 @@ int usm_symbolize(struct usm_symbolizer *s, uint64_t addr, struct usm_symbol *sy
 	sym->function = sym->file = sym->module = NULL;
 	sym->line = 0;
 	sym->offset = 0;
+	if (s->ksyms)
+		return symbolize_kernel(s->ksyms, addr, sym);
+	m = dwfl_addrmodule(s->dwfl, (Dwarf_Addr)addr);
 	if (!m)
 		return -ENOENT;
 	sym->module = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
@@ -109,6 +150,11 @@ void usm_symbolizer_close(struct usm_symbolizer *s)
 {
 	if (!s)
 		return;
-	dwfl_end(s->dwfl);
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	if (s->ksyms) {
+		usm_os_kallsyms_free(s->ksyms);
+		free(s->ksyms);
+	}
 	free(s);
 }

@@ -64,9 +64,27 @@ int usm_os_perf_enable(int fd)
 	return ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0 ? -errno : 0;
 }
 
+int usm_os_perf_set_filter(int fd, const char *filter)
+{
+	return ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) < 0 ? -errno : 0;
+}
+
 int usm_os_perf_disable(int fd)
 {
 	return ioctl(fd, PERF_EVENT_IOC_DISABLE, 0) < 0 ? -errno : 0;
+}
+
+int usm_os_perf_read_lost(int fd, uint64_t *lost)
+{
+	uint64_t v[2]; /* the count, then the lost samples */
+	ssize_t n = read(fd, v, sizeof(v));
+
+	if (n < 0)
+		return -errno;
+	if (n != sizeof(v))
+		return -EIO;
+	*lost = v[1];
+	return 0;
 }
 
 int usm_os_perf_ring_pending(const struct usm_os_perf_ring *r)

@@ -33,6 +33,9 @@ int usm_os_perf_set_output(int fd, int target);
  * inherited copy in a child thread reports its parent's). */
 int usm_os_perf_id(int fd, uint64_t *id);
 int usm_os_perf_enable(int fd);
+/* A tracepoint event's ftrace filter ("comm == \"cat\""): the kernel drops
+ * what does not match before it reaches the ring. */
+int usm_os_perf_set_filter(int fd, const char *filter);
 int usm_os_perf_disable(int fd);
 
 /* Hands each record now in the ring to fn, in order, then frees their
@@ -41,6 +44,13 @@ int usm_os_perf_disable(int fd);
  * records, or a negative errno (-ENOMEM). */
 typedef void (*usm_os_perf_record_fn)(const struct perf_event_header *h, void *arg);
 long usm_os_perf_ring_drain(struct usm_os_perf_ring *r, usm_os_perf_record_fn fn, void *arg);
+
+/* The samples the kernel could not write for event fd, its inherited
+ * copies' included, whether or not a PERF_RECORD_LOST said so yet (one is
+ * written only once the ring has room again: never, for the last ones).
+ * fd must be opened with read_format PERF_FORMAT_LOST alone (Linux 6.0+).
+ * Returns 0 or a negative errno. */
+int usm_os_perf_read_lost(int fd, uint64_t *lost);
 
 /* Whether the ring holds unread data. */
 int usm_os_perf_ring_pending(const struct usm_os_perf_ring *r);

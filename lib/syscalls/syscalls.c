@@ -20,6 +20,7 @@
 #include "base/clock.h"
 #include "os/perf.h"
 #include "os/procfs.h"
+#include "os/spawn.h"
 #include "os/tracefs.h"
 #include "syscalls/names.h"
 #include "syscalls/sites.h"
@@ -314,52 +315,6 @@ static int open_pid(struct usm_syscalls *s, pid_t pid)
 	return err;
 }
 
-/* Forks argv stopped on a pipe, so that its events exist before exec. */
-static int start_child(struct usm_syscalls *s, int *go_fd, int *err_fd)
-{
-	int go[2], ep[2];
-	pid_t pid;
-
-	if (pipe2(go, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		close(go[0]);
-		close(go[1]);
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0) {
-		int e = -errno;
-
-		close(go[0]);
-		close(go[1]);
-		close(ep[0]);
-		close(ep[1]);
-		return e;
-	}
-	if (pid == 0) {
-		char c;
-		int e;
-
-		close(go[1]);
-		close(ep[0]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(127);
-		execvp(s->cfg.argv[0], s->cfg.argv);
-		e = errno;
-		if (write(ep[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close(go[0]);
-	close(ep[1]);
-	s->target = pid;
-	s->own_child = true;
-	*go_fd = go[1];
-	*err_fd = ep[0];
-	return 0;
-}
-
 static int setup(struct usm_syscalls *s, enum usm_syscalls_stage *stage)
 {
 	char dir[256];
@@ -403,7 +358,8 @@ int usm_syscalls_open(const struct usm_syscalls_config *cfg, struct usm_syscalls
 		      enum usm_syscalls_stage *stage)
 {
 	struct usm_syscalls *s;
-	int err, go_fd = -1, err_fd = -1;
+	struct usm_os_spawn sp = { .go_fd = -1, .err_fd = -1 };
+	int err;
 
 	*stage = USM_SYSCALLS_STAGE_NONE;
 	if ((!cfg->pid) == (!cfg->argv) || !cfg->window || !cfg->stack_period ||
@@ -436,10 +392,12 @@ int usm_syscalls_open(const struct usm_syscalls_config *cfg, struct usm_syscalls
 		if (err)
 			goto fail;
 	} else {
+		/* held before its exec, so that its events exist first */
 		*stage = USM_SYSCALLS_STAGE_EXEC;
-		err = start_child(s, &go_fd, &err_fd);
+		err = usm_os_spawn_held(s->cfg.argv, &sp);
 		if (err)
 			goto fail;
+		s->target = sp.pid;
 		*stage = USM_SYSCALLS_STAGE_PERF;
 		err = open_task(s, s->target, true);
 		if (err)
@@ -450,36 +408,17 @@ int usm_syscalls_open(const struct usm_syscalls_config *cfg, struct usm_syscalls
 		for (size_t i = 0; i < s->nfds; i++)
 			usm_os_perf_enable(s->fds[i]);
 	} else {
-		int e = 0;
-		ssize_t r;
-
 		*stage = USM_SYSCALLS_STAGE_EXEC;
-		if (write(go_fd, "g", 1) != 1) {
-			err = -errno;
+		err = usm_os_spawn_release(&sp);
+		if (err)
 			goto fail;
-		}
-		close(go_fd);
-		go_fd = -1;
-		r = read(err_fd, &e, sizeof(e));
-		close(err_fd);
-		err_fd = -1;
-		if (r == sizeof(e)) {
-			waitpid(s->target, NULL, 0);
-			s->own_child = false;
-			err = -e;
-			goto fail;
-		}
+		s->own_child = true;
 	}
 	*stage = USM_SYSCALLS_STAGE_NONE;
 	*out = s;
 	return 0;
 fail:
-	if (go_fd >= 0)
-		close(go_fd); /* the child reads EOF and exits 127 */
-	if (err_fd >= 0)
-		close(err_fd);
-	if (s->own_child)
-		waitpid(s->target, NULL, 0);
+	usm_os_spawn_abort(&sp); /* a held child exits 127 and is reaped */
 	s->own_child = false;
 	usm_syscalls_close(s);
 	return err;

@@ -83,7 +83,7 @@ static void rejects_every_malformed_line(void **state)
 	        {"4011ae,1,,3,4,5,6,malloc,p,-\n", "bad va"},
 	        {"4011ae,1,2,3a,4,5,6,malloc,p,-\n", "bad size"},
 	        {"4011ae,1,2,3,99999999999999999999999,5,6,malloc,p,-\n", "bad alloc_time"},
-	        {"4011ae,1,2,3,4,5,6,kmalloc,p,-\n", "unknown allocator"},
+	        {"4011ae,1,2,3,4,5,6,vmalloc,p,-\n", "unknown allocator"},
 	        {"4011ae,1,2,3,4,5,6,malloc,,-\n", "bad process"},
 	        {"4011ae,1,2,3,4,5,6,malloc,p,0\n", "bad cache"},
 	        {"  1,2,3,4\n", "before any object"},
@@ -92,6 +92,14 @@ static void rejects_every_malformed_line(void **state)
 	        {"4011ae,1,2,3,4,5,6,malloc,p,-\n  1,2,3\n", "4 comma-separated"},
 	        {"4011ae,1,2,3,4,5,6,malloc,p,-\n  1,2,x,4\n", "bad reads"},
 	        {"4011ae,1,2,3,4,5,6,malloc,p,-\n  1,2,3,4", "truncated"},
+	        {"#lost_events=1\n", "'# key=value'"},
+	        {"# lost_events\n", "'# key=value'"},
+	        {"# Lost=1\n", "bad header key"},
+	        {"# =1\n", "bad header key"},
+	        {"# lost_events=-1\n", "bad header value"},
+	        {"# lost_events=\n", "bad header value"},
+	        {"# a=1\n# a=2\n", "given twice"},
+	        {"4011ae,1,2,3,4,5,6,malloc,p,-\n# lost_events=1\n", "after an object line"},
 	};
 	struct usm_capmap map;
 	char err[128];
@@ -102,6 +110,70 @@ static void rejects_every_malformed_line(void **state)
 		assert_non_null(strstr(err, "line "));
 		assert_null(map.objs);
 	}
+}
+
+/* usm ktrace's file: statistics before the objects, the kernel's allocators */
+static void reads_header_statistics_and_kernel_allocators(void **state)
+{
+	const char *text = "# lost_events=12\n"
+	                   "# throttled=0\n"
+	                   "ffffffff81234567,77,ffff888004a1b000,96,10,20,ffffffff8123aaaa,kmalloc,pipes,96\n"
+	                   "ffffffff81234568,77,ffff888004a1c000,232,11,0,0,kmem_cache,pipes,256\n"
+	                   "0,77,12345000,8192,12,30,0,page,pipes,8192\n";
+	struct usm_capmap map;
+	uint64_t v = 99;
+	char err[128];
+
+	assert_int_equal(parse(text, &map, err, sizeof(err)), 0);
+	assert_int_equal(map.header.nstats, 2);
+	assert_true(usm_capmap_header_get(&map.header, "lost_events", &v));
+	assert_int_equal(v, 12);
+	assert_true(usm_capmap_header_get(&map.header, "throttled", &v));
+	assert_int_equal(v, 0);
+	assert_false(usm_capmap_header_get(&map.header, "lost", &v));
+	assert_int_equal(map.nobjs, 3);
+	assert_string_equal(map.objs[0].allocator, "kmalloc");
+	assert_string_equal(map.objs[1].allocator, "kmem_cache");
+	assert_string_equal(map.objs[2].allocator, "page");
+	usm_capmap_free(&map);
+}
+
+/* The streaming reader fills the header before the first object, and an
+ * aggregate carries it */
+static int header_seen_first(void *ctx, const struct usm_capmap_obj *o,
+                             const struct usm_capmap_access *acc)
+{
+	const struct usm_capmap_header *h = ctx;
+	uint64_t v = 0;
+
+	(void)o;
+	(void)acc;
+	assert_true(usm_capmap_header_get(h, "lost_events", &v));
+	assert_int_equal(v, 3);
+	return 0;
+}
+
+static void scans_the_header_before_the_objects(void **state)
+{
+	const char text[] = "# lost_events=3\n4011ae,1,2,3,4,5,6,malloc,p,-\n";
+	const struct usm_capmap_agg_opts opts = {.samples = 1, .read_mostly = 1};
+	struct usm_capmap_header h;
+	struct usm_capmap_agg a;
+	uint64_t v = 0;
+	char err[128];
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+
+	assert_non_null(f);
+	assert_int_equal(usm_capmap_scan(f, &h, header_seen_first, &h, err, sizeof(err)), 0);
+	fclose(f);
+	f = fmemopen((void *)text, strlen(text), "r");
+	assert_non_null(f);
+	assert_int_equal(usm_capmap_aggregate(f, &opts, &a, err, sizeof(err)), 0);
+	fclose(f);
+	assert_true(usm_capmap_header_get(&a.header, "lost_events", &v));
+	assert_int_equal(v, 3);
+	assert_int_equal(a.objects, 1);
+	usm_capmap_agg_free(&a);
 }
 
 static void names_the_line_of_the_error(void **state)
@@ -229,7 +301,7 @@ static int scan(const char *text, struct seen *s, char *err, size_t len)
 	int ret;
 
 	assert_non_null(f);
-	ret = usm_capmap_scan(f, count_obj, s, err, len);
+	ret = usm_capmap_scan(f, NULL, count_obj, s, err, len);
 	fclose(f);
 	return ret;
 }
@@ -405,6 +477,8 @@ int main(void)
 	        cmocka_unit_test(reads_objects_and_their_accesses),
 	        cmocka_unit_test(an_empty_file_has_no_objects),
 	        cmocka_unit_test(rejects_every_malformed_line),
+	        cmocka_unit_test(reads_header_statistics_and_kernel_allocators),
+	        cmocka_unit_test(scans_the_header_before_the_objects),
 	        cmocka_unit_test(names_the_line_of_the_error),
 	        cmocka_unit_test(rejects_binary_data),
 	        cmocka_unit_test(sums_per_site_and_per_object),

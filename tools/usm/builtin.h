@@ -21,6 +21,10 @@ int cmd_cc(int argc, char **argv); /* also usm c++ */
 int cmd_trace(int argc, char **argv);
 int cmd_trace_ctl(int argc, char **argv);
 int cmd_trace_report(int argc, char **argv);
+/* usm trace report's code, for usm ktrace report too: cmd names it in
+ * usage errors ("ktrace report"), label starts its other errors. */
+int trace_report_main(const char *cmd, const char *label, int argc, char **argv);
+int cmd_ktrace(int argc, char **argv);
 int cmd_trace_diff(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -2,6 +2,7 @@
  * by Userspace Bypass's rule, as a table, JSON, or the reference's targets[]. */
 #include "builtin.h"
 #include "table.h"
+#include "tracing_error.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -305,8 +306,6 @@ static void print_targets(const struct usm_syscalls_result *res)
 static int report_open_error(int err, enum usm_syscalls_stage stage,
 			     const struct usm_syscalls_config *cfg)
 {
-	struct usm_features f;
-
 	switch (stage) {
 	case USM_SYSCALLS_STAGE_PID:
 		usm_error("syscalls: no process %d", (int)cfg->pid);
@@ -315,43 +314,12 @@ static int report_open_error(int err, enum usm_syscalls_stage stage,
 		usm_error_errno(err, "syscalls: cannot run '%s'", cfg->argv[0]);
 		break;
 	case USM_SYSCALLS_STAGE_TRACEFS:
-		if (err == -EACCES)
-			usm_error("syscalls: tracefs on /sys/kernel/tracing is root's alone (mode "
-				  "0700): run as root, or remount it with gid= and mode= for this user");
-		else if (err == -EPERM)
-			usm_error("syscalls: tracefs is not mounted and mounting it needs "
-				  "CAP_SYS_ADMIN (mount -t tracefs nodev /sys/kernel/tracing)");
-		else if (err == -ENODEV)
-			usm_error("syscalls: this kernel has no tracefs (CONFIG_TRACING)");
-		else
-			usm_error_errno(err, "syscalls: mounting tracefs on /sys/kernel/tracing");
-		break;
+		return tracing_error("syscalls", TRACING_TRACEFS, err, "raw_syscalls", NULL, NULL);
 	case USM_SYSCALLS_STAGE_TRACEPOINT:
-		if (err == -ENOENT)
-			usm_error("syscalls: this kernel has no raw_syscalls tracepoints "
-				  "(CONFIG_FTRACE_SYSCALLS)");
-		else if (err == -EACCES || err == -EPERM)
-			usm_error("syscalls: cannot read the tracepoint ids in tracefs: needs root "
-				  "(or tracefs mounted with a mode/gid that lets this user read)");
-		else
-			usm_error_errno(err, "syscalls: reading raw_syscalls in tracefs");
-		break;
+		return tracing_error("syscalls", TRACING_TRACEPOINT, err, "raw_syscalls",
+				     "CONFIG_FTRACE_SYSCALLS", NULL);
 	case USM_SYSCALLS_STAGE_PERF:
-		if (usm_features_probe(&f) < 0)
-			f.perf_event_paranoid = -99;
-		if (err == -EACCES || err == -EPERM)
-			usm_error("syscalls: perf_event_open refused: tracepoint samples need "
-				  "CAP_PERFMON or kernel.perf_event_paranoid <= -1 (it is %d), and "
-				  "another user's process CAP_SYS_PTRACE",
-				  f.perf_event_paranoid);
-		else if (err == -ENOSYS)
-			usm_error("syscalls: this kernel has no perf_event_open (CONFIG_PERF_EVENTS)");
-		else if (err == -EMFILE)
-			usm_error("syscalls: out of file descriptors (3 per thread and CPU): raise "
-				  "ulimit -n");
-		else
-			usm_error_errno(err, "syscalls: perf_event_open on raw_syscalls");
-		break;
+		return tracing_error("syscalls", TRACING_PERF, err, "raw_syscalls", NULL, "3");
 	default:
 		usm_error_errno(err, "syscalls");
 	}

@@ -22,22 +22,29 @@
 #include <usm/usm.h>
 
 struct report_opts {
+	const char *cmd;   /* "trace report" or "ktrace report", for usage errors */
+	const char *label; /* "trace: report", what other errors start with */
 	const char *path, *maps, *html;
 	uint64_t top, samples;
 	double short_lived; /* seconds */
 	bool json, top_given;
 };
 
+static const char *usage_cmd = "trace report";
+
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: usm trace report [--json] [--top N] [--maps MAPS] FILE\n"
-	             "       usm trace report --html OUT [--samples N] [--short-lived SECONDS]\n"
+	fprintf(out, "usage: usm %s [--json] [--top N] [--maps MAPS] FILE\n"
+	             "       usm %s --html OUT [--samples N] [--short-lived SECONDS]\n"
 	             "                        [--maps MAPS] FILE\n"
 	             "\n"
 	             "Summarizes the CAPMAP FILE: totals, the N objects with the most\n"
 	             "accesses (default 10), and every allocation site with its objects,\n"
 	             "bytes, reads, writes and mean lifetime of its freed objects. Sites\n"
-	             "are symbolized to function and file:line from FILE.maps (or MAPS).\n"
+	             "are symbolized to function and file:line from FILE.maps (or MAPS);\n"
+	             "the kernel sites of a 'usm ktrace' CAPMAP to functions from\n"
+	             "FILE.kallsyms. The recorder's statistics (its header lines, such as\n"
+	             "lost_events) are shown first.\n"
 	             "\n"
 	             "  --json        print one JSON object instead of the tables\n"
 	             "  --top N       how many objects to list (0 for none)\n"
@@ -49,7 +56,7 @@ static void usage(FILE *out)
 	             "  --samples N   objects the page keeps per site (default 100)\n"
 	             "  --short-lived SECONDS  a freed object younger is short-lived\n"
 	             "                (default 0.00001)\n"
-	             "  -h, --help    show this help\n");
+	             "  -h, --help    show this help\n", usage_cmd, usage_cmd);
 }
 
 /* The top objects: JSON in this order, the text in obj_text's. */
@@ -147,14 +154,21 @@ static void add_sites(struct table *t, const struct usm_capmap_report *r,
 	}
 }
 
-static int print_json(const struct report_opts *o, const struct usm_capmap_report *r,
-		      const struct table *objs, const struct table *sites)
+static int print_json(const struct report_opts *o, const struct usm_capmap_header *h,
+		      const struct usm_capmap_report *r, const struct table *objs,
+		      const struct table *sites)
 {
-	json_object *root = json_object_new_object();
+	json_object *root = json_object_new_object(), *hj = json_object_new_object();
 
-	if (!root)
+	if (!root || !hj) {
+		json_object_put(root);
+		json_object_put(hj);
 		return -ENOMEM;
+	}
 	json_object_object_add(root, "file", json_object_new_string(o->path));
+	for (size_t i = 0; i < h->nstats; i++)
+		json_object_object_add(hj, h->stats[i].key, json_object_new_uint64(h->stats[i].value));
+	json_object_object_add(root, "header", hj);
 	json_object_object_add(root, "objects", json_object_new_uint64(r->nobjs));
 	json_object_object_add(root, "live", json_object_new_uint64(r->live));
 	json_object_object_add(root, "reads", json_object_new_uint64(r->reads));
@@ -164,13 +178,32 @@ static int print_json(const struct report_opts *o, const struct usm_capmap_repor
 	return table_json_print(root, stdout, false);
 }
 
-static int print_text(const struct report_opts *o, const struct usm_capmap_report *r,
-		      const struct table *objs, const struct table *sites)
+/* The recorder's statistics, and what a nonzero loss means for the rest. */
+static void print_header(const struct usm_capmap_header *h)
+{
+	uint64_t lost = 0;
+
+	if (!h->nstats)
+		return;
+	printf("recorder:");
+	for (size_t i = 0; i < h->nstats; i++)
+		printf("%s %s=%" PRIu64, i ? "," : "", h->stats[i].key, h->stats[i].value);
+	printf("\n");
+	if (usm_capmap_header_get(h, "lost_events", &lost) && lost)
+		printf("warning: the recorder lost %" PRIu64 " events: counts are low, and some "
+		       "objects' frees are missing\n",
+		       lost);
+}
+
+static int print_text(const struct report_opts *o, const struct usm_capmap_header *h,
+		      const struct usm_capmap_report *r, const struct table *objs,
+		      const struct table *sites)
 {
 	int err = 0;
 
 	printf("%s: %zu objects (%" PRIu64 " live), %" PRIu64 " reads, %" PRIu64 " writes\n",
 	       o->path, r->nobjs, r->live, r->reads, r->writes);
+	print_header(h);
 	if (objs->nrows) {
 		printf("\ntop objects by accesses:\n");
 		err = table_print_text(objs, stdout, true);
@@ -180,7 +213,8 @@ static int print_text(const struct report_opts *o, const struct usm_capmap_repor
 }
 
 /* 0, 1 (--help shown) or the usage error's status. */
-static int parse_args(int argc, char **argv, struct report_opts *o)
+static int parse_args(const char *cmd, const char *label, int argc, char **argv,
+		      struct report_opts *o)
 {
 	static const struct option options[] = {
 	        {"json", no_argument, NULL, 'j'},
@@ -192,10 +226,11 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *cmd = "trace report";
 	int c;
 
-	*o = (struct report_opts){ .top = 10, .samples = 100, .short_lived = 10e-6 };
+	*o = (struct report_opts){ .cmd = cmd, .label = label, .top = 10, .samples = 100,
+				   .short_lived = 10e-6 };
+	usage_cmd = cmd;
 	cli_getopt_start();
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
 		switch (c) {
@@ -248,20 +283,20 @@ static int load(const struct report_opts *o, struct usm_capmap *map,
 
 	*symz = NULL;
 	if (!f) {
-		usm_error_errno(-errno, "trace: report: %s", o->path);
+		usm_error_errno(-errno, "%s: %s", o->label, o->path);
 		return 1;
 	}
 	ret = usm_capmap_read(f, map, err, sizeof(err));
 	fclose(f);
 	if (ret == -EINVAL) {
-		usm_error("trace: report: %s: not a valid CAPMAP: %s", o->path, err);
+		usm_error("%s: %s: not a valid CAPMAP: %s", o->label, o->path, err);
 		return 1;
 	}
 	if (ret < 0) {
-		usm_error_errno(ret, "trace: report: %s", o->path);
+		usm_error_errno(ret, "%s: %s", o->label, o->path);
 		return 1;
 	}
-	if (trace_open_maps("trace: report", o->path, o->maps, symz)) {
+	if (trace_open_maps(o->label, o->path, o->maps, symz)) {
 		usm_capmap_free(map);
 		return 1;
 	}
@@ -295,7 +330,8 @@ static int report(const struct report_opts *o, const struct usm_capmap *map,
 	if (objs.failed || sites.failed)
 		err = -ENOMEM;
 	else
-		err = o->json ? print_json(o, &r, &objs, &sites) : print_text(o, &r, &objs, &sites);
+		err = o->json ? print_json(o, &map->header, &r, &objs, &sites)
+			      : print_text(o, &map->header, &r, &objs, &sites);
 	table_free(&objs);
 	table_free(&sites);
 	free(places);
@@ -320,15 +356,15 @@ static int report_html(const struct report_opts *o)
 	FILE *out;
 	int err;
 
-	if (trace_aggregate("trace: report", o->path, &ao, &agg))
+	if (trace_aggregate(o->label, o->path, &ao, &agg))
 		return 1;
-	if (trace_open_maps("trace: report", o->path, o->maps, &symz)) {
+	if (trace_open_maps(o->label, o->path, o->maps, &symz)) {
 		usm_capmap_agg_free(&agg);
 		return 1;
 	}
 	out = fopen(o->html, "we");
 	if (!out) {
-		usm_error_errno(-errno, "trace: report: %s", o->html);
+		usm_error_errno(-errno, "%s: %s", o->label, o->html);
 		err = 1;
 		goto done;
 	}
@@ -336,7 +372,7 @@ static int report_html(const struct report_opts *o)
 	if (fclose(out) != 0 && !err)
 		err = -errno;
 	if (err < 0) {
-		usm_error_errno(err, "trace: report: %s", o->html);
+		usm_error_errno(err, "%s: %s", o->label, o->html);
 		unlink(o->html);
 		err = 1;
 	} else {
@@ -350,12 +386,12 @@ done:
 	return err;
 }
 
-int cmd_trace_report(int argc, char **argv)
+int trace_report_main(const char *cmd, const char *label, int argc, char **argv)
 {
 	struct report_opts o;
 	struct usm_capmap map;
 	struct usm_symbolizer *symz;
-	int ret = parse_args(argc, argv, &o);
+	int ret = parse_args(cmd, label, argc, argv, &o);
 
 	if (ret)
 		return ret == 1 ? 0 : ret;
@@ -365,8 +401,13 @@ int cmd_trace_report(int argc, char **argv)
 		return 1;
 	ret = report(&o, &map, symz);
 	if (ret < 0)
-		usm_error("trace: report: out of memory");
+		usm_error("%s: out of memory", label);
 	usm_symbolizer_close(symz);
 	usm_capmap_free(&map);
 	return ret < 0 ? 1 : 0;
+}
+
+int cmd_trace_report(int argc, char **argv)
+{
+	return trace_report_main("trace report", "trace: report", argc, argv);
 }

@@ -14,6 +14,7 @@ static const struct usm_cmd commands[] = {
 	{ "dirty", "how many pages a running process writes per interval, and where", cmd_dirty },
 	{ "features", "show what this kernel offers usm (userfaultfd, pagemap, perf)", cmd_features },
 	{ "info", "memory figures per process name, as /proc/memory_info shows them", cmd_info },
+	{ "ktrace", "kernel objects' allocation and free from kmem tracepoints (a CAPMAP)", cmd_ktrace },
 	{ "pages", "what the page table says about a process's pages, per mapping", cmd_pages },
 	{ "run", "run a program with its memory paged by usm under a budget", cmd_run },
 	{ "status", "the pool usmd shares and a row per process in it", cmd_status },

@@ -17,8 +17,15 @@ int trace_open_maps(const char *cmd, const char *path, const char *maps,
 	*symz = NULL;
 	if (!maps) {
 		snprintf(mapsbuf, sizeof(mapsbuf), "%s.maps", path);
-		if (access(mapsbuf, R_OK) == 0)
+		if (access(mapsbuf, R_OK) == 0) {
 			maps = mapsbuf;
+		} else {
+			/* usm ktrace's: the kernel symbols its sites are in */
+			snprintf(mapsbuf, sizeof(mapsbuf), "%s.kallsyms", path);
+			if (access(mapsbuf, R_OK) == 0 && usm_symbolizer_open_kallsyms(mapsbuf, symz) < 0)
+				*symz = NULL;
+			return 0;
+		}
 	} else if (access(maps, R_OK) != 0) {
 		usm_error_errno(-errno, "%s: %s", cmd, maps);
 		return 1;

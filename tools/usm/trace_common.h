@@ -15,7 +15,8 @@ struct trace_place {
 	struct usm_symbol sym;
 };
 
-/* The symbolizer of FILE's maps copy: maps, or FILE.maps when it exists.
+/* The symbolizer of FILE's maps copy: maps, or FILE.maps when it exists,
+ * or else FILE.kallsyms (usm ktrace's kernel symbols).
  * *symz is NULL when there is none or it cannot be read (then addresses
  * are shown). Returns 0, or 1 after saying why (an unreadable maps). */
 int trace_open_maps(const char *cmd, const char *path, const char *maps,

@@ -229,6 +229,10 @@ static const char page_tail[] =
         "num(D.live) +\n"
         "    ' live), ' + num(D.bytes) + ' bytes, ' + num(D.reads) + ' reads, ' + num(D.writes) +\n"
         "    ' writes, in ' + num(D.nsites) + ' allocation sites.';\n"
+        "  const hk = Object.keys(D.header);\n"
+        "  if (hk.length)\n"
+        "    document.getElementById('summary').textContent += ' Recorder: ' +\n"
+        "      hk.map(k => k + '=' + num(D.header[k])).join(', ') + '.';\n"
         "  document.getElementById('aggregated').textContent = 'Aggregated while reading: all ' +\n"
         "    num(D.objects) + ' objects (' + num(D.access_lines) + ' access lines) are summed per "
         "' +\n"
@@ -441,10 +445,12 @@ static json_object *page_data(const char *path, const struct usm_capmap_agg *a,
                               struct usm_symbolizer *symz, size_t touches)
 {
 	json_object *doc = json_object_new_object(), *verdicts = json_object_new_object();
+	json_object *header = json_object_new_object();
 	uint64_t total = 0, shown = 0;
 	struct table t;
 
-	if (!doc || !verdicts) {
+	if (!doc || !verdicts || !header) {
+		json_object_put(header);
 		json_object_put(doc);
 		json_object_put(verdicts);
 		return NULL;
@@ -455,6 +461,9 @@ static json_object *page_data(const char *path, const struct usm_capmap_agg *a,
 		json_object_object_add(verdicts, usm_capmap_verdict_name(v),
 		                       json_object_new_uint64(a->verdicts[v]));
 	}
+	for (size_t i = 0; i < a->header.nstats; i++)
+		json_object_object_add(header, a->header.stats[i].key,
+		                       json_object_new_uint64(a->header.stats[i].value));
 	table_init(&t, TABLE_COLS(site_cols));
 	for (size_t i = 0; i < a->nsites; i++) {
 		add_site(&t, &a->sites[i], symz, touches);
@@ -462,6 +471,7 @@ static json_object *page_data(const char *path, const struct usm_capmap_agg *a,
 		shown += a->sites[i].ntouches < touches ? a->sites[i].ntouches : touches;
 	}
 	json_object_object_add(doc, "file", json_object_new_string(path));
+	json_object_object_add(doc, "header", header);
 	json_object_object_add(doc, "objects", json_object_new_uint64(a->objects));
 	json_object_object_add(doc, "live", json_object_new_uint64(a->live));
 	json_object_object_add(doc, "bytes", json_object_new_uint64(a->bytes));
