@@ -20,12 +20,14 @@
 #include <usm/stats.h>  /* struct usm_pager_stats */
 
 struct usm_pager_config {
-	size_t fault_size;       /* fill granularity, a multiple of 4 KiB */
+	size_t fault_size;       /* fill granularity, a multiple of 4 KiB: the largest
+				  * block, unless fixed_fault_size */
+	bool fixed_fault_size;   /* every fault fills fault_size: no adapting per region */
 	uint64_t limit;          /* resident cap in bytes; 0 = no cap */
 	unsigned low_pct;        /* eviction, once started, goes down to this % of limit */
 	unsigned batch;          /* pages evicted per round at most */
 	unsigned prefetch;       /* extra fault-size blocks filled on a sequential run */
-	const char *policy;      /* "fifo" or "clock" (docs/run.md) */
+	const char *policy;      /* "fifo", "clock" or "refault" (docs/run.md) */
 	const char *store;       /* "mem", "mem:zstd", "file:PATH" (docs/run.md) */
 	uint64_t store_max;      /* store cap in bytes; 0 = none */
 	void (*fatal)(const char *message);  /* called when paging cannot go on */
