@@ -59,7 +59,7 @@ static void usage(FILE *out)
 		"                          4K and SIZE to its faults\n"
 		"      --fixed-page-size   every fault fills SIZE: no adapting\n"
 		"      --prefetch N        blocks filled ahead on a sequential run (default 4, 0 = off)\n"
-		"      --policy NAME       eviction policy: %s (default fifo)\n"
+		"      --policy NAME       eviction policy: %s (default refault)\n"
 		"      --store SPEC        where evicted pages go: %s (default mem)\n"
 		"      --store-max SIZE    cap on what the store holds (default none)\n"
 		"      --low-watermark PCT eviction, once started, goes down to PCT%% of the limit\n"
