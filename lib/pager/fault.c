@@ -166,8 +166,9 @@ static uint64_t adapt_block(struct usm_pager *p, struct region *r, bool sequenti
  * pages for a write; a refault of an evicted page gets just that page,
  * since eviction scatters what random access needs, unless it continues a
  * sequential run, which gets the block and `prefetch` blocks ahead. A run
- * continues only at the page just past the last fill: a fault anywhere
- * near it would take a 64 KiB stride for a scan. */
+ * continues only at the page just past the last fill: a window around it
+ * took a 64 KiB stride, or the scattered faults of a hash table, for a scan
+ * and filled 80 pages for the one wanted. */
 void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 {
 	struct region *r = region_find(p, addr);
