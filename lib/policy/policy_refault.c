@@ -15,9 +15,12 @@
  * pager takes anyway) is protected instead of evicted. */
 #include "policy/policy_impl.h"
 
-/* Half, as the kernel keeps at most as many active as inactive pages on
- * small machines: the ring keeps room for a scan to pass through. */
-#define HOT_MAX_PCT 50
+/* The ring keeps a tenth for a scan to pass through. Measured against
+ * half (the kernel's active:inactive ratio on small machines, where the
+ * accessed bit ages its active list) and three quarters: 2-5% fewer
+ * refaults than half on perl's hash, 2% on python3's sort, 9% on
+ * bench/scan (docs/performance.md). */
+#define HOT_MAX_PCT 90
 
 static size_t resident(const struct usm_policy *p)
 {

@@ -326,24 +326,35 @@ static void refault_scan_does_not_evict_the_hot_set(void **state)
 	usm_policy_destroy(p);
 }
 
-/* Protecting more than half of what is resident sends the oldest protected
- * page back to the ring, as its newest: of 8 resident, 0..5 are evicted and
- * back at once, one after the other; protecting 4 sends 0 back, 5 sends 1. */
-static void refault_protects_at_most_half(void **state)
+/* Protecting more than 90% of what is resident sends the oldest protected
+ * page back to the ring, as its newest: of 100 resident, each is evicted
+ * and back at once, one after the other; the 91st protected sends the
+ * first back, and so on. */
+#define CAP_TEST 100
+
+static void refault_protects_at_most_nine_tenths(void **state)
 {
+	static struct usm_policy_node many[CAP_TEST];
+	struct usm_policy_node *victims[CAP_TEST];
 	struct usm_policy *p = create("refault", NULL);
 
-	insert(p, 0, 7);
-	for (int i = 0; i < 6; i++)
-		evict_and_refault(p, 1);
+	memset(many, 0, sizeof(many));
+	for (int i = 0; i < CAP_TEST; i++)
+		usm_policy_inserted(p, &many[i]);
+	for (int i = 0; i < CAP_TEST; i++) {
+		assert_int_equal(usm_policy_pick(p, victims, 1), 1);
+		assert_ptr_equal(victims[0], &many[i]);
+		usm_policy_inserted(p, victims[0]);
+	}
 	int hot = 0;
-	for (int i = 0; i < N; i++)
-		hot += nodes[i].hot;
-	assert_int_equal(hot, 4);
-	assert_false(nodes[0].hot); /* the two oldest protected went back */
-	assert_false(nodes[1].hot);
-	/* ring: 6 7 (never evicted), then 0 1 (sent back), then the protected */
-	assert_string_equal(picked(p, 8), "6 7 0 1 2 3 4 5");
+	for (int i = 0; i < CAP_TEST; i++)
+		hot += many[i].hot;
+	assert_int_equal(hot, 90);
+	assert_int_equal(usm_policy_count(p), CAP_TEST);
+	/* the ring: the ten oldest protected, sent back in order */
+	assert_int_equal(usm_policy_pick(p, victims, 10), 10);
+	for (int i = 0; i < 10; i++)
+		assert_ptr_equal(victims[i], &many[i]);
 	usm_policy_destroy(p);
 }
 
@@ -423,7 +434,7 @@ int main(void)
 		cmocka_unit_test(refault_protects_a_page_back_within_its_distance),
 		cmocka_unit_test(refault_does_not_protect_a_page_back_too_late),
 		cmocka_unit_test(refault_scan_does_not_evict_the_hot_set),
-		cmocka_unit_test(refault_protects_at_most_half),
+		cmocka_unit_test(refault_protects_at_most_nine_tenths),
 		cmocka_unit_test(refault_protects_a_written_page_at_the_pick),
 		cmocka_unit_test(refault_forgets_the_history_of_removed_nodes),
 		cmocka_unit_test(refault_switch_keeps_every_node),
