@@ -130,6 +130,13 @@ def contract_tests():
     tap(r.returncode == 1 and b"set-uid" in r.stderr, "a set-uid program is refused", r.stderr.decode())
     r = subprocess.run([USM, "run", "--", "no-such-command-here"], capture_output=True)
     tap(r.returncode == 127 and b"command not found" in r.stderr, "a missing command exits 127")
+    # as meson's PATH holds /usr/lib/x86_64-linux-gnu, where perl is a directory
+    shadow = os.path.join(TMP, "shadow")
+    os.makedirs(os.path.join(shadow, "true"))
+    r = subprocess.run([USM, "run", "-q", "--", "true"], capture_output=True,
+                       env=dict(ENV, PATH=shadow + ":" + ENV.get("PATH", "/usr/bin:/bin")))
+    tap(r.returncode == 0, "a directory named as the command earlier in PATH is passed over",
+        r.stderr.decode())
     r = subprocess.run([USM, "run", "-q", "--", "sh", "-c", "exit 7"], capture_output=True)
     tap(r.returncode == 7 and r.stderr == b"", "CMD's exit status is usm run's; --quiet prints nothing")
     r = subprocess.run([USM, "run", "--limit", "4M", "--", os.path.join(PROGS, "run_crash")],

@@ -197,6 +197,15 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	return check_choices(o);
 }
 
+/* A file execvp would run: executable and not a directory (PATH may hold
+ * directories with a command's name, as /usr/lib/x86_64-linux-gnu/perl). */
+static bool runnable(const char *path)
+{
+	struct stat st;
+
+	return access(path, X_OK) == 0 && stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
 /* CMD as execvp would find it. */
 static int resolve(const char *cmd, char *out, size_t len)
 {
@@ -211,7 +220,7 @@ static int resolve(const char *cmd, char *out, size_t len)
 		const char *colon = strchr(p, ':');
 		size_t n = colon ? (size_t)(colon - p) : strlen(p);
 		snprintf(out, len, "%.*s/%s", (int)n, n ? p : ".", cmd);
-		if (access(out, X_OK) == 0)
+		if (runnable(out))
 			return 0;
 		p += n + (colon != NULL);
 	}
