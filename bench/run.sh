@@ -2,8 +2,9 @@
 # usm run against the kernel, in one run (docs/performance.md):
 #  1. first touch: bench/scan under usm run with default settings vs natively;
 #  2. out-of-core scans (sequential, strided, random) over 4x the budget:
-#     usm run with each policy and store vs the kernel swapping the same
-#     program under a cgroup v1 memory limit of the same size.
+#     usm run with each policy and store, and with fixed 64K blocks, vs the
+#     kernel swapping the same program under a cgroup v1 memory limit of the
+#     same size.
 # Figures are ns per page and ratios (kernel time / usm time: >1 means usm
 # is faster). Needs root for the cgroup and the swap file.
 #
@@ -85,7 +86,7 @@ row() {
 	fi
 }
 [ -n "$kernel_ok" ] && row "kernel swap (cgroup)" "$tmp/kernel"
-for policy in fifo clock; do
+for policy in fifo clock refault; do
 	for store in mem mem:zstd "file:$tmp/swap"; do
 		"$usm" run -q --limit "${budget}M" --policy "$policy" --store "$store" -- \
 			"$tmp/scan" "$mib" "$passes" >"$tmp/usm"
@@ -93,3 +94,6 @@ for policy in fifo clock; do
 		row "$label" "$tmp/usm" "$([ -n "$kernel_ok" ] && echo "$tmp/kernel")"
 	done
 done
+# the blocks as they were before they adapted to the faults (docs/run.md)
+"$usm" run -q --limit "${budget}M" --fixed-page-size -- "$tmp/scan" "$mib" "$passes" >"$tmp/usm"
+row "usm default, fixed 64K" "$tmp/usm" "$([ -n "$kernel_ok" ] && echo "$tmp/kernel")"

@@ -20,13 +20,15 @@
 #include <usm/stats.h>  /* struct usm_pager_stats */
 
 struct usm_pager_config {
-	size_t fault_size;       /* fill granularity, a multiple of 4 KiB */
+	size_t fault_size;       /* fill granularity, a multiple of 4 KiB: the largest
+				  * block, unless fixed_fault_size */
+	bool fixed_fault_size;   /* every fault fills fault_size: no adapting per region */
 	uint64_t limit;          /* cap in bytes on resident pages plus usm's own memory
 	                          * (the mem store, metadata); 0 = no cap */
 	unsigned low_pct;        /* eviction, once started, goes down to this % of limit */
 	unsigned batch;          /* pages evicted per round at most */
 	unsigned prefetch;       /* extra fault-size blocks filled on a sequential run */
-	const char *policy;      /* "fifo" or "clock" (docs/run.md) */
+	const char *policy;      /* "fifo", "clock" or "refault" (docs/run.md) */
 	const char *store;       /* "mem", "mem:zstd", "file:PATH" (docs/run.md) */
 	uint64_t store_max;      /* store cap in bytes; 0 = none */
 	unsigned store_share_pct; /* of the limit, the most a mem store keeps in memory */

@@ -79,7 +79,9 @@ static void evict_run(struct usm_pager *p, struct mpage **run, size_t n)
 
 	if (usm_os_uffd_writeprotect(p->uffd, addr, len, true, false) < 0) {
 		if (n == 1) {
-			/* without the protection a write could be lost: keep it */
+			/* without the protection a write could be lost: keep it
+			 * (never evicted, so not a refault when it goes back) */
+			run[0]->node.evicted_at = 0;
 			usm_policy_inserted(p->policy, &run[0]->node);
 			return;
 		}

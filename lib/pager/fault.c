@@ -141,12 +141,34 @@ int fill_range(struct usm_pager *p, struct region *r, uint64_t first, uint64_t c
 	return 0;
 }
 
-/* What a missing fault fills: a first touch gets its whole fault-size block
- * (first touches come in runs), as the shared zero page for a read and as
- * zeroed pages for a write; a refault of an
- * evicted page gets just that page, since eviction scatters what random
- * access needs, unless it continues a sequential run, which gets the block
- * and `prefetch` blocks ahead. */
+/* The block a fault fills adapts per region: a fault where a sequential run
+ * would fault next (just past the last fill, prefetch included) doubles
+ * it, up to fault_size; any other fault halves it, down to one page. So a
+ * scan soon fills fault_size blocks, and scattered faults (a hash table,
+ * a strided walk) fill only the page they need instead of the 16 pages of
+ * a 64 KiB block, most of which would be evicted unused and push out what
+ * was in use. A fixed fault_size (usm run --fixed-page-size) never adapts. */
+static uint64_t adapt_block(struct usm_pager *p, struct region *r, bool sequential)
+{
+	uint32_t most = (uint32_t)(p->cfg.fault_size / USM_PAGE_SIZE);
+
+	if (p->cfg.fixed_fault_size || r->sequential)
+		r->block_pages = most;
+	else if (sequential)
+		r->block_pages = r->block_pages * 2 < most ? r->block_pages * 2 : most;
+	else if (r->block_pages > 1)
+		r->block_pages /= 2;
+	return (uint64_t)r->block_pages * USM_PAGE_SIZE;
+}
+
+/* What a missing fault fills: a first touch gets its whole block (first
+ * touches come in runs), as the shared zero page for a read and as zeroed
+ * pages for a write; a refault of an evicted page gets just that page,
+ * since eviction scatters what random access needs, unless it continues a
+ * sequential run, which gets the block and `prefetch` blocks ahead. A run
+ * continues only at the page just past the last fill: a window around it
+ * took a 64 KiB stride, or the scattered faults of a hash table, for a scan
+ * and filled 80 pages for the one wanted. */
 void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 {
 	struct region *r = region_find(p, addr);
@@ -156,10 +178,9 @@ void fault_missing(struct usm_pager *p, uint64_t addr, bool write)
 		return;
 	}
 	uint64_t page = usm_page_down(addr);
-	uint64_t fs = p->cfg.fault_size;
+	bool sequential = r->sequential || page == p->next_seq_addr;
+	uint64_t fs = adapt_block(p, r, sequential);
 	uint64_t start = addr - addr % fs, end = start + fs;
-	bool sequential = r->sequential ||
-			  (addr >= p->next_seq_addr - fs && addr < p->next_seq_addr + fs);
 	struct mpage *m = region_page(r, (page - r->start) / USM_PAGE_SIZE, false);
 	bool refault = m && m->state == PAGE_EVICTED;
 

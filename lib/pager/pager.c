@@ -38,7 +38,7 @@ void usm_pager_config_defaults(struct usm_pager_config *c)
 		.low_pct = 90,
 		.batch = 256,
 		.prefetch = 4,
-		.policy = "fifo", /* docs/run.md: clock's signal costs more than it saves here */
+		.policy = "refault", /* docs/run.md: fewest refaults measured, no signal to pay for */
 		.store = "mem",
 		.store_share_pct = 25, /* zswap: max_pool_percent is 20 */
 	};

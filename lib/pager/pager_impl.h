@@ -44,6 +44,7 @@ struct region {
 	struct mpage ***leaves;       /* npages/LEAF_PAGES leaves, each made on first use */
 	uint64_t nleaves;
 	bool sequential;              /* usm_hint SEQUENTIAL: every fault prefetches */
+	uint32_t block_pages;         /* what a fault fills here now (fault.c: adapts) */
 };
 
 enum request_op {

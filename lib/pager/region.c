@@ -77,6 +77,12 @@ struct region *region_insert(struct usm_pager *p, uint64_t start, uint64_t npage
 		pager_fatal(p, "out of memory for page records");
 	r->start = start;
 	r->npages = npages;
+	/* a region that continues another (brk, a split, mremap growing it)
+	 * continues its access pattern: it starts with the same block */
+	struct region *below = start ? region_find(p, start - 1) : NULL;
+	r->block_pages = below && region_end(below) == start
+				 ? below->block_pages
+				 : (uint32_t)(p->cfg.fault_size / USM_PAGE_SIZE);
 	r->nleaves = leaves_for(npages);
 	r->leaves = usm_rawmem_alloc(r->nleaves * sizeof(*r->leaves));
 	if (!r->leaves)

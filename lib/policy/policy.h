@@ -7,6 +7,9 @@
  *   "fifo"   evicts in the order blocks became resident
  *   "clock"  second chance: a block whose referenced bit is set when the
  *            hand reaches it has the bit cleared and is passed over once
+ *   "refault" a block that comes back within a short refault distance (fewer
+ *            evictions since its own than blocks resident) is protected:
+ *            it waits on a second, bounded list, out of reach of a scan
  */
 #ifndef USM_POLICY_H
 #define USM_POLICY_H
@@ -17,8 +20,14 @@
 
 struct usm_policy_node {
 	struct usm_policy_node *prev, *next;
+	/* "refault": the eviction clock when the policy last picked this node
+	 * (0: not evicted since it was inserted or removed). Kept in the node,
+	 * which the pager keeps for an evicted page anyway, so the history of
+	 * evicted pages costs no memory of its own. */
+	uint32_t evicted_at;
 	bool referenced;   /* the access signal; set by usm_policy_accessed */
 	bool linked;       /* in the policy's structure */
+	bool hot;         /* "refault": on the protected list */
 };
 
 struct usm_policy;

@@ -11,7 +11,7 @@ static void clock_inserted(struct usm_policy *p, struct usm_policy_node *n)
 {
 	n->referenced = true;
 	if (!n->linked)
-		policy_list_append(p, n);
+		policy_list_append(&p->ring, n);
 }
 
 static void clock_accessed(struct usm_policy *p, struct usm_policy_node *n)
@@ -33,14 +33,14 @@ static size_t sweep_lap(struct usm_policy *p, struct usm_policy_node **victims, 
 			size_t max)
 {
 	struct usm_policy_node *rearm[REARM_BATCH];
-	size_t cleared = 0, steps = p->count;
+	size_t cleared = 0, steps = p->ring.count;
 
-	while (found < max && p->head && steps--) {
-		struct usm_policy_node *n = p->head;
+	while (found < max && p->ring.head && steps--) {
+		struct usm_policy_node *n = p->ring.head;
 
 		if (n->referenced) {
 			n->referenced = false;
-			p->head = n->next;
+			p->ring.head = n->next;
 			rearm[cleared++] = n;
 			if (cleared == REARM_BATCH)
 				flush_rearm(p, rearm, &cleared);
@@ -61,7 +61,7 @@ static size_t clock_pick(struct usm_policy *p, struct usm_policy_node **victims,
 {
 	size_t found = 0;
 
-	for (int lap = 0; lap < 2 && found < max && p->head; lap++)
+	for (int lap = 0; lap < 2 && found < max && p->ring.head; lap++)
 		found = sweep_lap(p, victims, found, max);
 	return found;
 }

@@ -7,7 +7,7 @@ static void fifo_inserted(struct usm_policy *p, struct usm_policy_node *n)
 	if (n->linked)
 		return;
 	n->referenced = false;
-	policy_list_append(p, n);
+	policy_list_append(&p->ring, n);
 }
 
 static void fifo_accessed(struct usm_policy *p, struct usm_policy_node *n)
@@ -18,9 +18,9 @@ static size_t fifo_pick(struct usm_policy *p, struct usm_policy_node **victims, 
 {
 	size_t found = 0;
 
-	while (found < max && p->head) {
-		victims[found++] = p->head;
-		policy_list_unlink(p, p->head);
+	while (found < max && p->ring.head) {
+		victims[found++] = p->ring.head;
+		policy_list_unlink(p, p->ring.head);
 	}
 	return found;
 }

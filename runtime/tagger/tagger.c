@@ -1,12 +1,12 @@
 /* Start-up and life cycle of the tagger in a managed process.
  *
  * Settings come from the environment that usm run prepares (docs/run.md):
- * USM_LIMIT, USM_FAULT_SIZE, USM_LOW_PCT, USM_BATCH, USM_PREFETCH,
- * USM_POLICY, USM_STORE, USM_STORE_MAX, USM_STORE_SHARE, USM_STATS_DIR, and USM_DAEMON (the
- * usmd socket to join) with USM_SET (which of them the user gave, as
- * USM_SET_* bits: they win over usmd's config). At exit each process
- * writes its figures to USM_STATS_DIR/PID.json; a process the pager had to
- * stop writes PID.fatal with the reason. */
+ * USM_LIMIT, USM_FAULT_SIZE, USM_FIXED_FAULT_SIZE, USM_LOW_PCT, USM_BATCH,
+ * USM_PREFETCH, USM_POLICY, USM_STORE, USM_STORE_MAX, USM_STORE_SHARE,
+ * USM_STATS_DIR, and USM_DAEMON (the usmd socket to join) with USM_SET
+ * (which of them the user gave, as USM_SET_* bits: they win over usmd's
+ * config). At exit each process writes its figures to USM_STATS_DIR/PID.json;
+ * a process the pager had to stop writes PID.fatal with the reason. */
 #include "tagger.h"
 
 #include <errno.h>
@@ -97,6 +97,7 @@ static void read_config(void)
 	usm_pager_config_defaults(&config);
 	config.limit = env_size("USM_LIMIT", 0);
 	config.fault_size = env_size("USM_FAULT_SIZE", config.fault_size);
+	config.fixed_fault_size = env_size("USM_FIXED_FAULT_SIZE", 0) != 0;
 	config.low_pct = (unsigned)env_size("USM_LOW_PCT", config.low_pct);
 	config.batch = (unsigned)env_size("USM_BATCH", config.batch);
 	config.prefetch = (unsigned)env_size("USM_PREFETCH", config.prefetch);

@@ -20,7 +20,7 @@ import taplib
 from taplib import tap  # next to this script
 
 import native  # next to this script
-from workloads import PYTHON_WORK
+from workloads import PERL_HASH, PYTHON_SORT, PYTHON_WORK
 
 USM, PROGS = sys.argv[1], sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="usm-run-test.")
@@ -130,6 +130,13 @@ def contract_tests():
     tap(r.returncode == 1 and b"set-uid" in r.stderr, "a set-uid program is refused", r.stderr.decode())
     r = subprocess.run([USM, "run", "--", "no-such-command-here"], capture_output=True)
     tap(r.returncode == 127 and b"command not found" in r.stderr, "a missing command exits 127")
+    # as meson's PATH holds /usr/lib/x86_64-linux-gnu, where perl is a directory
+    shadow = os.path.join(TMP, "shadow")
+    os.makedirs(os.path.join(shadow, "true"))
+    r = subprocess.run([USM, "run", "-q", "--", "true"], capture_output=True,
+                       env=dict(ENV, PATH=shadow + ":" + ENV.get("PATH", "/usr/bin:/bin")))
+    tap(r.returncode == 0, "a directory named as the command earlier in PATH is passed over",
+        r.stderr.decode())
     r = subprocess.run([USM, "run", "-q", "--", "sh", "-c", "exit 7"], capture_output=True)
     tap(r.returncode == 7 and r.stderr == b"", "CMD's exit status is usm run's; --quiet prints nothing")
     r = subprocess.run([USM, "run", "--limit", "4M", "--", os.path.join(PROGS, "run_crash")],
@@ -168,9 +175,11 @@ def store_tests():
     r = run_usm(["--limit", "8M", "--store", "mem:zstd", "--store-max", "1M"], [prog], None)
     tap(r.returncode != 0 and b"store full" in r.stderr,
         "a full store ends the program with a clear message", r.stderr.decode())
-    for policy in ("fifo", "clock"):
+    for policy in ("fifo", "clock", "refault"):
         r = run_usm(["-q", "--limit", "8M", "--policy", policy], [prog], None)
         tap(r.returncode == rc and r.stdout == out, f"policy {policy} gives the same output")
+    r = run_usm(["-q", "--limit", "8M", "--fixed-page-size"], [prog], None)
+    tap(r.returncode == rc and r.stdout == out, "fixed (not adapting) blocks give the same output")
 
 
 def hint_tests():
@@ -285,6 +294,8 @@ def main():
     # thrashes by design (a quarter of its peak): about 10 minutes here
     workload("sort", ["sort", words], timeout=3600)
     workload("python3", ["python3", "-c", PYTHON_WORK])
+    workload("perl-hash", ["perl", "-e", PERL_HASH])
+    workload("python3-sort", ["python3", "-c", PYTHON_SORT])
     workload("sqlite3", ["sqlite3", ":memory:"], stdin=sql)
     workload("xz", ["sh", "-c", f"xz -9 -T1 -c {blob} | xz -dc | sha256sum"])
     obj = os.path.join(TMP, "big.o")

@@ -12,3 +12,18 @@ for k in range(0, 1500000, 7):
 h.update(str(sum(l[::3])).encode())
 print(len(d), len(l), h.hexdigest())
 """
+
+# issue 16's perl hash: every insert touches the bucket array and a chain
+# scattered over the heap (docs/performance.md measures it)
+PERL_HASH = ('my %h; $h{$_ * 7919 % 1000003} = "v$_" x 3 for 1 .. 200000; '
+             'my $s = 0; $s += length($h{$_}) for keys %h; print scalar(keys %h), " $s\n"')
+
+# python3 sorting tuples: pointer chasing over the whole heap (half of the
+# million that docs/performance.md measures, for the test's time)
+PYTHON_SORT = """
+import random
+r = random.Random(1)
+l = [(r.random(), i, str(i)) for i in range(500000)]
+l.sort()
+print(len(l), l[0][1], l[-1][1], sum(t[1] for t in l[:1000]))
+"""

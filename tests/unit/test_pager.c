@@ -174,6 +174,8 @@ static void policy_switches_keep_the_data(void **state)
 	assert_int_equal(usm_pager_set_policy(pager, "clock"), 0);
 	assert_true(intact(w, len, 6));
 	assert_int_equal(usm_pager_set_policy(pager, "nope"), -EINVAL);
+	assert_int_equal(usm_pager_set_policy(pager, "refault"), 0);
+	fill(w, len, 6); /* refaults under refault: some protected */
 	assert_int_equal(usm_pager_set_policy(pager, "fifo"), 0);
 	assert_true(intact(w, len, 6));
 	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
@@ -209,6 +211,59 @@ static void pinned_pages_stay_and_cold_ones_go(void **state)
 		assert_false(v[i] & 1);
 	assert_true(intact(w, pin, 7));
 	assert_int_equal(usm_pager_hint(pager, w, pin, 42), -EINVAL);
+	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
+}
+
+static uint64_t resident_now(void)
+{
+	struct usm_pager_stats s;
+
+	usm_pager_get_stats(pager, &s);
+	return s.resident;
+}
+
+/* Blocks adapt to the faults (lib/pager/fault.c): scattered first touches
+ * soon fill one page each instead of a 64K block, and a sequential run
+ * grows the block back to 64K. Nothing is evicted here: the limit is
+ * raised, so resident memory counts exactly what each fault filled. */
+static void scattered_faults_fill_pages_and_a_scan_fills_blocks(void **state)
+{
+	size_t len = 4 * MB, page = 4096, words = page / 8;
+	uint64_t grew = 0, last_fill = 0;
+
+	if (!pager)
+		skip();
+	usm_pager_set_limit(pager, 64 * MB);
+	uint64_t *w = managed_region(len);
+	/* 40 touches 11 pages apart in the upper half (more than any block
+	 * filled by then): never where a run would fault next, so each halves
+	 * the block; from the fifth on it is one page */
+	for (size_t i = 0; i < 40; i++) {
+		uint64_t before = resident_now();
+		w[(512 + i * 11) * words] = i + 1;
+		uint64_t filled = resident_now() - before;
+		if (i >= 4)
+			assert_int_equal(filled, page);
+		else
+			assert_true(filled >= page && filled <= 64 << 10);
+	}
+	/* a walk over the lower half, page after page: the block doubles on
+	 * each fault until a fault fills 64K */
+	for (size_t p = 0; p < 256; p++) {
+		uint64_t before = resident_now();
+		w[p * words] = p + 1;
+		uint64_t filled = resident_now() - before;
+		if (filled) {
+			assert_true(filled <= 64 << 10);
+			last_fill = filled;
+			grew = filled > grew ? filled : grew;
+		}
+	}
+	assert_int_equal(grew, 64 << 10);
+	assert_int_equal(last_fill, 64 << 10);
+	for (size_t p = 0; p < 256; p++)
+		assert_true(w[p * words] == p + 1);
+	usm_pager_set_limit(pager, LIMIT);
 	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
 }
 
@@ -263,6 +318,7 @@ int main(void)
 		cmocka_unit_test(a_new_limit_is_met_before_the_call_returns),
 		cmocka_unit_test(policy_switches_keep_the_data),
 		cmocka_unit_test(pinned_pages_stay_and_cold_ones_go),
+		cmocka_unit_test(scattered_faults_fill_pages_and_a_scan_fills_blocks),
 		cmocka_unit_test(a_failed_start_frees_what_it_allocated),
 	};
 	return cmocka_run_group_tests_name("pager", tests, setup, NULL);

@@ -56,9 +56,12 @@ static void usage(FILE *out)
 		"                          pages plus what usm keeps in memory for it (the mem\n"
 		"                          store, usm's metadata); the default, none, pages\n"
 		"                          without evicting\n"
-		"  -p, --page-size SIZE    fault granularity, a multiple of 4K (default 64K)\n"
+		"  -p, --page-size SIZE    the largest block a fault fills, a multiple of 4K\n"
+		"                          (default 64K); each region adapts its block between\n"
+		"                          4K and SIZE to its faults\n"
+		"      --fixed-page-size   every fault fills SIZE: no adapting\n"
 		"      --prefetch N        blocks filled ahead on a sequential run (default 4, 0 = off)\n"
-		"      --policy NAME       eviction policy: %s (default fifo)\n"
+		"      --policy NAME       eviction policy: %s (default refault)\n"
 		"      --store SPEC        where evicted pages go: %s (default mem: compressed in\n"
 		"                          memory, past its share in a temporary file)\n"
 		"      --store-max SIZE    cap on what the store holds (default none)\n"
@@ -116,10 +119,11 @@ static int check_choices(struct run_options *o)
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_PREFETCH = 256, OPT_POLICY, OPT_STORE, OPT_STORE_MAX, OPT_STORE_SHARE, OPT_LOW,
-	       OPT_BATCH, OPT_STATS, OPT_SOCKET, OPT_NO_DAEMON };
+	       OPT_BATCH, OPT_STATS, OPT_SOCKET, OPT_NO_DAEMON, OPT_FIXED_PAGE_SIZE };
 	static const struct option options[] = {
 		{ "limit", required_argument, NULL, 'l' },
 		{ "page-size", required_argument, NULL, 'p' },
+		{ "fixed-page-size", no_argument, NULL, OPT_FIXED_PAGE_SIZE },
 		{ "prefetch", required_argument, NULL, OPT_PREFETCH },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "store", required_argument, NULL, OPT_STORE },
@@ -148,6 +152,9 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		case 'p':
 			rc = cli_parse_size("run", "--page-size", optarg, &size);
 			o->pager.fault_size = (size_t)size;
+			break;
+		case OPT_FIXED_PAGE_SIZE:
+			o->pager.fixed_fault_size = true;
 			break;
 		case OPT_PREFETCH:
 			rc = parse_count_option("--prefetch", optarg, 256, &o->pager.prefetch);
@@ -201,6 +208,15 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 	return check_choices(o);
 }
 
+/* A file execvp would run: executable and not a directory (PATH may hold
+ * directories with a command's name, as /usr/lib/x86_64-linux-gnu/perl). */
+static bool runnable(const char *path)
+{
+	struct stat st;
+
+	return access(path, X_OK) == 0 && stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
 /* CMD as execvp would find it. */
 static int resolve(const char *cmd, char *out, size_t len)
 {
@@ -215,7 +231,7 @@ static int resolve(const char *cmd, char *out, size_t len)
 		const char *colon = strchr(p, ':');
 		size_t n = colon ? (size_t)(colon - p) : strlen(p);
 		snprintf(out, len, "%.*s/%s", (int)n, n ? p : ".", cmd);
-		if (access(out, X_OK) == 0)
+		if (runnable(out))
 			return 0;
 		p += n + (colon != NULL);
 	}
@@ -313,6 +329,7 @@ static void prepare_child_env(const struct run_options *o, const char *tagger, c
 		set_env("LD_PRELOAD", "%s", tagger);
 	set_env("USM_LIMIT", "%" PRIu64, o->pager.limit);
 	set_env("USM_FAULT_SIZE", "%zu", o->pager.fault_size);
+	set_env("USM_FIXED_FAULT_SIZE", "%d", o->pager.fixed_fault_size);
 	set_env("USM_PREFETCH", "%u", o->pager.prefetch);
 	set_env("USM_LOW_PCT", "%u", o->pager.low_pct);
 	set_env("USM_BATCH", "%u", o->pager.batch);
@@ -371,6 +388,7 @@ static json_object *settings_json(const struct run_options *o, const char *daemo
 #define PUT(k, v) json_object_object_add(j, k, v)
 	PUT("limit", json_object_new_int64((int64_t)o->pager.limit));
 	PUT("page_size", json_object_new_int64((int64_t)o->pager.fault_size));
+	PUT("fixed_page_size", json_object_new_boolean(o->pager.fixed_fault_size));
 	PUT("prefetch", json_object_new_int64(o->pager.prefetch));
 	PUT("policy", json_object_new_string(o->pager.policy));
 	PUT("store", json_object_new_string(o->pager.store));
