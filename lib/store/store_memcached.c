@@ -40,6 +40,12 @@ struct value_header {
 	uint64_t hash;
 };
 
+/* The blocks of one mget to one server (indices into the want array). */
+struct asked {
+	size_t idx[CHUNK];
+	size_t k;
+};
+
 struct mc_block {
 	struct store_slot slot;
 	uint64_t gen;     /* 0: not written yet */
@@ -61,6 +67,8 @@ struct mc_store {
 	size_t value_size;
 	char *spare;              /* a block being repaired */
 	char (*keys)[KEY_MAX];    /* CHUNK keys of an mget */
+	size_t key_lens[CHUNK];
+	struct asked *asked;      /* per server: the blocks of its mget in flight */
 	bool repair;              /* a server went out: restore replica counts */
 };
 
@@ -123,6 +131,7 @@ static void mc_close(struct usm_store *s)
 	usm_rawmem_free(m->value, m->value_size);
 	usm_rawmem_free(m->spare, m->base.block_size);
 	usm_rawmem_free(m->keys, CHUNK * KEY_MAX);
+	usm_rawmem_free(m->asked, MC_MAX_SERVERS * sizeof(*m->asked));
 	usm_rawmem_free(m, sizeof(*m));
 }
 
@@ -175,7 +184,8 @@ static int mc_open(const char *arg, size_t block_size, struct usm_store **out)
 	m->keys = usm_rawmem_alloc(CHUNK * KEY_MAX);
 	m->base.block_size = block_size; /* store.c sets it too; mc_close needs it first */
 	m->spare = usm_rawmem_alloc(block_size);
-	rc = m->value && m->keys && m->spare ? check_servers(m, why, sizeof(why)) : -ENOMEM;
+	m->asked = usm_rawmem_alloc(MC_MAX_SERVERS * sizeof(*m->asked));
+	rc = m->value && m->keys && m->spare && m->asked ? check_servers(m, why, sizeof(why)) : -ENOMEM;
 	if (rc < 0) {
 		store_set_open_error("%s", why);
 		mc_close(&m->base);
@@ -216,30 +226,43 @@ static int pick_holder(const struct mc_store *m, const struct want *w)
 	return left ? __builtin_ctzll(left) : -1;
 }
 
-/* One mget to server t of every unfinished block whose next holder is t. */
-static void fetch_from(struct mc_store *m, int t, struct want *w, size_t n)
+/* Sends one mget to server t for every unfinished block whose next holder
+ * is t (target[i], or pick_holder when target is NULL). Keys go in
+ * m->keys[i]: each block is asked of one server at a time. */
+static void ask(struct mc_store *m, int t, struct want *w, size_t n, const int *target,
+		struct asked *a)
 {
 	struct mc_server *srv = &m->c.servers[t];
 	const char *keys[CHUNK];
-	size_t lens[CHUNK], idx[CHUNK], k = 0;
+	size_t lens[CHUNK];
 	memcached_return_t rc;
 
+	a->k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (w[i].done || pick_holder(m, &w[i]) != t)
+		if (w[i].done || (target ? target[i] : pick_holder(m, &w[i])) != t)
 			continue;
-		lens[k] = make_key(m, w[i].b->addr, w[i].b->gen, m->keys[k]);
-		keys[k] = m->keys[k];
-		idx[k++] = i;
+		m->key_lens[i] = make_key(m, w[i].b->addr, w[i].b->gen, m->keys[i]);
+		keys[a->k] = m->keys[i];
+		lens[a->k] = m->key_lens[i];
+		a->idx[a->k++] = i;
 		w[i].tried |= 1ull << t;
 		snprintf(w[i].why, sizeof(w[i].why), "%.120s has no copy (evicted, flushed or restarted)",
 			 srv->name);
 	}
-	if (k == 0)
+	if (a->k == 0)
 		return;
-	rc = memcached_mget(&srv->mc, keys, lens, k);
+	rc = memcached_mget(&srv->mc, keys, lens, a->k);
 	if (!mc_server_ok(srv, "get", rc, rc == MEMCACHED_SUCCESS))
 		m->repair = true;
-	while (srv->alive) {
+}
+
+/* Reads server t's answers to ask(), checking every value. */
+static void take_answers(struct mc_store *m, int t, struct want *w, const struct asked *a)
+{
+	struct mc_server *srv = &m->c.servers[t];
+	memcached_return_t rc;
+
+	while (a->k && srv->alive) {
 		memcached_result_st *r = memcached_fetch_result(&srv->mc, &srv->result, &rc);
 		if (!mc_server_ok(srv, "get", rc, r || rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND)) {
 			m->repair = true;
@@ -249,9 +272,10 @@ static void fetch_from(struct mc_store *m, int t, struct want *w, size_t n)
 			break;
 		const char *key = memcached_result_key_value(r);
 		size_t klen = memcached_result_key_length(r);
-		for (size_t q = 0; q < k; q++) {
-			struct want *x = &w[idx[q]];
-			if (x->done || lens[q] != klen || memcmp(keys[q], key, klen))
+		for (size_t q = 0; q < a->k; q++) {
+			size_t i = a->idx[q];
+			struct want *x = &w[i];
+			if (x->done || m->key_lens[i] != klen || memcmp(m->keys[i], key, klen))
 				continue;
 			if (value_good(x->b, memcached_result_value(r), memcached_result_length(r))) {
 				memcpy(x->dst, memcached_result_value(r) + sizeof(struct value_header),
@@ -265,10 +289,19 @@ static void fetch_from(struct mc_store *m, int t, struct want *w, size_t n)
 		}
 	}
 	if (!srv->alive)
-		for (size_t q = 0; q < k; q++)
-			if (!w[idx[q]].done)
-				snprintf(w[idx[q]].why, sizeof(w[idx[q]].why), "%.100s is out (%.90s)",
-					 srv->name, srv->why);
+		for (size_t q = 0; q < a->k; q++)
+			if (!w[a->idx[q]].done)
+				snprintf(w[a->idx[q]].why, sizeof(w[a->idx[q]].why),
+					 "%.100s is out (%.90s)", srv->name, srv->why);
+}
+
+/* One server's round trip for the blocks whose next holder is t. */
+static void fetch_from(struct mc_store *m, int t, struct want *w, size_t n)
+{
+	struct asked a;
+
+	ask(m, t, w, n, NULL, &a);
+	take_answers(m, t, w, &a);
 }
 
 /* Reads up to CHUNK blocks; on a block no holder can give, names it. */
@@ -296,9 +329,19 @@ static int get_chunk(struct mc_store *m, struct want *w, size_t n, size_t *faile
 		}
 		if (!pending)
 			return 0;
-		for (size_t i = 0; i < n; i++)
-			if (!w[i].done && pick_holder(m, &w[i]) >= 0)
-				fetch_from(m, pick_holder(m, &w[i]), w, n);
+		/* every server asked first, then every answer read: one round
+		 * trip for the whole run, however ketama spread it */
+		int target[CHUNK];
+		uint64_t servers = 0;
+		for (size_t i = 0; i < n; i++) {
+			target[i] = w[i].done ? -1 : pick_holder(m, &w[i]);
+			if (target[i] >= 0)
+				servers |= 1ull << target[i];
+		}
+		for (uint64_t left = servers; left; left &= left - 1)
+			ask(m, __builtin_ctzll(left), w, n, target, &m->asked[__builtin_ctzll(left)]);
+		for (uint64_t left = servers; left; left &= left - 1)
+			take_answers(m, __builtin_ctzll(left), w, &m->asked[__builtin_ctzll(left)]);
 	}
 }
 
