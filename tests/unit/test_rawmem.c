@@ -128,6 +128,31 @@ static void freed_large_chunks_are_reused(void **state)
 	usm_rawmem_free(part, 256 << 10);
 }
 
+/* The malloc-shaped twins free and grow without being told the size. */
+static void malloc_twins_keep_sizes_themselves(void **state)
+{
+	char *p = usm_rawmem_malloc(100);
+
+	assert_non_null(p);
+	assert_true(usm_rawmem_owns(p, 100));
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(p[i], 0);
+	memset(p, 0x3c, 100);
+	p = usm_rawmem_mrealloc(p, 100000);
+	assert_non_null(p);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(p[i], 0x3c);
+	assert_int_equal(p[100], 0);
+	p = usm_rawmem_mrealloc(p, 10);
+	assert_int_equal(p[9], 0x3c);
+	usm_rawmem_mfree(p);
+	usm_rawmem_mfree(NULL);
+	p = usm_rawmem_mrealloc(NULL, 32);
+	assert_non_null(p);
+	usm_rawmem_mfree(p);
+	assert_null(usm_rawmem_malloc(SIZE_MAX - 8));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +161,7 @@ int main(void)
 		cmocka_unit_test(owns_its_blocks_and_not_mallocs),
 		cmocka_unit_test(realloc_keeps_the_contents),
 		cmocka_unit_test(freed_large_chunks_are_reused),
+		cmocka_unit_test(malloc_twins_keep_sizes_themselves),
 	};
 	return cmocka_run_group_tests_name("rawmem", tests, NULL, NULL);
 }
