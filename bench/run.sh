@@ -75,18 +75,18 @@ else
 	echo "# kernel baseline unavailable (needs root, cgroup v1 memory and swap)"
 	: >"$tmp/kernel"
 fi
-printf '%-28s %12s %12s %12s\n' "" sequential strided random
+printf '%-42s %12s %12s %12s\n' "" sequential strided random
 row() {
 	local name=$1 file=$2 base=${3:-}
 	local s t r
 	s=$(field sequential "$file"); t=$(field strided "$file"); r=$(field random "$file")
 	if [ -n "$base" ]; then
-		printf '%-28s %12s %12s %12s\n' "$name" \
+		printf '%-42s %12s %12s %12s\n' "$name" \
 			"$s ($(ratio "$(field sequential "$base")" "$s"))" \
 			"$t ($(ratio "$(field strided "$base")" "$t"))" \
 			"$r ($(ratio "$(field random "$base")" "$r"))"
 	else
-		printf '%-28s %12s %12s %12s\n' "$name" "$s" "$t" "$r"
+		printf '%-42s %12s %12s %12s\n' "$name" "$s" "$t" "$r"
 	fi
 }
 [ -n "$kernel_ok" ] && row "kernel swap (cgroup)" "$tmp/kernel"
