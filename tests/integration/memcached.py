@@ -44,6 +44,22 @@ print(len(data), h.hexdigest(), flush=True)
 """
 TWO_PHASE_LIMIT = "16M"
 
+# the same, with a stop halfway through the reading
+THREE_PHASE = """
+import hashlib, sys
+data = [bytes([i % 251]) * 4000 + str(i).encode() for i in range(12000)]
+print("ready", flush=True)
+sys.stdin.readline()
+h = hashlib.sha256()
+for d in data[:6000]:
+    h.update(d)
+print("half", flush=True)
+sys.stdin.readline()
+for d in data[6000:]:
+    h.update(d)
+print(len(data), h.hexdigest(), flush=True)
+"""
+
 
 def free_port():
     with socket.socket() as s:
@@ -132,6 +148,25 @@ def two_phase(args, servers, between):
     return p.returncode, first + out, err.decode(errors="replace")
 
 
+def three_phase(args, servers, first, second):
+    """THREE_PHASE under usm run: first() once it is ready, second() halfway."""
+    prog = os.path.join(TMP, "three_phase.py")
+    with open(prog, "w") as f:
+        f.write(THREE_PHASE)
+    p = subprocess.Popen([USM, "run", "-q", "--limit", TWO_PHASE_LIMIT, "--store", spec(servers)]
+                         + args + ["--", sys.executable, prog],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=ENV)
+    lines = [p.stdout.readline()]
+    first()
+    p.stdin.write(b"go\n")
+    p.stdin.flush()
+    lines.append(p.stdout.readline())
+    second()
+    out, err = p.communicate(b"go\n", timeout=600)
+    return p.returncode, b"".join(lines) + out, err.decode(errors="replace")
+
+
 def native_two_phase():
     prog = os.path.join(TMP, "two_phase.py")
     with open(prog, "w") as f:
@@ -174,6 +209,19 @@ def main():
         tap(rc == 0 and out == want,
             "--replicas 1: a server killed between eviction and refault changes nothing", err)
         no_keys_left(servers, "after the kill with replicas")
+        servers[1] = Server()
+
+        # the first death is noticed in the first half and repaired there: every
+        # page gets its second copy back on the two servers left, so the
+        # second death loses nothing
+        want3 = b"ready\nhalf\n" + want.split(b"\n", 1)[1]
+        rc, out, err = three_phase(["--replicas", "1"], servers, servers[0].kill,
+                                   servers[1].kill)
+        tap(rc == 0 and out == want3,
+            "--replicas 1: after a death the copies are restored elsewhere, so a second "
+            "death changes nothing either", err)
+        no_keys_left(servers, "after two deaths with replicas")
+        servers[0] = Server()
         servers[1] = Server()
 
         rc, out, err = two_phase([], servers, servers[2].kill)
