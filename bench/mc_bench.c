@@ -15,11 +15,11 @@
 
 #include "store/store.h"
 
-#define PAGE 4096
-#define SAMPLES 2000
+#define PAGE      4096
+#define SAMPLES   2000
 #define PUT_BATCH 256
 #define GET_BATCH 80
-#define BLOCKS 8192
+#define BLOCKS    8192
 
 static uint64_t now_ns(void)
 {
@@ -117,8 +117,8 @@ static int rate(const char *spec)
 	uint64_t t0 = now_ns();
 	for (size_t b = 0; b < BLOCKS; b += PUT_BATCH) {
 		for (size_t i = 0; i < PUT_BATCH; i++)
-			io[b + i] = (struct usm_store_io){ .data = pages[i], .len = PAGE,
-							   .addr = (b + i) * PAGE };
+			io[b + i] = (struct usm_store_io){
+			        .data = pages[i], .len = PAGE, .addr = (b + i) * PAGE};
 		if (usm_store_put_batch(s, io + b, PUT_BATCH) < 0) {
 			fprintf(stderr, "mc_bench: put: %s\n", usm_store_error(s));
 			return 1;

@@ -22,7 +22,7 @@
 #define RTT_PROBES 5
 
 static int open_one(const struct mc_settings *all, size_t i, struct mc_cluster *c, char *why,
-		    size_t ws)
+                    size_t ws)
 {
 	struct mc_settings one = *all;
 
@@ -99,7 +99,7 @@ int mc_check(const char *arg, struct mc_report *out, size_t max, char *why, size
 
 static int dial(const char *host, unsigned port, unsigned timeout_ms)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai, *p;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai, *p;
 	char ports[8];
 	int fd = -1;
 
@@ -115,7 +115,7 @@ static int dial(const char *host, unsigned port, unsigned timeout_ms)
 	}
 	freeaddrinfo(ai);
 	if (fd >= 0) {
-		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
@@ -171,8 +171,10 @@ static char *next_line(struct line_reader *r)
 
 static int hex_digit(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
 }
 
 static void url_decode(char *s)
@@ -192,7 +194,7 @@ static void url_decode(char *s)
 
 /* The keys of one server that start with prefix, deleted as found. */
 static long purge_server(const char *host, unsigned port, unsigned timeout_ms, const char *prefix,
-			 char *why, size_t ws)
+                         char *why, size_t ws)
 {
 	struct line_reader *r = calloc(1, sizeof(*r));
 	size_t plen = strlen(prefix);
@@ -219,14 +221,15 @@ static long purge_server(const char *host, unsigned port, unsigned timeout_ms, c
 			goto out;
 		}
 		if (!strncmp(line, "BUSY", 4) && attempt < 50) {
-			struct timespec ts = { 0, 20 * 1000 * 1000 };
+			struct timespec ts = {0, 20 * 1000 * 1000};
 			nanosleep(&ts, NULL); /* another crawl runs: wait for it */
 			continue;
 		}
 		for (; line && strcmp(line, "END"); line = next_line(r)) {
 			if (strncmp(line, "key=", 4)) {
-				snprintf(why, ws, "%s:%u cannot list its keys (%s; started with -X?)",
-					 host, port, line);
+				snprintf(why, ws,
+				         "%s:%u cannot list its keys (%s; started with -X?)", host,
+				         port, line);
 				deleted = -ENOTSUP;
 				goto out;
 			}
@@ -238,7 +241,8 @@ static long purge_server(const char *host, unsigned port, unsigned timeout_ms, c
 				continue;
 			char cmd2[300];
 			int n = snprintf(cmd2, sizeof(cmd2), "delete %s noreply\r\n", key);
-			if (n > 0 && (size_t)n < sizeof(cmd2) && send_all(del, cmd2, (size_t)n) == 0)
+			if (n > 0 && (size_t)n < sizeof(cmd2) &&
+			    send_all(del, cmd2, (size_t)n) == 0)
 				deleted++;
 		}
 		if (!line) {
@@ -284,7 +288,7 @@ long mc_purge(const char *arg, const char *prefix, char *why, size_t ws)
 		 * server's side of its socket: list again until a pass finds none */
 		for (int round = 0; round < 10; round++) {
 			pass = purge_server(set->hosts[i], set->ports[i], set->timeout_ms, prefix,
-					    one, sizeof(one));
+			                    one, sizeof(one));
 			if (pass <= 0)
 				break;
 			n += pass;

@@ -70,12 +70,12 @@ static int parse_item(const char *item, size_t len, struct mc_settings *s, char 
 			if (parse_number(v, vlen, MC_MAX_SERVERS - 1, &s->replicas) == 0)
 				return 0;
 			snprintf(why, ws, "replicas=%.*s: not a count below %d", (int)vlen, v,
-				 MC_MAX_SERVERS);
+			         MC_MAX_SERVERS);
 		} else if (nlen == 7 && !memcmp(item, "timeout", 7)) {
 			if (parse_number(v, vlen, 600000, &s->timeout_ms) == 0 && s->timeout_ms)
 				return 0;
 			snprintf(why, ws, "timeout=%.*s: not milliseconds from 1 to 600000",
-				 (int)vlen, v);
+			         (int)vlen, v);
 		} else if (nlen == 4 && !memcmp(item, "sasl", 4)) {
 			if (vlen > 0 && vlen < sizeof(s->sasl_file)) {
 				memcpy(s->sasl_file, v, vlen);
@@ -85,7 +85,7 @@ static int parse_item(const char *item, size_t len, struct mc_settings *s, char 
 			snprintf(why, ws, "sasl=: a path to a credentials file is needed");
 		} else {
 			snprintf(why, ws, "unknown setting '%.*s' (replicas=, timeout=, sasl=)",
-				 (int)nlen, item);
+			         (int)nlen, item);
 		}
 		return -EINVAL;
 	}
@@ -107,7 +107,7 @@ static int parse_item(const char *item, size_t len, struct mc_settings *s, char 
 	}
 	if (s->nservers == MC_MAX_SERVERS || hlen + 8 >= MC_NAME_MAX) {
 		snprintf(why, ws, "at most %d servers, with host names of normal length",
-			 MC_MAX_SERVERS);
+		         MC_MAX_SERVERS);
 		return -EINVAL;
 	}
 	memcpy(s->hosts[s->nservers], item, hlen);
@@ -141,7 +141,7 @@ int mc_settings_parse(const char *arg, struct mc_settings *s, char *why, size_t 
 	}
 	if (s->replicas >= s->nservers) {
 		snprintf(why, ws, "replicas=%u needs at least %u servers, not %zu", s->replicas,
-			 s->replicas + 1, s->nservers);
+		         s->replicas + 1, s->nservers);
 		return -EINVAL;
 	}
 	if (s->sasl_file[0] && !LIBMEMCACHED_WITH_SASL_SUPPORT) {
@@ -168,8 +168,10 @@ static int read_credentials(struct mc_cluster *c, char *why, size_t ws)
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) ||
 	    st.st_uid != geteuid()) {
 		close(fd);
-		snprintf(why, ws, "sasl=%s: refused: the credentials file must be a regular file of "
-				  "this user with mode 0600 or stricter", path);
+		snprintf(why, ws,
+		         "sasl=%s: refused: the credentials file must be a regular file of "
+		         "this user with mode 0600 or stricter",
+		         path);
 		return -EACCES;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -208,8 +210,9 @@ static int handle_init(struct mc_cluster *c, memcached_st *m, enum handle_kind k
 	    MEMCACHED_SUCCESS)
 		return -ENOMEM;
 	if (kind == HANDLE_RING)
-		return memcached_behavior_set(m, MEMCACHED_BEHAVIOR_KETAMA, 1) == MEMCACHED_SUCCESS ?
-			       0 : -EINVAL;
+		return memcached_behavior_set(m, MEMCACHED_BEHAVIOR_KETAMA, 1) == MEMCACHED_SUCCESS
+		               ? 0
+		               : -EINVAL;
 	memcached_behavior_set(m, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
 	memcached_behavior_set(m, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, t);
 	memcached_behavior_set(m, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, t);
@@ -222,8 +225,7 @@ static int handle_init(struct mc_cluster *c, memcached_st *m, enum handle_kind k
 		memcached_behavior_set(m, MEMCACHED_BEHAVIOR_NOREPLY, 1);
 		memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1);
 	}
-	if (c->user[0] &&
-	    memcached_set_sasl_auth_data(m, c->user, c->pass) != MEMCACHED_SUCCESS)
+	if (c->user[0] && memcached_set_sasl_auth_data(m, c->user, c->pass) != MEMCACHED_SUCCESS)
 		return -EINVAL;
 	return 0;
 }
@@ -233,8 +235,7 @@ void mc_server_fail(struct mc_server *s, const char *what, memcached_return_t rc
 	if (!s->alive)
 		return;
 	s->alive = false;
-	snprintf(s->why, sizeof(s->why), "%s failed: %s", what,
-		 memcached_strerror(&s->mc, rc));
+	snprintf(s->why, sizeof(s->why), "%s failed: %s", what, memcached_strerror(&s->mc, rc));
 }
 
 bool mc_server_ok(struct mc_server *s, const char *what, memcached_return_t rc, bool rc_ok)
@@ -259,7 +260,7 @@ static int connect_server(struct mc_cluster *c, struct mc_server *s, char *why, 
 	const char *key = "usm:connect";
 	size_t len = strlen(key);
 	memcached_return_t rc = memcached_server_add(&s->mc, c->set.hosts[s - c->servers],
-						     (in_port_t)c->set.ports[s - c->servers]);
+	                                             (in_port_t)c->set.ports[s - c->servers]);
 
 	if (rc == MEMCACHED_SUCCESS)
 		rc = memcached_mget(&s->mc, &key, &len, 1);
@@ -270,7 +271,7 @@ static int connect_server(struct mc_cluster *c, struct mc_server *s, char *why, 
 	if (rc != MEMCACHED_SUCCESS) {
 		int err = memcached_last_error_errno(&s->mc);
 		snprintf(why, ws, "memcached server %s does not answer (%s)", s->name,
-			 err ? strerror(err) : memcached_strerror(&s->mc, rc));
+		         err ? strerror(err) : memcached_strerror(&s->mc, rc));
 		return -EHOSTUNREACH;
 	}
 	s->alive = true;
@@ -301,8 +302,8 @@ int mc_cluster_open(struct mc_cluster *c, const struct mc_settings *set, char *w
 		rc = handle_init(c, &s->mc, HANDLE_PIPELINED);
 		if (rc == 0 && !memcached_result_create(&s->mc, &s->result))
 			rc = -ENOMEM;
-		if (rc == 0 && memcached_server_add(&c->ring, set->hosts[i], (in_port_t)set->ports[i]) !=
-				       MEMCACHED_SUCCESS)
+		if (rc == 0 && memcached_server_add(&c->ring, set->hosts[i],
+		                                    (in_port_t)set->ports[i]) != MEMCACHED_SUCCESS)
 			rc = -ENOMEM;
 		if (rc == 0)
 			rc = connect_server(c, s, why, ws);
@@ -372,7 +373,7 @@ static void append_safe(char *dst, size_t size, const char *text, size_t max)
 	for (size_t i = 0; text[i] && i < max && n + 1 < size; i++) {
 		char ch = text[i];
 		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
+		          (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
 		dst[n++] = ok ? ch : '_';
 	}
 	dst[n] = '\0';
@@ -400,7 +401,7 @@ static bool key_is(const char *key, size_t len, const char *name)
 }
 
 static memcached_return_t on_setting(const memcached_instance_st *server, const char *key,
-				     size_t key_len, const char *value, size_t value_len, void *ctx)
+                                     size_t key_len, const char *value, size_t value_len, void *ctx)
 {
 	struct mc_server_facts *f = ctx;
 	char v[64];
@@ -433,7 +434,7 @@ int mc_server_facts(struct mc_cluster *c, size_t i, struct mc_server_facts *out)
 		return -EIO;
 	if (handle_init(c, &plain, HANDLE_PLAIN) == 0 &&
 	    memcached_server_add(&plain, c->set.hosts[i], (in_port_t)c->set.ports[i]) ==
-		    MEMCACHED_SUCCESS) {
+	            MEMCACHED_SUCCESS) {
 		rc = memcached_stat_execute(&plain, "settings", on_setting, out);
 		if (rc == MEMCACHED_SUCCESS)
 			rc = memcached_stat_execute(&plain, NULL, on_setting, out);

@@ -20,26 +20,26 @@
 
 #include <libmemcached/memcached.h>
 
-#define MC_MAX_SERVERS 64     /* a block's holders are a 64-bit mask */
-#define MC_NAME_MAX 128       /* "host:port" */
+#define MC_MAX_SERVERS        64   /* a block's holders are a 64-bit mask */
+#define MC_NAME_MAX           128  /* "host:port" */
 #define MC_DEFAULT_TIMEOUT_MS 5000 /* a timeout takes a server out: generous */
 
 struct mc_settings {
 	char hosts[MC_MAX_SERVERS][MC_NAME_MAX]; /* host part */
 	unsigned ports[MC_MAX_SERVERS];
 	size_t nservers;
-	unsigned replicas;    /* extra copies of each block */
-	unsigned timeout_ms;  /* connect, send, receive, poll */
-	char sasl_file[256];  /* "" = no SASL */
+	unsigned replicas;   /* extra copies of each block */
+	unsigned timeout_ms; /* connect, send, receive, poll */
+	char sasl_file[256]; /* "" = no SASL */
 };
 
 struct mc_server {
-	memcached_st mc;      /* this server alone */
+	memcached_st mc;            /* this server alone */
 	memcached_result_st result; /* what a fetch fills, reused */
 	char name[MC_NAME_MAX];
 	bool alive;
-	bool full;            /* out of memory (-M): still read, no longer written */
-	char why[160];        /* why it is out, once it is */
+	bool full;     /* out of memory (-M): still read, no longer written */
+	char why[160]; /* why it is out, once it is */
 };
 
 struct mc_cluster {
@@ -57,7 +57,7 @@ int mc_settings_parse(const char *arg, struct mc_settings *out, char *why, size_
 /* Makes the handles and connects to every server. Returns 0, or a
  * negative errno with the reason in why (the cluster is then closed). */
 int mc_cluster_open(struct mc_cluster *c, const struct mc_settings *set, char *why,
-		    size_t why_size);
+                    size_t why_size);
 void mc_cluster_close(struct mc_cluster *c);
 
 /* The server a key is written to first: ketama's choice, or the next
@@ -84,7 +84,7 @@ bool mc_server_ok(struct mc_server *s, const char *what, memcached_return_t rc, 
 struct mc_server_facts {
 	char version[32];
 	uint64_t limit_maxbytes;
-	bool evictions;        /* "evictions on": it may drop what it holds */
+	bool evictions; /* "evictions on": it may drop what it holds */
 	bool evictions_known;
 };
 
@@ -100,9 +100,9 @@ void mc_run_prefix(char *out, size_t size, const char *run);
 struct mc_report {
 	char name[MC_NAME_MAX];
 	bool up;
-	char why[320];         /* when not up */
+	char why[320]; /* when not up */
 	struct mc_server_facts facts;
-	uint64_t rtt_ns;       /* median of a few gets of a missing key */
+	uint64_t rtt_ns; /* median of a few gets of a missing key */
 };
 
 /* Connects to each server of spec (the text after "memcached:") on its

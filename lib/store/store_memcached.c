@@ -30,9 +30,9 @@
 #include "base/rawmem.h"
 #include "store/mc_cluster.h"
 
-#define MAGIC 0x31534d55u /* "UMS1" */
+#define MAGIC   0x31534d55u /* "UMS1" */
 #define KEY_MAX 200
-#define CHUNK 64          /* blocks per mget */
+#define CHUNK   64 /* blocks per mget */
 
 struct value_header {
 	uint32_t magic;
@@ -48,28 +48,28 @@ struct asked {
 
 struct mc_block {
 	struct store_slot slot;
-	uint64_t gen;     /* 0: not written yet */
+	uint64_t gen; /* 0: not written yet */
 	uint64_t addr;
 	uint64_t hash;
 	uint64_t holders; /* servers that took it */
 	uint32_t len;
-	uint8_t first;    /* the first server written: named when all are out */
+	uint8_t first; /* the first server written: named when all are out */
 };
 
 struct mc_store {
 	struct usm_store base;
 	struct mc_cluster c;
 	struct store_slots blocks;
-	char prefix[128];         /* "usm:HOST:RUN:PID:" */
+	char prefix[128]; /* "usm:HOST:RUN:PID:" */
 	size_t prefix_len;
 	uint64_t next_gen;
-	char *value;              /* one header + block being sent */
+	char *value; /* one header + block being sent */
 	size_t value_size;
-	char *spare;              /* a block being repaired */
-	char (*keys)[KEY_MAX];    /* CHUNK keys of an mget */
+	char *spare;           /* a block being repaired */
+	char (*keys)[KEY_MAX]; /* CHUNK keys of an mget */
 	size_t key_lens[CHUNK];
-	struct asked *asked;      /* per server: the blocks of its mget in flight */
-	bool repair;              /* a server went out: restore replica counts */
+	struct asked *asked; /* per server: the blocks of its mget in flight */
+	bool repair;         /* a server went out: restore replica counts */
 };
 
 static uint64_t want_copies(const struct mc_store *m)
@@ -101,7 +101,8 @@ static void make_prefix(struct mc_store *m)
 	/* usm run sets the run's id, and purges its keys when it ends */
 	mc_run_prefix(m->prefix, sizeof(m->prefix) - sizeof(pid), getenv("USM_RUN_ID"));
 	/* the start time keeps a reused pid apart from an earlier process's */
-	snprintf(pid, sizeof(pid), "%d.%" PRIx64 ":", (int)getpid(), (uint64_t)(usm_now_ns() & 0xffffffffffu));
+	snprintf(pid, sizeof(pid), "%d.%" PRIx64 ":", (int)getpid(),
+	         (uint64_t)(usm_now_ns() & 0xffffffffffu));
 	strcat(m->prefix, pid);
 	m->prefix_len = strlen(m->prefix);
 }
@@ -143,13 +144,14 @@ static int check_servers(struct mc_store *m, char *why, size_t ws)
 		struct mc_server_facts f;
 		if (mc_server_facts(&m->c, i, &f) < 0) {
 			snprintf(why, ws, "memcached server %.120s: %.150s", m->c.servers[i].name,
-				 m->c.servers[i].why);
+			         m->c.servers[i].why);
 			return -EHOSTUNREACH;
 		}
 		if (!f.evictions_known || f.evictions) {
-			snprintf(why, ws, "memcached server %.120s evicts items when full (evictions %s): "
-					  "it would lose pages; start it with -M",
-				 m->c.servers[i].name, f.evictions_known ? "on" : "unknown");
+			snprintf(why, ws,
+			         "memcached server %.120s evicts items when full (evictions %s): "
+			         "it would lose pages; start it with -M",
+			         m->c.servers[i].name, f.evictions_known ? "on" : "unknown");
 			return -EINVAL;
 		}
 	}
@@ -185,7 +187,8 @@ static int mc_open(const char *arg, size_t block_size, struct usm_store **out)
 	m->base.block_size = block_size; /* store.c sets it too; mc_close needs it first */
 	m->spare = usm_rawmem_alloc(block_size);
 	m->asked = usm_rawmem_alloc(MC_MAX_SERVERS * sizeof(*m->asked));
-	rc = m->value && m->keys && m->spare && m->asked ? check_servers(m, why, sizeof(why)) : -ENOMEM;
+	rc = m->value && m->keys && m->spare && m->asked ? check_servers(m, why, sizeof(why))
+	                                                 : -ENOMEM;
 	if (rc < 0) {
 		store_set_open_error("%s", why);
 		mc_close(&m->base);
@@ -213,8 +216,8 @@ static bool value_good(const struct mc_block *b, const char *v, size_t vlen)
 struct want {
 	struct mc_block *b;
 	void *dst;
-	uint64_t tried;    /* servers asked */
-	char why[224];     /* what the last one said */
+	uint64_t tried; /* servers asked */
+	char why[224];  /* what the last one said */
 	bool done;
 };
 
@@ -230,7 +233,7 @@ static int pick_holder(const struct mc_store *m, const struct want *w)
  * is t (target[i], or pick_holder when target is NULL). Keys go in
  * m->keys[i]: each block is asked of one server at a time. */
 static void ask(struct mc_store *m, int t, struct want *w, size_t n, const int *target,
-		struct asked *a)
+                struct asked *a)
 {
 	struct mc_server *srv = &m->c.servers[t];
 	const char *keys[CHUNK];
@@ -246,8 +249,8 @@ static void ask(struct mc_store *m, int t, struct want *w, size_t n, const int *
 		lens[a->k] = m->key_lens[i];
 		a->idx[a->k++] = i;
 		w[i].tried |= 1ull << t;
-		snprintf(w[i].why, sizeof(w[i].why), "%.120s has no copy (evicted, flushed or restarted)",
-			 srv->name);
+		snprintf(w[i].why, sizeof(w[i].why),
+		         "%.120s has no copy (evicted, flushed or restarted)", srv->name);
 	}
 	if (a->k == 0)
 		return;
@@ -264,7 +267,8 @@ static void take_answers(struct mc_store *m, int t, struct want *w, const struct
 
 	while (a->k && srv->alive) {
 		memcached_result_st *r = memcached_fetch_result(&srv->mc, &srv->result, &rc);
-		if (!mc_server_ok(srv, "get", rc, r || rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND)) {
+		if (!mc_server_ok(srv, "get", rc,
+		                  r || rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND)) {
 			m->repair = true;
 			break;
 		}
@@ -277,13 +281,16 @@ static void take_answers(struct mc_store *m, int t, struct want *w, const struct
 			struct want *x = &w[i];
 			if (x->done || m->key_lens[i] != klen || memcmp(m->keys[i], key, klen))
 				continue;
-			if (value_good(x->b, memcached_result_value(r), memcached_result_length(r))) {
-				memcpy(x->dst, memcached_result_value(r) + sizeof(struct value_header),
+			if (value_good(x->b, memcached_result_value(r),
+			               memcached_result_length(r))) {
+				memcpy(x->dst,
+				       memcached_result_value(r) + sizeof(struct value_header),
 				       x->b->len);
 				x->done = true;
 			} else {
 				snprintf(x->why, sizeof(x->why),
-					 "the copy on %.120s is damaged (length or checksum)", srv->name);
+				         "the copy on %.120s is damaged (length or checksum)",
+				         srv->name);
 			}
 			break;
 		}
@@ -292,7 +299,7 @@ static void take_answers(struct mc_store *m, int t, struct want *w, const struct
 		for (size_t q = 0; q < a->k; q++)
 			if (!w[a->idx[q]].done)
 				snprintf(w[a->idx[q]].why, sizeof(w[a->idx[q]].why),
-					 "%.100s is out (%.90s)", srv->name, srv->why);
+				         "%.100s is out (%.90s)", srv->name, srv->why);
 }
 
 /* One server's round trip for the blocks whose next holder is t. */
@@ -316,12 +323,14 @@ static int get_chunk(struct mc_store *m, struct want *w, size_t n, size_t *faile
 			if (t < 0 && !w[i].why[0]) {
 				const struct mc_server *out = &m->c.servers[w[i].b->first];
 				snprintf(w[i].why, sizeof(w[i].why), "%.100s is out (%.100s)",
-					 out->name, out->why);
+				         out->name, out->why);
 			}
 			if (t < 0) {
 				snprintf(m->base.error, sizeof(m->base.error),
-					 "the page at 0x%" PRIx64 " is lost: %.200s, and no other server "
-					 "holds a copy", w[i].b->addr, w[i].why);
+				         "the page at 0x%" PRIx64
+				         " is lost: %.200s, and no other server "
+				         "holds a copy",
+				         w[i].b->addr, w[i].why);
 				*failed = i;
 				return -EIO;
 			}
@@ -339,7 +348,8 @@ static int get_chunk(struct mc_store *m, struct want *w, size_t n, size_t *faile
 				servers |= 1ull << target[i];
 		}
 		for (uint64_t left = servers; left; left &= left - 1)
-			ask(m, __builtin_ctzll(left), w, n, target, &m->asked[__builtin_ctzll(left)]);
+			ask(m, __builtin_ctzll(left), w, n, target,
+			    &m->asked[__builtin_ctzll(left)]);
 		for (uint64_t left = servers; left; left &= left - 1)
 			take_answers(m, __builtin_ctzll(left), w, &m->asked[__builtin_ctzll(left)]);
 	}
@@ -360,7 +370,7 @@ static int get_some(struct mc_store *m, struct usm_store_io *io, size_t n, size_
 				*failed = base + i;
 				return -EINVAL;
 			}
-			w[i] = (struct want){ .b = b, .dst = io[base + i].data };
+			w[i] = (struct want){.b = b, .dst = io[base + i].data};
 		}
 		rc = get_chunk(m, w, k, &bad);
 		if (rc < 0)
@@ -378,7 +388,7 @@ static int mc_get_batch(struct usm_store *s, struct usm_store_io *io, size_t n, 
 
 static int mc_get(struct usm_store *s, uint64_t handle, void *data, size_t len)
 {
-	struct usm_store_io io = { .data = data, .len = len, .handle = handle };
+	struct usm_store_io io = {.data = data, .len = len, .handle = handle};
 	size_t failed;
 
 	return get_some((struct mc_store *)s, &io, 1, &failed);
@@ -389,9 +399,9 @@ static int mc_get(struct usm_store *s, uint64_t handle, void *data, size_t len)
 /* Sends block b (data) to servers until it has the copies it should.
  * Returns the servers it was sent to in *sent. */
 static void send_block(struct mc_store *m, struct mc_block *b, const void *data, uint64_t *last,
-		       uint64_t *sent)
+                       uint64_t *sent)
 {
-	struct value_header h = { MAGIC, b->len, b->hash };
+	struct value_header h = {MAGIC, b->len, b->hash};
 	char key[KEY_MAX];
 	size_t klen = make_key(m, b->addr, b->gen, key);
 	int t = -1;
@@ -400,13 +410,14 @@ static void send_block(struct mc_store *m, struct mc_block *b, const void *data,
 	memcpy(m->value + sizeof(h), data, b->len);
 	while (__builtin_popcountll(b->holders & alive_mask(m)) < (int)want_copies(m)) {
 		t = t < 0 && !b->holders ? mc_cluster_place(&m->c, key, klen)
-					 : mc_cluster_next(&m->c, t < 0 ? 0 : t, b->holders);
+		                         : mc_cluster_next(&m->c, t < 0 ? 0 : t, b->holders);
 		if (t < 0)
 			return;
 		struct mc_server *srv = &m->c.servers[t];
-		memcached_return_t rc = memcached_set(&srv->mc, key, klen, m->value,
-						      sizeof(h) + b->len, 0, 0);
-		if (mc_server_ok(srv, "set", rc, rc == MEMCACHED_SUCCESS || rc == MEMCACHED_BUFFERED)) {
+		memcached_return_t rc =
+		        memcached_set(&srv->mc, key, klen, m->value, sizeof(h) + b->len, 0, 0);
+		if (mc_server_ok(srv, "set", rc,
+		                 rc == MEMCACHED_SUCCESS || rc == MEMCACHED_BUFFERED)) {
 			if (!b->holders)
 				b->first = (uint8_t)t;
 			b->holders |= 1ull << t;
@@ -423,8 +434,8 @@ static void send_block(struct mc_store *m, struct mc_block *b, const void *data,
  * of memory; noreply hides the refusal): every block of the batch sent to
  * it is read back, and those it does not hold lose it as a holder (and
  * are sent elsewhere by the caller). */
-static void prove(struct mc_store *m, const uint64_t *last, uint64_t sent,
-		  struct usm_store_io *io, size_t n)
+static void prove(struct mc_store *m, const uint64_t *last, uint64_t sent, struct usm_store_io *io,
+                  size_t n)
 {
 	for (size_t t = 0; t < m->c.set.nservers; t++) {
 		struct mc_server *srv = &m->c.servers[t];
@@ -437,7 +448,7 @@ static void prove(struct mc_store *m, const uint64_t *last, uint64_t sent,
 		}
 		struct mc_block *b = (struct mc_block *)(uintptr_t)last[t];
 		/* only t is asked: the others are marked as tried */
-		struct want w = { .b = b, .dst = m->spare, .tried = b->holders & ~(1ull << t) };
+		struct want w = {.b = b, .dst = m->spare, .tried = b->holders & ~(1ull << t)};
 		fetch_from(m, (int)t, &w, 1);
 		if (w.done || !srv->alive)
 			continue;
@@ -450,8 +461,9 @@ static void prove(struct mc_store *m, const uint64_t *last, uint64_t sent,
 				struct mc_block *x = store_slots_find(&m->blocks, io[i].handle);
 				if (!x || !(x->holders & (1ull << t)))
 					continue;
-				ws[k++] = (struct want){ .b = x, .dst = m->spare,
-							 .tried = x->holders & ~(1ull << t) };
+				ws[k++] = (struct want){.b = x,
+				                        .dst = m->spare,
+				                        .tried = x->holders & ~(1ull << t)};
 			}
 			/* the blocks land in spare one after another: only presence counts */
 			fetch_from(m, (int)t, ws, k);
@@ -465,7 +477,7 @@ static void prove(struct mc_store *m, const uint64_t *last, uint64_t sent,
 static void forget_copies(struct mc_store *m, const struct mc_block *b);
 
 static int mc_put_batch(struct usm_store *s, struct usm_store_io *io, size_t n, uint64_t room,
-			uint64_t *cost)
+                        uint64_t *cost)
 {
 	struct mc_store *m = (struct mc_store *)s;
 	uint64_t last[MC_MAX_SERVERS], total = 0;
@@ -500,10 +512,11 @@ static int mc_put_batch(struct usm_store *s, struct usm_store_io *io, size_t n, 
 			break;
 		prove(m, last, sent, io, n);
 		uint64_t can = mc_cluster_alive(&m->c) < want_copies(m) ? mc_cluster_alive(&m->c)
-									  : want_copies(m);
+		                                                        : want_copies(m);
 		for (size_t i = 0; i < n; i++) {
 			struct mc_block *b = store_slots_find(&m->blocks, io[i].handle);
-			short_of_copies |= (uint64_t)__builtin_popcountll(b->holders & alive_mask(m)) < can;
+			short_of_copies |=
+			        (uint64_t)__builtin_popcountll(b->holders & alive_mask(m)) < can;
 		}
 		if (!short_of_copies)
 			break;
@@ -516,7 +529,7 @@ static int mc_put_batch(struct usm_store *s, struct usm_store_io *io, size_t n, 
 				any_full |= m->c.servers[t].alive && m->c.servers[t].full;
 			if (any_full && mc_cluster_next(&m->c, 0, 0) < 0) {
 				snprintf(s->error, sizeof(s->error),
-					 "every memcached server still in is full (memory limit)");
+				         "every memcached server still in is full (memory limit)");
 				rc = -ENOSPC;
 				break;
 			}
@@ -525,8 +538,9 @@ static int mc_put_batch(struct usm_store *s, struct usm_store_io *io, size_t n, 
 				if (!m->c.servers[t].alive)
 					out = &m->c.servers[t]; /* the last one out says why */
 			snprintf(s->error, sizeof(s->error),
-				 "no memcached server is left to take the page at 0x%" PRIx64
-				 " (%.100s: %.150s)", b->addr, out->name, out->why);
+			         "no memcached server is left to take the page at 0x%" PRIx64
+			         " (%.100s: %.150s)",
+			         b->addr, out->name, out->why);
 			rc = -EIO;
 		}
 	}
@@ -546,9 +560,9 @@ static int mc_put_batch(struct usm_store *s, struct usm_store_io *io, size_t n, 
 }
 
 static int mc_put(struct usm_store *s, const void *data, size_t len, uint64_t room,
-		  uint64_t *handle, uint64_t *cost)
+                  uint64_t *handle, uint64_t *cost)
 {
-	struct usm_store_io io = { .data = (void *)data, .len = len };
+	struct usm_store_io io = {.data = (void *)data, .len = len};
 	int rc = mc_put_batch(s, &io, 1, room, cost);
 
 	*handle = io.handle;
@@ -569,7 +583,8 @@ static void forget_copies(struct mc_store *m, const struct mc_block *b)
 		if (!(b->holders & (1ull << t)) || !srv->alive)
 			continue;
 		memcached_return_t rc = memcached_delete(&srv->mc, key, klen, 0);
-		if (!mc_server_ok(srv, "delete", rc, rc == MEMCACHED_SUCCESS || rc == MEMCACHED_BUFFERED))
+		if (!mc_server_ok(srv, "delete", rc,
+		                  rc == MEMCACHED_SUCCESS || rc == MEMCACHED_BUFFERED))
 			m->repair = true;
 	}
 }
@@ -606,7 +621,7 @@ static void repair(struct mc_store *m)
 			if (b->holders == had || !b->holders ||
 			    (uint64_t)__builtin_popcountll(b->holders) >= want_copies(m))
 				continue;
-			struct want w = { .b = b, .dst = m->spare };
+			struct want w = {.b = b, .dst = m->spare};
 			int t = pick_holder(m, &w);
 			if (t < 0)
 				continue;
@@ -615,7 +630,7 @@ static void repair(struct mc_store *m)
 				continue; /* lost or its server went out: a get will say so */
 			send_block(m, b, m->spare, last, &sent);
 			if (sent) {
-				struct usm_store_io one = { .handle = h };
+				struct usm_store_io one = {.handle = h};
 				prove(m, last, sent, &one, 1);
 			}
 			sent = 0;
@@ -649,13 +664,13 @@ static void mc_sync(struct usm_store *s)
 }
 
 const struct usm_store_ops usm_store_memcached_ops = {
-	.sync = mc_sync,
-	.open = mc_open,
-	.put = mc_put,
-	.get = mc_get,
-	.drop = mc_drop,
-	.close = mc_close,
-	.put_batch = mc_put_batch,
-	.get_batch = mc_get_batch,
-	.check = mc_spec_check,
+        .sync = mc_sync,
+        .open = mc_open,
+        .put = mc_put,
+        .get = mc_get,
+        .drop = mc_drop,
+        .close = mc_close,
+        .put_batch = mc_put_batch,
+        .get_batch = mc_get_batch,
+        .check = mc_spec_check,
 };

@@ -17,25 +17,25 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: usm store check [--json] memcached:HOST:PORT[,HOST:PORT...][,SETTING...]\n"
-		"\n"
-		"Connects to each server of a memcached store spec (as usm run --store\n"
-		"takes it) and shows its version, memory limit, eviction setting (it must\n"
-		"be off: memcached -M) and the median round trip of a get. Exits 1 when a\n"
-		"server does not answer or evicts.\n"
-		"\n"
-		"  --json      print a JSON array instead of the table\n"
-		"  -h, --help  show this help\n");
+	        "usage: usm store check [--json] memcached:HOST:PORT[,HOST:PORT...][,SETTING...]\n"
+	        "\n"
+	        "Connects to each server of a memcached store spec (as usm run --store\n"
+	        "takes it) and shows its version, memory limit, eviction setting (it must\n"
+	        "be off: memcached -M) and the median round trip of a get. Exits 1 when a\n"
+	        "server does not answer or evicts.\n"
+	        "\n"
+	        "  --json      print a JSON array instead of the table\n"
+	        "  -h, --help  show this help\n");
 }
 
 static const struct table_col columns[] = {
-	{ .key = "server", .head = "SERVER", .type = TABLE_STR, .width = -22 },
-	{ .key = "up", .head = "UP", .type = TABLE_BOOL, .width = 3 },
-	{ .key = "version", .head = "VERSION", .type = TABLE_STR, .width = 8, .zero = "-" },
-	{ .key = "memory_limit", .head = "MEMORY", .type = TABLE_SIZE, .width = 7, .zero = "-" },
-	{ .key = "evictions", .head = "EVICTS", .type = TABLE_STR, .width = 7, .zero = "-" },
-	{ .key = "rtt_ns", .head = "RTT", .type = TABLE_NS, .width = 8, .zero = "-", .decimals = 1 },
-	{ .key = "problem", .head = "PROBLEM", .type = TABLE_STR, .zero = "" },
+        {.key = "server", .head = "SERVER", .type = TABLE_STR, .width = -22},
+        {.key = "up", .head = "UP", .type = TABLE_BOOL, .width = 3},
+        {.key = "version", .head = "VERSION", .type = TABLE_STR, .width = 8, .zero = "-"},
+        {.key = "memory_limit", .head = "MEMORY", .type = TABLE_SIZE, .width = 7, .zero = "-"},
+        {.key = "evictions", .head = "EVICTS", .type = TABLE_STR, .width = 7, .zero = "-"},
+        {.key = "rtt_ns", .head = "RTT", .type = TABLE_NS, .width = 8, .zero = "-", .decimals = 1},
+        {.key = "problem", .head = "PROBLEM", .type = TABLE_STR, .zero = ""},
 };
 
 static int check(const char *spec, bool json)
@@ -63,7 +63,8 @@ static int check(const char *spec, bool json)
 		up += r[i].up;
 	if (up == 0) {
 		/* nothing to tabulate: the first server's reason says it */
-		usm_error("store check: %s%s", r[0].why, n > 1 ? " (and no other server answers)" : "");
+		usm_error("store check: %s%s", r[0].why,
+		          n > 1 ? " (and no other server answers)" : "");
 		free(r);
 		return 1;
 	}
@@ -79,7 +80,9 @@ static int check(const char *spec, bool json)
 		table_add_uint(&t, r[i].up);
 		table_add_str(&t, f->version);
 		table_add_uint(&t, f->limit_maxbytes);
-		table_add_str(&t, !r[i].up || !f->evictions_known ? "" : f->evictions ? "on" : "off");
+		table_add_str(&t, !r[i].up || !f->evictions_known ? ""
+		                  : f->evictions                  ? "on"
+		                                                  : "off");
 		table_add_uint(&t, r[i].rtt_ns);
 		table_add_str(&t, problem);
 	}
@@ -99,9 +102,9 @@ static int check(const char *spec, bool json)
 int cmd_store(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	bool json = false;
 	int c;
