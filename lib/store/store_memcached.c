@@ -437,8 +437,17 @@ static void send_block(struct mc_store *m, struct mc_block *b, const void *data,
 static void prove(struct mc_store *m, const uint64_t *last, uint64_t sent, struct usm_store_io *io,
                   size_t n)
 {
-	for (size_t t = 0; t < m->c.set.nservers; t++) {
+	struct want pw[MC_MAX_SERVERS];
+	int target[MC_MAX_SERVERS];
+	size_t ns = m->c.set.nservers;
+	uint64_t asking = 0;
+
+	/* every server flushed and asked for its last block, then every answer
+	 * read: one round trip for the batch, however many servers it went to */
+	for (size_t t = 0; t < ns; t++) {
 		struct mc_server *srv = &m->c.servers[t];
+		pw[t] = (struct want){.done = true};
+		target[t] = -1;
 		if (!(sent & (1ull << t)) || !srv->alive)
 			continue;
 		memcached_return_t rc = memcached_flush_buffers(&srv->mc);
@@ -448,9 +457,18 @@ static void prove(struct mc_store *m, const uint64_t *last, uint64_t sent, struc
 		}
 		struct mc_block *b = (struct mc_block *)(uintptr_t)last[t];
 		/* only t is asked: the others are marked as tried */
-		struct want w = {.b = b, .dst = m->spare, .tried = b->holders & ~(1ull << t)};
-		fetch_from(m, (int)t, &w, 1);
-		if (w.done || !srv->alive)
+		pw[t] = (struct want){.b = b, .dst = m->spare, .tried = b->holders & ~(1ull << t)};
+		target[t] = (int)t;
+		asking |= 1ull << t;
+	}
+	for (uint64_t left = asking; left; left &= left - 1)
+		ask(m, __builtin_ctzll(left), pw, ns, target, &m->asked[__builtin_ctzll(left)]);
+	for (uint64_t left = asking; left; left &= left - 1)
+		take_answers(m, __builtin_ctzll(left), pw, &m->asked[__builtin_ctzll(left)]);
+	for (uint64_t left = asking; left; left &= left - 1) {
+		size_t t = (size_t)__builtin_ctzll(left);
+		struct mc_server *srv = &m->c.servers[t];
+		if (pw[t].done || !srv->alive)
 			continue;
 		srv->full = true;
 		snprintf(srv->why, sizeof(srv->why), "full: it refused a block (memory limit)");

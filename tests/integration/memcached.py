@@ -248,6 +248,20 @@ def main():
             f"exit {rc}\n{err}")
         no_keys_left(servers, "after the flush")
 
+        # -M servers that fill up: one small beside two big ones is skipped
+        # once full; alone it stops the program with "store full"
+        small = Server(memory_mb=8)
+        rc, out, err = two_phase([], [small] + servers[1:], lambda: None)
+        tap(rc == 0 and out == want,
+            "a -M server that fills up is no longer written; the others take its share", err)
+        no_keys_left([small] + servers[1:], "after the full server")
+        rc, out, err = two_phase([], [small], lambda: None)
+        tap(rc == 125 and "store full" in err and want.splitlines()[1] not in out,
+            "a cluster whose every server is full stops the program with 'store full'",
+            f"exit {rc}\n{err}")
+        no_keys_left([small], "after the full cluster")
+        small.kill()
+
         evicting = Server(no_evict=False)
         r = run_usm(["--limit", TWO_PHASE_LIMIT, "--store", spec(servers[:1] + [evicting])],
                     ["true"])
