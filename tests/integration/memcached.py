@@ -80,8 +80,12 @@ def ask(port, command, until=b"END\r\n"):
         return reply
 
 
+STARTED = []  # every server this test started, killed at the end whatever happens
+
+
 class Server:
     def __init__(self, memory_mb=64, no_evict=True, port=None):
+        STARTED.append(self)
         self.port = port or free_port()
         argv = ["memcached", "-m", str(memory_mb), "-p", str(self.port), "-l", "127.0.0.1",
                 "-U", "0"] + (["-M"] if no_evict else [])
@@ -300,7 +304,7 @@ def main():
             and not r.stdout, "usm store check on a dead address: one line, exit 1",
             r.stdout.decode() + r.stderr.decode())
     finally:
-        for s in servers:
+        for s in STARTED:
             s.kill()
         shutil.rmtree(TMP, ignore_errors=True)
     return taplib.done()
