@@ -4,7 +4,11 @@
 #  2. out-of-core scans (sequential, strided, random) over 4x the budget:
 #     usm run with each policy and store, and with fixed 64K blocks, vs the
 #     kernel swapping the same program under a cgroup v1 memory limit of the
-#     same size.
+#     same size;
+#  3. with memcached installed: the same scans with the memcached store on 3
+#     (and 1) local servers, replicas 0 and 1; the store's get of one 4 KiB
+#     page against a bare libmemcached get (p50, p99), and blocks per second
+#     stored and loaded in the pager's batches (bench/mc_bench.c).
 # Figures are ns per page and ratios (kernel time / usm time: >1 means usm
 # is faster). Needs root for the cgroup and the swap file.
 #
@@ -23,7 +27,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 usm=$build/tools/usm/usm
 [ -x "$usm" ] || { echo "bench: $usm not built (run make)" >&2; exit 2; }
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"; cleanup_kernel' EXIT
+mc_pids=''
+trap 'rm -rf "$tmp"; cleanup_kernel; [ -z "$mc_pids" ] || kill $mc_pids 2>/dev/null' EXIT
 cc -O2 -o "$tmp/scan" "$here/scan.c"
 budget=$((mib / 4))
 
@@ -71,18 +76,18 @@ else
 	echo "# kernel baseline unavailable (needs root, cgroup v1 memory and swap)"
 	: >"$tmp/kernel"
 fi
-printf '%-28s %12s %12s %12s\n' "" sequential strided random
+printf '%-42s %12s %12s %12s\n' "" sequential strided random
 row() {
 	local name=$1 file=$2 base=${3:-}
 	local s t r
 	s=$(field sequential "$file"); t=$(field strided "$file"); r=$(field random "$file")
 	if [ -n "$base" ]; then
-		printf '%-28s %12s %12s %12s\n' "$name" \
+		printf '%-42s %12s %12s %12s\n' "$name" \
 			"$s ($(ratio "$(field sequential "$base")" "$s"))" \
 			"$t ($(ratio "$(field strided "$base")" "$t"))" \
 			"$r ($(ratio "$(field random "$base")" "$r"))"
 	else
-		printf '%-28s %12s %12s %12s\n' "$name" "$s" "$t" "$r"
+		printf '%-42s %12s %12s %12s\n' "$name" "$s" "$t" "$r"
 	fi
 }
 [ -n "$kernel_ok" ] && row "kernel swap (cgroup)" "$tmp/kernel"
@@ -97,3 +102,58 @@ done
 # the blocks as they were before they adapted to the faults (docs/run.md)
 "$usm" run -q --limit "${budget}M" --fixed-page-size -- "$tmp/scan" "$mib" "$passes" >"$tmp/usm"
 row "usm default, fixed 64K" "$tmp/usm" "$([ -n "$kernel_ok" ] && echo "$tmp/kernel")"
+
+# The memcached store, on servers started here on free loopback ports.
+command -v memcached >/dev/null || { echo; echo "# memcached not installed: no memcached rows"; exit 0; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+servers=()
+for i in 1 2 3; do
+	port=$(free_port)
+	memcached -M -m $((mib * 2)) -p "$port" -l 127.0.0.1 -U 0 $([ "$(id -u)" = 0 ] && echo -u root) &
+	mc_pids="$mc_pids $!"
+	servers+=("127.0.0.1:$port")
+done
+mc_spec="memcached:$(IFS=,; echo "${servers[*]}")"
+mc_one="memcached:${servers[0]}"
+until "$usm" store check "$mc_spec" >/dev/null 2>&1; do sleep 0.1; done
+for cfg in "3 servers" "3 servers, replicas 1" "1 server"; do
+	case $cfg in
+	"3 servers") spec=$mc_spec ;;
+	"3 servers, replicas 1") spec="$mc_spec,replicas=1" ;;
+	"1 server") spec=$mc_one ;;
+	esac
+	"$usm" run -q --limit "${budget}M" --store "$spec" --stats "$tmp/mc.json" -- \
+		"$tmp/scan" "$mib" "$passes" >"$tmp/usm"
+	row "usm fifo memcached, $cfg" "$tmp/usm" "$([ -n "$kernel_ok" ] && echo "$tmp/kernel")"
+	[ "$cfg" = "3 servers" ] && cp "$tmp/mc.json" "$tmp/mc3.json"
+done
+
+cc -O2 -I"$here/../lib" -I"$here/../include" -I"$build/include" -o "$tmp/mc_bench" \
+	"$here/mc_bench.c" "$build/lib/libusm-internal.a" \
+	$(pkg-config --libs libmemcached liblz4 libzstd libxxhash libdw) -lpthread
+echo
+echo "# one 4 KiB page from memcached, ns (goal: store p50 <= 1.5 x bare)"
+printf '%-44s %10s %10s\n' "" p50 p99
+"$tmp/mc_bench" "$mc_spec" latency >"$tmp/lat"
+read -r _ bare50 bare99 < <(grep '^bare-get' "$tmp/lat")
+read -r _ st50 st99 < <(grep '^store-get' "$tmp/lat")
+printf '%-44s %10s %10s\n' "bare libmemcached get" "$bare50" "$bare99"
+printf '%-44s %10s %10s  (p50 %s x bare)\n' "usm store get (key, checksum, record)" "$st50" "$st99" \
+	"$(ratio "$st50" "$bare50")"
+json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['$1'])" "$2"; }
+printf '%-44s %10s %10s\n' "usm run fault served (scans above, 3 servers)" \
+	"$(json_field fault_latency_p50_ns "$tmp/mc3.json" 2>/dev/null || echo -)" \
+	"$(json_field fault_latency_p99_ns "$tmp/mc3.json" 2>/dev/null || echo -)"
+echo
+echo "# 4 KiB blocks per second in the pager's batches (256 per put, 80 per get)"
+printf '%-28s %12s %12s\n' "" stored loaded
+for cfg in "1 server" "3 servers" "3 servers, replicas 1"; do
+	case $cfg in
+	"3 servers") spec=$mc_spec ;;
+	"3 servers, replicas 1") spec="$mc_spec,replicas=1" ;;
+	"1 server") spec=$mc_one ;;
+	esac
+	"$tmp/mc_bench" "$spec" rate >"$tmp/rate"
+	printf '%-28s %12s %12s\n' "$cfg" "$(awk '$1 == "put-rate" { print $2 }' "$tmp/rate")" \
+		"$(awk '$1 == "get-rate" { print $2 }' "$tmp/rate")"
+done

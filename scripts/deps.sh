@@ -7,6 +7,7 @@ packages="
   build-essential pkg-config meson ninja-build python3
   libcmocka-dev libjson-c-dev libxxhash-dev liblz4-dev libzstd-dev
   libdw-dev libelf-dev libinih-dev liburing-dev libcapstone-dev
+  libmemcached-dev memcached
   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
   sqlite3 xz-utils
   clang valgrind duktape-dev libstb-dev

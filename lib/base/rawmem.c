@@ -274,6 +274,47 @@ void *usm_rawmem_realloc(void *ptr, size_t old_size, size_t new_size)
 	return p;
 }
 
+#define SIZED_HEADER 16
+
+void *usm_rawmem_malloc(size_t size)
+{
+	size_t *p;
+
+	if (size > SIZE_MAX - SIZED_HEADER)
+		return NULL;
+	p = usm_rawmem_alloc(size + SIZED_HEADER);
+	if (!p)
+		return NULL;
+	*p = size + SIZED_HEADER;
+	return (char *)p + SIZED_HEADER;
+}
+
+void usm_rawmem_mfree(void *ptr)
+{
+	size_t *p;
+
+	if (!ptr)
+		return;
+	p = (size_t *)((char *)ptr - SIZED_HEADER);
+	usm_rawmem_free(p, *p);
+}
+
+void *usm_rawmem_mrealloc(void *ptr, size_t size)
+{
+	size_t *old;
+	void *p;
+
+	if (!ptr)
+		return usm_rawmem_malloc(size);
+	old = (size_t *)((char *)ptr - SIZED_HEADER);
+	p = usm_rawmem_malloc(size);
+	if (!p)
+		return NULL;
+	memcpy(p, ptr, *old - SIZED_HEADER < size ? *old - SIZED_HEADER : size);
+	usm_rawmem_free(old, *old);
+	return p;
+}
+
 bool usm_rawmem_owns(const void *addr, size_t len)
 {
 	const char *a = addr;

@@ -22,6 +22,13 @@ void usm_rawmem_free(void *ptr, size_t size);
 /* Grows or shrinks a usm_rawmem_alloc block, keeping its contents. */
 void *usm_rawmem_realloc(void *ptr, size_t old_size, size_t new_size);
 
+/* malloc-shaped twins for libraries that free without a size (zstd's
+ * ZSTD_customMem, libmemcached's allocators): the size is kept in a 16-byte
+ * header in front of the block, which keeps malloc's alignment. */
+void *usm_rawmem_malloc(size_t size);
+void usm_rawmem_mfree(void *ptr);
+void *usm_rawmem_mrealloc(void *ptr, size_t size);
+
 /* True when [addr, addr+len) lies in usm's reserved window. */
 bool usm_rawmem_owns(const void *addr, size_t len);
 

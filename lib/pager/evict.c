@@ -49,7 +49,9 @@ static bool all_zero(const struct usm_pager *p, const uint8_t *b)
 	return memcmp(b, p->zero_buf, USM_PAGE_SIZE) == 0;
 }
 
-static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
+/* Decides what an evicted page needs: nothing (clean with a copy, or all
+ * zeros), or a new copy, queued in p->io for the run's one store batch. */
+static void plan_save(struct usm_pager *p, struct mpage *m, uint8_t *data, size_t *queued)
 {
 	if (m->wp_faulted)
 		m->write_score = WRITE_SCORE_MAX;
@@ -65,12 +67,31 @@ static void save_page(struct usm_pager *p, struct mpage *m, const uint8_t *data)
 	m->copy_len = 0;
 	if (all_zero(p, data))
 		return;
-	int rc = usm_store_put(p->store, data, USM_PAGE_SIZE, &m->copy);
-	if (rc < 0)
-		pager_fatal(p, "cannot write an evicted page to the store %s (%s)",
-			    usm_store_describe(p->store), rc == -ENOSPC ? "store full" : strerror(-rc));
-	m->copy_len = USM_PAGE_SIZE;
-	p->st.bytes_to_store += USM_PAGE_SIZE;
+	p->io[(*queued)++] = (struct usm_store_io){ .data = data, .len = USM_PAGE_SIZE,
+						    .addr = page_addr(m) };
+}
+
+/* Puts the run's new copies in one batch (a network store's one round). */
+static void save_run(struct usm_pager *p, struct mpage **run, size_t n, size_t queued)
+{
+	if (queued == 0)
+		return;
+	int rc = usm_store_put_batch(p->store, p->io, queued);
+	if (rc < 0) {
+		const char *detail = usm_store_error(p->store);
+		pager_fatal(p, "cannot write an evicted page to the store %s (%s)%s%s",
+			    usm_store_describe(p->store), rc == -ENOSPC ? "store full" : strerror(-rc),
+			    detail[0] ? ": " : "", detail);
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < queued; i++) {
+		if (page_addr(run[i]) != p->io[k].addr)
+			continue;
+		run[i]->copy = p->io[k].handle;
+		run[i]->copy_len = USM_PAGE_SIZE;
+		p->st.bytes_to_store += USM_PAGE_SIZE;
+		k++;
+	}
 }
 
 static void evict_run(struct usm_pager *p, struct mpage **run, size_t n)
@@ -103,8 +124,10 @@ static void evict_run(struct usm_pager *p, struct mpage **run, size_t n)
 		run[0]->copy = 0;
 		return;
 	}
+	size_t queued = 0;
 	for (size_t i = 0; i < n; i++)
-		save_page(p, run[i], p->evict_buf + i * USM_PAGE_SIZE);
+		plan_save(p, run[i], p->evict_buf + i * USM_PAGE_SIZE, &queued);
+	save_run(p, run, n, queued);
 	usm_os_madvise((void *)(uintptr_t)addr, len, MADV_DONTNEED);
 	for (size_t i = 0; i < n; i++) {
 		run[i]->state = PAGE_EVICTED;

@@ -11,6 +11,7 @@
 #include "pager/pager_impl.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "os/uffd.h"
@@ -67,17 +68,27 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 	int rc;
 
 	if (kind == FILL_COPY || kind == FILL_COPY_WRITABLE) {
+		/* the run's copies in one batch: one multi-get on a network store */
 		for (uint64_t i = 0; i < count; i++) {
 			struct mpage *m = region_page(r, first + i, false);
+			p->io[i] = (struct usm_store_io){ .data = p->fill_buf + i * USM_PAGE_SIZE,
+							  .len = m->copy_len, .addr = page_addr(m),
+							  .handle = m->copy };
+		}
+		size_t bad = 0;
+		rc = usm_store_get_batch(p->store, p->io, count, &bad);
+		if (rc < 0) {
+			const char *detail = usm_store_error(p->store);
+			pager_fatal(p, "cannot read the evicted page at 0x%" PRIx64 " back from the "
+				       "store %s (%s)%s%s: stopping rather than returning wrong data",
+				    p->io[bad].addr, usm_store_describe(p->store), strerror(-rc),
+				    detail[0] ? ": " : "", detail);
+		}
+		for (uint64_t i = 0; i < count; i++) {
 			uint8_t *dst = p->fill_buf + i * USM_PAGE_SIZE;
-			rc = usm_store_get(p->store, m->copy, dst, m->copy_len);
-			if (rc < 0)
-				pager_fatal(p, "cannot read an evicted page back from the store (%s): "
-					       "stopping rather than returning wrong data",
-					    strerror(-rc));
-			if (m->copy_len < USM_PAGE_SIZE)
-				memset(dst + m->copy_len, 0, USM_PAGE_SIZE - m->copy_len);
-			p->st.bytes_from_store += m->copy_len;
+			if (p->io[i].len < USM_PAGE_SIZE)
+				memset(dst + p->io[i].len, 0, USM_PAGE_SIZE - p->io[i].len);
+			p->st.bytes_from_store += p->io[i].len;
 		}
 		do {
 			rc = usm_os_uffd_copy(p->uffd, addr, p->fill_buf, len, kind == FILL_COPY,

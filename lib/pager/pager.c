@@ -56,6 +56,8 @@ void pager_fatal(struct usm_pager *p, const char *fmt, ...)
 	va_end(ap);
 	if (p->cfg.fatal)
 		p->cfg.fatal(msg);
+	if (p->store)
+		usm_store_sync(p->store); /* nothing of ours reaches a server after the purge */
 	int n = snprintf(line, sizeof(line), "usm: process %d: %s\n", (int)getpid(), msg);
 	if (write(2, line, (size_t)n) < 0) {
 		/* nowhere left to say it */
@@ -181,6 +183,9 @@ static long run_request(struct usm_pager *p, struct request *q)
 		return hint_apply(p, a->hint.start, a->hint.len, a->hint.kind);
 	case REQ_STATS:
 		copy_stats(p, a->stats.out);
+		return 0;
+	case REQ_SYNC_STORE:
+		usm_store_sync(p->store);
 		return 0;
 	}
 	return -EINVAL;
@@ -324,6 +329,7 @@ static void pager_free(struct usm_pager *p)
 	usm_rawmem_free((void *)p->zero_buf, p->fill_buf_size);
 	usm_rawmem_free(p->evict_buf, evict_buf_size(&p->cfg));
 	usm_rawmem_free(p->victims, (size_t)p->cfg.batch * sizeof(*p->victims));
+	usm_rawmem_free(p->io, p->io_cap * sizeof(*p->io));
 	usm_rawmem_free(p->stack, p->stack_size);
 	usm_rawmem_free(p, sizeof(*p));
 }
@@ -384,9 +390,12 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	p->zero_buf = usm_rawmem_alloc(p->fill_buf_size);
 	p->evict_buf = usm_rawmem_alloc(evict_buf_size(c));
 	p->victims = usm_rawmem_alloc((size_t)c->batch * sizeof(*p->victims));
+	p->io_cap = p->fill_buf_size / USM_PAGE_SIZE > c->batch ? p->fill_buf_size / USM_PAGE_SIZE
+								 : c->batch;
+	p->io = usm_rawmem_alloc(p->io_cap * sizeof(*p->io));
 	p->stack_size = 256 << 10;
 	p->stack = usm_rawmem_alloc(p->stack_size);
-	if (!p->fill_buf || !p->zero_buf || !p->evict_buf || !p->victims || !p->stack) {
+	if (!p->fill_buf || !p->zero_buf || !p->evict_buf || !p->victims || !p->io || !p->stack) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -491,6 +500,11 @@ long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind)
 	if (end < start)
 		return -EINVAL;
 	return call(p, REQ_HINT, (union request_args){ .hint = { start, end - start, kind } });
+}
+
+void usm_pager_sync_store(struct usm_pager *p)
+{
+	call(p, REQ_SYNC_STORE, (union request_args){ 0 });
 }
 
 /* A snapshot taken by the pager thread: a thread woken by a fill may run

@@ -50,7 +50,7 @@ struct region {
 enum request_op {
 	REQ_ADD, REQ_MUNMAP, REQ_MADVISE, REQ_BRK,
 	REQ_MREMAP_BEGIN, REQ_MREMAP_END, REQ_FORGET, REQ_FORK_PREPARE, REQ_RESUME,
-	REQ_SET_LIMIT, REQ_SET_POLICY, REQ_HINT, REQ_STATS,
+	REQ_SET_LIMIT, REQ_SET_POLICY, REQ_HINT, REQ_STATS, REQ_SYNC_STORE,
 };
 
 /* Each op's arguments (REQ_MREMAP_BEGIN, REQ_FORK_PREPARE, REQ_RESUME take none). */
@@ -105,6 +105,8 @@ struct usm_pager {
 	const uint8_t *zero_buf;      /* as large, never written */
 	size_t fill_buf_size;
 	uint8_t *evict_buf;           /* batch pages */
+	struct usm_store_io *io;      /* one store batch: max(batch, fill pages) */
+	size_t io_cap;
 	struct usm_policy_node **victims;
 
 	uint64_t next_seq_addr;       /* where a sequential run would fault next */
@@ -157,6 +159,10 @@ long hint_apply(struct usm_pager *p, uint64_t addr, uint64_t len, int kind);
 /* latency.c */
 void latency_record(struct usm_pager *p, uint64_t ns);
 uint64_t latency_percentile(const struct usm_pager *p, double pct);
+
+/* For the tagger at exit: the store's buffered work applied (usm_store_sync),
+ * on the pager thread, which owns the store. */
+void usm_pager_sync_store(struct usm_pager *p);
 
 void pager_fatal(struct usm_pager *p, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 

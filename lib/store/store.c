@@ -5,6 +5,7 @@
 #include "store/store_impl.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,14 +24,39 @@ static const struct {
 	{"mem:lz4", "mem:lz4", &usm_store_tier_lz4_ops},
 	{"mem:zstd", "mem:zstd", &usm_store_tier_zstd_ops},
 	{"file:", "file:", &usm_store_file_ops},
+	{"memcached:", "memcached:", &usm_store_memcached_ops},
 };
 
 /* "mem...+file:PATH": the memory kinds' second tier named */
 #define SECOND_TIER "+file:"
 
+/* Written by the one thread that opens a store, at start. */
+static char open_error[320];
+static char spec_problem[320];
+
+void store_set_open_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(open_error, sizeof(open_error), fmt, ap);
+	va_end(ap);
+}
+
+const char *usm_store_open_error(void)
+{
+	return open_error;
+}
+
+const char *usm_store_error(const struct usm_store *s)
+{
+	return s->error;
+}
+
 const char *usm_store_kinds(void)
 {
-	return "mem (same as mem:lz4), mem:lz4, mem:zstd, each optionally +file:PATH, file:PATH";
+	return "mem (same as mem:lz4), mem:lz4, mem:zstd, each optionally +file:PATH, file:PATH, "
+	       "memcached:HOST:PORT[,HOST:PORT...][,replicas=N][,timeout=MS][,sasl=FILE]";
 }
 
 char *store_string_join(const char *prefix, const char *text, size_t *size)
@@ -74,12 +100,23 @@ static int parse_spec(const char *spec, size_t *kind, const char **arg)
 	return -EINVAL;
 }
 
-bool usm_store_spec_valid(const char *spec)
+const char *usm_store_spec_problem(const char *spec)
 {
 	size_t kind;
 	const char *arg;
 
-	return spec && parse_spec(spec, &kind, &arg) == 0;
+	spec_problem[0] = '\0';
+	if (!spec || parse_spec(spec, &kind, &arg) != 0)
+		snprintf(spec_problem, sizeof(spec_problem), "unknown store '%s' (one of: %s)",
+			 spec ? spec : "", usm_store_kinds());
+	else if (kinds[kind].ops->check)
+		kinds[kind].ops->check(arg, spec_problem, sizeof(spec_problem));
+	return spec_problem;
+}
+
+bool usm_store_spec_valid(const char *spec)
+{
+	return usm_store_spec_problem(spec)[0] == '\0';
 }
 
 int store_open_kind(const struct usm_store_ops *ops, const char *arg, const char *normalised,
@@ -94,6 +131,7 @@ int store_open_kind(const struct usm_store_ops *ops, const char *arg, const char
 	s->block_size = block_size;
 	s->max_bytes = max_bytes;
 	memset(&s->stats, 0, sizeof(s->stats));
+	s->error[0] = '\0';
 	s->spec = store_string_join(normalised, arg, &s->spec_size);
 	if (!s->spec) {
 		usm_store_close(s);
@@ -112,11 +150,13 @@ int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, stru
 
 	if (!spec || block_size == 0 || block_size > MAX_BLOCK_SIZE)
 		return -EINVAL;
+	open_error[0] = '\0';
 	err = parse_spec(spec, &kind, &arg);
 	if (err)
 		return err;
 	snprintf(normalised, sizeof(normalised), "%s%s", kinds[kind].normalised,
-		 arg && kinds[kind].ops != &usm_store_file_ops ? SECOND_TIER : "");
+		 arg && kinds[kind].normalised[0] == 'm' && !strncmp(kinds[kind].normalised, "mem", 3)
+		 ? SECOND_TIER : "");
 	return store_open_kind(kinds[kind].ops, arg, normalised, block_size, max_bytes, out);
 }
 
@@ -151,6 +191,69 @@ int usm_store_get(struct usm_store *s, uint64_t handle, void *data, size_t len)
 	s->stats.gets++;
 	s->stats.bytes_out += len;
 	return 0;
+}
+
+int usm_store_put_batch(struct usm_store *s, struct usm_store_io *io, size_t n)
+{
+	uint64_t used = s->stats.bytes_stored, room = UINT64_MAX, cost = 0, in = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (io[i].len > s->block_size)
+			return -EINVAL;
+		in += io[i].len;
+	}
+	for (size_t i = 0; i < n; i++)
+		io[i].handle = 0;
+	if (!s->ops->put_batch) {
+		for (size_t i = 0; i < n && !err; i++)
+			err = usm_store_put(s, io[i].data, io[i].len, &io[i].handle);
+		if (err)
+			for (size_t i = 0; i < n; i++)
+				usm_store_drop(s, io[i].handle);
+		return err;
+	}
+	if (s->max_bytes)
+		room = s->max_bytes > used ? s->max_bytes - used : 0;
+	err = s->ops->put_batch(s, io, n, room, &cost);
+	if (err == -ENOMEM)
+		return -ENOSPC;
+	if (err)
+		return err;
+	s->stats.puts += n;
+	s->stats.bytes_in += in;
+	s->stats.bytes_stored += cost;
+	s->stats.blocks_stored += n;
+	return 0;
+}
+
+int usm_store_get_batch(struct usm_store *s, struct usm_store_io *io, size_t n, size_t *failed)
+{
+	int err = 0;
+
+	if (!s->ops->get_batch) {
+		for (size_t i = 0; i < n; i++) {
+			err = usm_store_get(s, io[i].handle, io[i].data, io[i].len);
+			if (err) {
+				*failed = i;
+				return err;
+			}
+		}
+		return 0;
+	}
+	err = s->ops->get_batch(s, io, n, failed);
+	if (err)
+		return err;
+	s->stats.gets += n;
+	for (size_t i = 0; i < n; i++)
+		s->stats.bytes_out += io[i].len;
+	return 0;
+}
+
+void usm_store_sync(struct usm_store *s)
+{
+	if (s->ops->sync)
+		s->ops->sync(s);
 }
 
 void usm_store_drop(struct usm_store *s, uint64_t handle)

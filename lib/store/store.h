@@ -8,6 +8,8 @@
  *   "mem...+file:PATH"  the same with the second tier at PATH
  *   "file:PATH"  a swap file at PATH, created exclusively, removed on close;
  *                "file:DIR/" an unnamed one in DIR
+ *   "memcached:HOST:PORT[,HOST:PORT...][,replicas=N][,timeout=MS][,sasl=FILE]"
+ *                a memcached cluster through libmemcached (store_memcached.c)
  * A store never hands back a wrong block: a failure to write or read is an
  * error the caller must act on (the pager ends the program with a message).
  * Stores are used from one thread at a time (the pager's) and allocate only
@@ -47,6 +49,38 @@ int usm_store_put(struct usm_store *s, const void *data, size_t len, uint64_t *h
  * stored until dropped. */
 int usm_store_get(struct usm_store *s, uint64_t handle, void *data, size_t len);
 
+/* One block of a batch: an eviction run put at once, or the pages of a
+ * fill (a fault run, a prefetch) got at once. A network store sends a
+ * batch as one pipelined round; the others treat it block by block. */
+struct usm_store_io {
+	void *data;      /* put: the block; get: where it goes */
+	size_t len;
+	uint64_t addr;   /* the page's address: names it in keys and messages */
+	uint64_t handle; /* put: set on success; get: which copy */
+};
+
+/* Saves n blocks, as n usm_store_put would; on an error none of the batch
+ * is kept. */
+int usm_store_put_batch(struct usm_store *s, struct usm_store_io *io, size_t n);
+
+/* Reads n blocks back, as n usm_store_get would; on an error *failed is
+ * the index of the block that could not be read. */
+int usm_store_get_batch(struct usm_store *s, struct usm_store_io *io, size_t n, size_t *failed);
+
+/* What the last failed call of s met, in words (which page, which server),
+ * or "" when the error code says it all. */
+const char *usm_store_error(const struct usm_store *s);
+
+/* Why the last usm_store_open failed, in words, or "" (a bad spec is
+ * told by its kind: a server that evicts, a credentials file others can
+ * read). Opens happen one at a time, at start. */
+const char *usm_store_open_error(void);
+
+/* Sends what a network store still buffers (drops) and waits until its
+ * servers applied all of it: before a process ends, so that nothing of it
+ * reaches a server after usm run purged the run's keys. */
+void usm_store_sync(struct usm_store *s);
+
 /* Forgets a handle (0 is ignored). */
 void usm_store_drop(struct usm_store *s, uint64_t handle);
 
@@ -67,6 +101,15 @@ void usm_store_close(struct usm_store *s);
 /* True when spec names a kind of store (it may still fail to open: a file
  * that exists, a directory that does not). For checking options early. */
 bool usm_store_spec_valid(const char *spec);
+
+/* The reason spec is not valid ("" when it is), for one clear line. */
+const char *usm_store_spec_problem(const char *spec);
+
+/* After a run: deletes what the run's processes left in a shared store
+ * (a memcached cluster: every key of run, however its processes ended).
+ * Returns the number of blocks deleted (0 for stores that die with their
+ * process), or a negative errno with why. Not for a managed process. */
+long usm_store_purge_run(const char *spec, const char *run, char *why, size_t why_size);
 
 /* One line listing the accepted specs, for --help and error messages. */
 const char *usm_store_kinds(void);

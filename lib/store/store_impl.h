@@ -31,6 +31,16 @@ struct usm_store_ops {
 	/* The most the kind may keep in memory before it uses its second tier
 	 * (NULL: the kind has no second tier). */
 	void (*set_memory_cap)(struct usm_store *s, uint64_t bytes);
+	/* Optional: whole batches in one round (NULL: block by block).
+	 * put_batch keeps all of the batch or none; *cost is their sum. */
+	int (*put_batch)(struct usm_store *s, struct usm_store_io *io, size_t n, uint64_t room,
+			 uint64_t *cost);
+	int (*get_batch)(struct usm_store *s, struct usm_store_io *io, size_t n, size_t *failed);
+	/* Optional: sends what is buffered and waits until every server has
+	 * applied it. */
+	void (*sync)(struct usm_store *s);
+	/* Optional: checks arg without opening; writes why into why. */
+	int (*check)(const char *arg, char *why, size_t why_size);
 };
 
 struct usm_store {
@@ -40,7 +50,11 @@ struct usm_store {
 	struct usm_store_stats stats;
 	char *spec; /* normalised, from usm_rawmem */
 	size_t spec_size;
+	char error[320]; /* usm_store_error */
 };
+
+/* Sets the reason usm_store_open_error reports, printf-style. */
+void store_set_open_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern const struct usm_store_ops usm_store_mem_lz4_ops;
 extern const struct usm_store_ops usm_store_mem_zstd_ops;
@@ -52,6 +66,7 @@ extern const struct usm_store_ops usm_store_tier_zstd_ops;
  * parsed a spec), described as normalised followed by arg. */
 int store_open_kind(const struct usm_store_ops *ops, const char *arg, const char *normalised,
 		    size_t block_size, uint64_t max_bytes, struct usm_store **out);
+extern const struct usm_store_ops usm_store_memcached_ops;
 
 /* Every slot record starts with this; the rest is the kind's. */
 struct store_slot {

@@ -81,28 +81,15 @@ static int lz4_decompress(struct mem_store *m, const void *src, size_t src_len, 
 	return n >= 0 && (size_t)n == len ? 0 : -EIO;
 }
 
-/* zstd asks for memory through these; usm_rawmem_free needs the size, so
- * it is kept in front of each allocation (16 bytes keep the alignment). */
-#define ZSTD_HEADER 16
-
+/* zstd asks for memory through these, with no size on free */
 static void *zstd_alloc(void *opaque, size_t size)
 {
-	size_t *p = usm_rawmem_alloc(size + ZSTD_HEADER);
-
-	if (!p)
-		return NULL;
-	*p = size + ZSTD_HEADER;
-	return (char *)p + ZSTD_HEADER;
+	return usm_rawmem_malloc(size);
 }
 
 static void zstd_free(void *opaque, void *address)
 {
-	size_t *p;
-
-	if (!address)
-		return;
-	p = (size_t *)((char *)address - ZSTD_HEADER);
-	usm_rawmem_free(p, *p);
+	usm_rawmem_mfree(address);
 }
 
 static const ZSTD_customMem zstd_mem = {zstd_alloc, zstd_free, NULL};

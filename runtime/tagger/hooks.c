@@ -9,6 +9,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "pager/pager_impl.h"
 
 #include "base/mremap.h"
 #include "base/syscall.h"
@@ -94,4 +98,17 @@ int tagger_brk(void *addr)
 		return -1;
 	}
 	return 0;
+}
+
+/* libc's _exit, which exit() ends in after every handler ran: no code of
+ * the program runs after it, so the store's last writes can be applied
+ * before the process goes and usm run's purge of its keys finds them all.
+ * A vfork child (posix_spawn's) shares the parent's memory and pager: only
+ * the process that started the pager syncs. */
+void tagger_exit_now(int status)
+{
+	if (tagger_pager && getpid() == tagger_pager_pid)
+		usm_pager_sync_store(tagger_pager);
+	for (;;)
+		syscall(SYS_exit_group, status);
 }

@@ -82,6 +82,7 @@ int tagger_patch_libc(void)
 		{ "mremap", (void *)tagger_mremap, NULL },
 		{ "madvise", (void *)tagger_madvise, NULL },
 		{ "brk", (void *)tagger_brk, NULL },
+		{ "_exit", (void *)tagger_exit_now, NULL },
 	};
 	const size_t n = sizeof(patches) / sizeof(patches[0]);
 	void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);

@@ -22,7 +22,11 @@
 
 #include <usm/size.h>
 
+#include "pager/pager_impl.h"
+#include "store/store.h"
+
 struct usm_pager *tagger_pager;
+int tagger_pager_pid;
 
 static struct usm_pager_config config;
 static char store_spec[PATH_MAX + 16];
@@ -134,6 +138,9 @@ static void start_pager(void)
 {
 	int rc = usm_pager_start(&config, &tagger_pager);
 
+	tagger_pager_pid = (int)getpid();
+	if (rc < 0 && usm_store_open_error()[0])
+		tagger_die("cannot open the store: %s", usm_store_open_error());
 	if (rc == -EPERM)
 		tagger_die("this user cannot get a userfaultfd that sees faults inside system calls "
 			   "(run as root, or allow /dev/userfaultfd)");

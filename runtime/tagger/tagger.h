@@ -29,6 +29,8 @@ int tagger_munmap(void *addr, size_t len);
 void *tagger_mremap(void *old, size_t old_len, size_t new_len, int flags, ...);
 int tagger_madvise(void *addr, size_t len, int advice);
 int tagger_brk(void *addr);
+void tagger_exit_now(int status) __attribute__((noreturn));
+extern int tagger_pager_pid;     /* the process that started tagger_pager */
 
 /* usmd (link.c). join says hello before the pager starts and sets c's
  * limit (the grant) and its policy when usmd's config names one, and

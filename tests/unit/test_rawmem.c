@@ -183,6 +183,31 @@ static void empty_slabs_are_released(void **state)
 		usm_rawmem_free(p[i], 2500);
 }
 
+/* The malloc-shaped twins free and grow without being told the size. */
+static void malloc_twins_keep_sizes_themselves(void **state)
+{
+	char *p = usm_rawmem_malloc(100);
+
+	assert_non_null(p);
+	assert_true(usm_rawmem_owns(p, 100));
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(p[i], 0);
+	memset(p, 0x3c, 100);
+	p = usm_rawmem_mrealloc(p, 100000);
+	assert_non_null(p);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(p[i], 0x3c);
+	assert_int_equal(p[100], 0);
+	p = usm_rawmem_mrealloc(p, 10);
+	assert_int_equal(p[9], 0x3c);
+	usm_rawmem_mfree(p);
+	usm_rawmem_mfree(NULL);
+	p = usm_rawmem_mrealloc(NULL, 32);
+	assert_non_null(p);
+	usm_rawmem_mfree(p);
+	assert_null(usm_rawmem_malloc(SIZE_MAX - 8));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +218,7 @@ int main(void)
 		cmocka_unit_test(freed_large_chunks_are_reused),
 		cmocka_unit_test(footprints_are_tight_size_classes),
 		cmocka_unit_test(empty_slabs_are_released),
+		cmocka_unit_test(malloc_twins_keep_sizes_themselves),
 	};
 	return cmocka_run_group_tests_name("rawmem", tests, NULL, NULL);
 }

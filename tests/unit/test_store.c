@@ -347,6 +347,72 @@ static void rejects_unknown_specs_and_bad_block_sizes(void **state)
 	assert_int_equal(access(file_path, F_OK), -1);
 }
 
+/* A bad memcached spec is told before anything connects, with its reason. */
+static void memcached_specs_are_checked_before_any_connection(void **state)
+{
+	static const char *good[] = {
+		"memcached:db1:11211",
+		"memcached:10.0.0.1:11211,10.0.0.2:11211,replicas=1,timeout=250",
+		"memcached:a:1,b:2,c:3,replicas=2",
+		NULL,
+	};
+	static const struct { const char *spec, *why; } bad[] = {
+		{"memcached:", "unknown store"},
+		{"memcached:host", "not HOST:PORT"},
+		{"memcached:host:0", "bad port"},
+		{"memcached:host:70000", "bad port"},
+		{"memcached:host:1,replicas=1", "needs at least 2 servers"},
+		{"memcached:host:1,timeout=0", "timeout=0"},
+		{"memcached:host:1,colour=red", "unknown setting 'colour'"},
+		{"memcached:host:1,sasl=", "sasl="},
+		{NULL, NULL},
+	};
+
+	for (int i = 0; good[i]; i++) {
+		assert_true(usm_store_spec_valid(good[i]));
+		assert_string_equal(usm_store_spec_problem(good[i]), "");
+	}
+	for (int i = 0; bad[i].spec; i++) {
+		assert_false(usm_store_spec_valid(bad[i].spec));
+		assert_non_null(strstr(usm_store_spec_problem(bad[i].spec), bad[i].why));
+	}
+}
+
+/* A store without batches of its own gets them block by block: all of a
+ * batch is kept, or none of it. */
+static void batches_keep_all_or_nothing(void **state)
+{
+	static char blocks[3][BLOCK], back[3][BLOCK];
+	struct usm_store_io io[3], get[3];
+	struct usm_store_stats st;
+	struct usm_store *s;
+	size_t failed = 99;
+	uint64_t seed = 7;
+
+	for (int i = 0; i < 3; i++) {
+		fill_random(blocks[i], BLOCK, &seed);
+		io[i] = (struct usm_store_io){ .data = blocks[i], .len = BLOCK, .addr = 4096u * i };
+	}
+	assert_int_equal(usm_store_open("mem", BLOCK, 0, &s), 0);
+	assert_int_equal(usm_store_put_batch(s, io, 3), 0);
+	for (int i = 0; i < 3; i++)
+		get[i] = (struct usm_store_io){ .data = back[i], .len = BLOCK, .handle = io[i].handle };
+	assert_int_equal(usm_store_get_batch(s, get, 3, &failed), 0);
+	assert_memory_equal(back, blocks, sizeof(blocks));
+	get[1].len = BLOCK - 1; /* not what was saved */
+	assert_int_equal(usm_store_get_batch(s, get, 3, &failed), -EINVAL);
+	assert_int_equal(failed, 1);
+	usm_store_close(s);
+
+	/* room for two random blocks only: the third fails, the batch is undone */
+	assert_int_equal(usm_store_open("mem", BLOCK, 2 * BLOCK + BLOCK / 2, &s), 0);
+	assert_int_equal(usm_store_put_batch(s, io, 3), -ENOSPC);
+	usm_store_stats(s, &st);
+	assert_int_equal(st.blocks_stored, 0);
+	assert_int_equal(st.bytes_stored, 0);
+	usm_store_close(s);
+}
+
 static void file_exists_while_open_and_is_removed_by_close(void **state)
 {
 	struct usm_store *s = open_store(file_spec, 0);
@@ -595,6 +661,8 @@ int main(void)
 		cmocka_unit_test(mem_stores_compress_what_compresses_and_keep_the_rest_raw),
 		cmocka_unit_test(stats_count_every_operation),
 		cmocka_unit_test(rejects_unknown_specs_and_bad_block_sizes),
+		cmocka_unit_test(memcached_specs_are_checked_before_any_connection),
+		cmocka_unit_test(batches_keep_all_or_nothing),
 		cmocka_unit_test(file_exists_while_open_and_is_removed_by_close),
 		cmocka_unit_test(a_relative_file_is_removed_even_after_a_chdir),
 		cmocka_unit_test(opening_an_existing_file_fails_and_leaves_it_alone),

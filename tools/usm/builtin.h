@@ -32,6 +32,7 @@ int cmd_syscalls(int argc, char **argv);
 int cmd_pages(int argc, char **argv);
 int cmd_dirty(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 
 /* Shared by subcommands: report an option error in the one-line form and
  * return the usage-error exit status (2). */

@@ -25,6 +25,7 @@
 #include <usm/pager.h>
 #include <usm/usm.h>
 
+#include "base/clock.h"
 #include "base/page.h"
 #include "policy/policy.h"
 #include "proto/proto.h"
@@ -37,6 +38,10 @@ struct run_options {
 	bool no_daemon;
 	uint32_t set_by_user;     /* USM_SET_*: options usmd's config must not override */
 	bool quiet;
+	unsigned replicas;        /* --replicas: folded into a memcached store's spec */
+	bool replicas_given;
+	char store_spec[4096];    /* the spec with replicas= added */
+	char run_id[40];          /* USM_RUN_ID: names the run's keys in a shared store */
 	char **cmd;
 };
 
@@ -67,6 +72,7 @@ static void usage(FILE *out)
 		"      --store-max SIZE    cap on what the store holds (default none)\n"
 		"      --store-share PCT   of the limit, the most a mem store keeps in memory\n"
 		"                          before it writes to its file (default 25)\n"
+		"      --replicas N        memcached store: keep each page on N more servers\n"
 		"      --low-watermark PCT eviction, once started, goes down to PCT%% of the limit\n"
 		"                          (default 90)\n"
 		"      --batch N           pages evicted per round at most (default 256)\n"
@@ -102,9 +108,16 @@ static int check_choices(struct run_options *o)
 		return cli_usage_error("run", "--policy: unknown policy '%s' (one of: %s)",
 				       o->pager.policy, usm_policy_kinds());
 	usm_policy_destroy(policy);
+	if (o->replicas_given) {
+		int n = snprintf(o->store_spec, sizeof(o->store_spec), "%s,replicas=%u",
+				 o->pager.store, o->replicas);
+		if (strncmp(o->pager.store, "memcached:", 10) || n < 0 ||
+		    (size_t)n >= sizeof(o->store_spec))
+			return cli_usage_error("run", "--replicas: only for a memcached: store");
+		o->pager.store = o->store_spec;
+	}
 	if (!usm_store_spec_valid(o->pager.store))
-		return cli_usage_error("run", "--store: unknown store '%s' (one of: %s)",
-				       o->pager.store, usm_store_kinds());
+		return cli_usage_error("run", "--store: %s", usm_store_spec_problem(o->pager.store));
 	if (o->pager.fault_size < USM_PAGE_SIZE || o->pager.fault_size % USM_PAGE_SIZE ||
 	    o->pager.fault_size > (64 << 20))
 		return cli_usage_error("run", "--page-size: must be a multiple of 4K, at most 64M");
@@ -119,7 +132,7 @@ static int check_choices(struct run_options *o)
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_PREFETCH = 256, OPT_POLICY, OPT_STORE, OPT_STORE_MAX, OPT_STORE_SHARE, OPT_LOW,
-	       OPT_BATCH, OPT_STATS, OPT_SOCKET, OPT_NO_DAEMON, OPT_FIXED_PAGE_SIZE };
+	       OPT_BATCH, OPT_STATS, OPT_SOCKET, OPT_NO_DAEMON, OPT_FIXED_PAGE_SIZE, OPT_REPLICAS };
 	static const struct option options[] = {
 		{ "limit", required_argument, NULL, 'l' },
 		{ "page-size", required_argument, NULL, 'p' },
@@ -129,6 +142,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "store-max", required_argument, NULL, OPT_STORE_MAX },
 		{ "store-share", required_argument, NULL, OPT_STORE_SHARE },
+		{ "replicas", required_argument, NULL, OPT_REPLICAS },
 		{ "low-watermark", required_argument, NULL, OPT_LOW },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "stats", required_argument, NULL, OPT_STATS },
@@ -174,6 +188,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			rc = parse_count_option("--store-share", optarg, 100, &o->pager.store_share_pct);
 			if (!rc && o->pager.store_share_pct == 0)
 				rc = cli_usage_error("run", "--store-share: must be 1 to 100 (%% of the limit)");
+			break;
+		case OPT_REPLICAS:
+			rc = parse_count_option("--replicas", optarg, 63, &o->replicas);
+			o->replicas_given = true;
 			break;
 		case OPT_LOW:
 			rc = parse_count_option("--low-watermark", optarg, 100, &o->pager.low_pct);
@@ -338,6 +356,7 @@ static void prepare_child_env(const struct run_options *o, const char *tagger, c
 	set_env("USM_STORE_MAX", "%" PRIu64, o->pager.store_max);
 	set_env("USM_STORE_SHARE", "%u", o->pager.store_share_pct);
 	set_env("USM_STATS_DIR", "%s", dir);
+	set_env("USM_RUN_ID", "%s", o->run_id);
 	if (*daemon) {
 		set_env("USM_DAEMON", "%s", daemon);
 		set_env("USM_SET", "%u", o->set_by_user);
@@ -400,6 +419,17 @@ static json_object *settings_json(const struct run_options *o, const char *daemo
 	return j;
 }
 
+/* A shared store outlives the run's processes, however they ended: what
+ * they left there goes now. (usmd's own store choice is the daemon's.) */
+static void purge_store(const struct run_options *o)
+{
+	char why[512];
+	long n = usm_store_purge_run(o->pager.store, o->run_id, why, sizeof(why));
+
+	if (n < 0)
+		usm_error("run: cannot delete the run's pages from the store: %s", why);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_options o = { 0 };
@@ -437,6 +467,7 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 
+	snprintf(o.run_id, sizeof(o.run_id), "%x-%" PRIx64, (unsigned)getpid(), usm_now_ns());
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -463,6 +494,7 @@ int cmd_run(int argc, char **argv)
 		exit_status = WEXITSTATUS(status);
 	}
 
+	purge_store(&o);
 	run_summary_read(dir, pid, &summary);
 	if (!o.quiet)
 		run_summary_print(stderr, &summary);

@@ -18,6 +18,7 @@ static const struct usm_cmd commands[] = {
 	{ "pages", "what the page table says about a process's pages, per mapping", cmd_pages },
 	{ "run", "run a program with its memory paged by usm under a budget", cmd_run },
 	{ "status", "the pool usmd shares and a row per process in it", cmd_status },
+	{ "store", "check that a memcached cluster is fit to hold pages (usm store check)", cmd_store },
 	{ "syscalls", "the hot syscall sites of a program (Userspace Bypass's rule)", cmd_syscalls },
 	{ "trace", "record every object's allocation, free and accesses (a CAPMAP)", cmd_trace },
 };

@@ -328,8 +328,12 @@ static int rule_key(struct parse *ps, const char *section, const char *name, con
 	} else if (!strcmp(name, "store")) {
 		if (!KEY(KEY_STORE))
 			return 0;
-		if (strlen(value) >= USM_PROTO_STORE_MAX || !usm_store_spec_valid(value)) {
-			fail(ps, "store = '%s': expected one of %s", value, usm_store_kinds());
+		if (strlen(value) >= USM_PROTO_STORE_MAX) {
+			fail(ps, "store = '%s': longer than %d bytes", value, USM_PROTO_STORE_MAX - 1);
+			return 0;
+		}
+		if (!usm_store_spec_valid(value)) {
+			fail(ps, "store = '%s': %s", value, usm_store_spec_problem(value));
 			return 0;
 		}
 		snprintf(r->store, sizeof(r->store), "%s", value);

@@ -1,0 +1,321 @@
+/* What the usm command asks of a memcached cluster, outside any managed
+ * process: `usm store check` (each server's facts and round trip) and the
+ * purge of a run's keys when it ends (`lru_crawler metadump`, which
+ * libmemcached does not speak, over a plain socket). */
+#include "store/mc_cluster.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+#include "base/clock.h"
+#include "base/rawmem.h"
+
+#define RTT_PROBES 5
+
+static int open_one(const struct mc_settings *all, size_t i, struct mc_cluster *c, char *why,
+                    size_t ws)
+{
+	struct mc_settings one = *all;
+
+	memcpy(one.hosts[0], all->hosts[i], sizeof(one.hosts[0]));
+	one.ports[0] = all->ports[i];
+	one.nservers = 1;
+	one.replicas = 0;
+	return mc_cluster_open(c, &one, why, ws);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t median_rtt(struct mc_server *s)
+{
+	uint64_t t[RTT_PROBES];
+	const char *key = "usm:store-check:absent";
+	size_t len = strlen(key);
+
+	for (int i = 0; i < RTT_PROBES; i++) {
+		memcached_return_t rc;
+		size_t vlen;
+		uint32_t flags;
+		uint64_t t0 = usm_now_ns();
+		char *v = memcached_get(&s->mc, key, len, &vlen, &flags, &rc);
+		t[i] = usm_now_ns() - t0;
+		usm_rawmem_mfree(v); /* NULL for the absent key; values come from rawmem */
+		if (rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_SUCCESS)
+			return 0;
+	}
+	qsort(t, RTT_PROBES, sizeof(t[0]), cmp_u64);
+	return t[RTT_PROBES / 2];
+}
+
+int mc_check(const char *arg, struct mc_report *out, size_t max, char *why, size_t ws)
+{
+	struct mc_settings *set = calloc(1, sizeof(*set));
+	struct mc_cluster *c = calloc(1, sizeof(*c));
+	int n;
+
+	if (!set || !c) {
+		free(set);
+		free(c);
+		snprintf(why, ws, "out of memory");
+		return -ENOMEM;
+	}
+	n = mc_settings_parse(arg, set, why, ws);
+	for (size_t i = 0; n == 0 && i < set->nservers && i < max; i++) {
+		struct mc_report *r = &out[i];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->name, sizeof(r->name), "%s:%u", set->hosts[i], set->ports[i]);
+		if (open_one(set, i, c, r->why, sizeof(r->why)) < 0)
+			continue;
+		if (mc_server_facts(c, 0, &r->facts) == 0) {
+			r->rtt_ns = median_rtt(&c->servers[0]);
+			r->up = r->rtt_ns != 0;
+		}
+		if (!r->up)
+			snprintf(r->why, sizeof(r->why), "%s", c->servers[0].why);
+		mc_cluster_close(c);
+	}
+	if (n == 0)
+		n = (int)set->nservers;
+	free(set);
+	free(c);
+	return n;
+}
+
+/* ---- purge ---- */
+
+static int dial(const char *host, unsigned port, unsigned timeout_ms)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai, *p;
+	char ports[8];
+	int fd = -1;
+
+	snprintf(ports, sizeof(ports), "%u", port);
+	if (getaddrinfo(host, ports, &hints, &ai) != 0)
+		return -EHOSTUNREACH;
+	for (p = ai; p && fd < 0; p = p->ai_next) {
+		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+		if (fd >= 0 && connect(fd, p->ai_addr, p->ai_addrlen) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(ai);
+	if (fd >= 0) {
+		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	return fd < 0 ? -ECONNREFUSED : fd;
+}
+
+static int send_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+struct line_reader {
+	int fd;
+	char buf[65536];
+	size_t have, at;
+};
+
+/* The next line without its "\r\n", or NULL at an error or timeout. */
+static char *next_line(struct line_reader *r)
+{
+	for (;;) {
+		char *nl = memchr(r->buf + r->at, '\n', r->have - r->at);
+		if (nl) {
+			char *line = r->buf + r->at;
+			*nl = '\0';
+			if (nl > line && nl[-1] == '\r')
+				nl[-1] = '\0';
+			r->at = (size_t)(nl - r->buf) + 1;
+			return line;
+		}
+		memmove(r->buf, r->buf + r->at, r->have - r->at);
+		r->have -= r->at;
+		r->at = 0;
+		if (r->have == sizeof(r->buf))
+			return NULL; /* a line longer than memcached writes */
+		ssize_t n = recv(r->fd, r->buf + r->have, sizeof(r->buf) - r->have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return NULL;
+		r->have += (size_t)n;
+	}
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+static void url_decode(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (*s == '%' && hex_digit(s[1]) >= 0 && hex_digit(s[2]) >= 0) {
+			*out++ = (char)(hex_digit(s[1]) * 16 + hex_digit(s[2]));
+			s += 2;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* The keys of one server that start with prefix, deleted as found. */
+static long purge_server(const char *host, unsigned port, unsigned timeout_ms, const char *prefix,
+                         char *why, size_t ws)
+{
+	struct line_reader *r = calloc(1, sizeof(*r));
+	size_t plen = strlen(prefix);
+	long deleted = 0;
+	int dump = -1, del = -1;
+
+	if (!r)
+		return -ENOMEM;
+	/* two connections: deletes go out while the dump still streams */
+	dump = dial(host, port, timeout_ms);
+	del = dial(host, port, timeout_ms);
+	if (dump < 0 || del < 0) {
+		snprintf(why, ws, "%s:%u does not answer", host, port);
+		deleted = -EHOSTUNREACH;
+		goto out;
+	}
+	r->fd = dump;
+	for (int attempt = 0;; attempt++) {
+		const char *cmd = "lru_crawler metadump all\r\n";
+		char *line;
+		if (send_all(dump, cmd, strlen(cmd)) < 0 || !(line = next_line(r))) {
+			snprintf(why, ws, "%s:%u: no answer to lru_crawler metadump", host, port);
+			deleted = -EIO;
+			goto out;
+		}
+		if (!strncmp(line, "BUSY", 4) && attempt < 50) {
+			struct timespec ts = {0, 20 * 1000 * 1000};
+			nanosleep(&ts, NULL); /* another crawl runs: wait for it */
+			continue;
+		}
+		for (; line && strcmp(line, "END"); line = next_line(r)) {
+			if (strncmp(line, "key=", 4)) {
+				snprintf(why, ws,
+				         "%s:%u cannot list its keys (%s; started with -X?)", host,
+				         port, line);
+				deleted = -ENOTSUP;
+				goto out;
+			}
+			char *key = line + 4, *sp = strchr(key, ' ');
+			if (sp)
+				*sp = '\0';
+			url_decode(key); /* metadump writes ':' as %3A */
+			if (strncmp(key, prefix, plen))
+				continue;
+			char cmd2[300];
+			int n = snprintf(cmd2, sizeof(cmd2), "delete %s noreply\r\n", key);
+			if (n > 0 && (size_t)n < sizeof(cmd2) &&
+			    send_all(del, cmd2, (size_t)n) == 0)
+				deleted++;
+		}
+		if (!line) {
+			snprintf(why, ws, "%s:%u: the key list ended early", host, port);
+			deleted = -EIO;
+		}
+		break;
+	}
+	/* a reply after the deletes: they were all applied before it */
+	if (deleted >= 0) {
+		struct line_reader *d = r;
+		d->fd = del;
+		d->have = d->at = 0;
+		if (send_all(del, "version\r\n", 9) < 0 || !next_line(d)) {
+			snprintf(why, ws, "%s:%u: no answer after the deletes", host, port);
+			deleted = -EIO;
+		}
+	}
+out:
+	if (dump >= 0)
+		close(dump);
+	if (del >= 0)
+		close(del);
+	free(r);
+	return deleted;
+}
+
+long mc_purge(const char *arg, const char *prefix, char *why, size_t ws)
+{
+	struct mc_settings *set = calloc(1, sizeof(*set));
+	long total = 0;
+
+	if (!set)
+		return -ENOMEM;
+	if (mc_settings_parse(arg, set, why, ws) < 0) {
+		free(set);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < set->nservers; i++) {
+		char one[320];
+		long n = 0, pass;
+		/* a process that just died may have sets still queued on the
+		 * server's side of its socket: list again until a pass finds none */
+		for (int round = 0; round < 10; round++) {
+			pass = purge_server(set->hosts[i], set->ports[i], set->timeout_ms, prefix,
+			                    one, sizeof(one));
+			if (pass <= 0)
+				break;
+			n += pass;
+		}
+		if (pass < 0)
+			n = pass;
+		if (n < 0) {
+			/* a server down has nothing left to purge; say so, go on */
+			snprintf(why, ws, "%s", one);
+			total = n;
+			continue;
+		}
+		if (total >= 0)
+			total += n;
+	}
+	free(set);
+	return total;
+}
+
+long usm_store_purge_run(const char *spec, const char *run, char *why, size_t ws)
+{
+	const char *kind = "memcached:";
+	char prefix[128];
+
+	why[0] = '\0';
+	if (strncmp(spec, kind, strlen(kind)))
+		return 0;
+	mc_run_prefix(prefix, sizeof(prefix), run);
+	return mc_purge(spec + strlen(kind), prefix, why, ws);
+}
