@@ -68,6 +68,7 @@ while IFS= read -r line; do
 		! grep -q "^$sym=" "$src/.config" || die "config: $sym should be unset" ;;
 	esac
 done <"$here/config.fragment"
-mk bzImage modules_prepare || die "kernel build failed (see $log: tail -50)"
+# modules: Module.symvers, which external modules resolve symbols against
+mk bzImage modules || die "kernel build failed (see $log: tail -50)"
 touch "$dir/done"
 echo "$dir"
