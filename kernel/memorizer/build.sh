@@ -29,8 +29,15 @@ if [ "${1:-}" = --print-hash ]; then echo "$stamp"; exit 0; fi
 dir=$cache/$stamp
 if [ -f "$dir/done" ]; then echo "$dir"; exit 0; fi
 
+# Two test runs (two worktrees, two builds) may want the same directory:
+# one builds it, the other waits and finds it done.
+mkdir -p "$cache"
+exec 9>"$dir.lock"
+flock 9
+if [ -f "$dir/done" ]; then echo "$dir"; exit 0; fi
+
 [ -r "$tarball" ] || die "$tarball missing (run scripts/deps.sh: linux-source-6.1)"
-for tool in ccache bc flex bison patch make gcc; do
+for tool in ccache bc flex bison patch make gcc flock; do
 	command -v "$tool" >/dev/null || die "$tool not found (run scripts/deps.sh)"
 done
 
