@@ -10,6 +10,7 @@ packages="
   libmemcached-dev memcached
   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
   sqlite3 xz-utils
+  linux-source-6.1 ccache bc flex bison
   clang valgrind duktape-dev libstb-dev
   chromium
 "

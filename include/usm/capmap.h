@@ -23,8 +23,9 @@ struct usm_capmap_obj {
 	uint64_t alloc_time; /* ns since the trace started */
 	uint64_t free_time;  /* 0 while live */
 	uint64_t free_ip;
-	char allocator[16]; /* malloc calloc realloc memalign mmap global;
-	                     * usm ktrace's kmalloc kmem_cache page */
+	char allocator[16]; /* malloc calloc realloc memalign mmap global, or the
+	                     * kernel's kmalloc kmem_cache page (usm ktrace, kmap)
+	                     * and vmalloc (kmap) */
 	char process[64];
 	uint64_t cache;      /* size class; 0 for "-" */
 	size_t first_access; /* index into usm_capmap.accesses */

@@ -12,9 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const allocators[] = {"malloc", "calloc",  "realloc",    "memalign",
-                                         "mmap",   "global",  "kmalloc",    "kmem_cache",
-                                         "page"};
+/* usm trace's, then the kernel's (Memorizer's kmap, kernel/memorizer/). */
+static const char *const allocators[] = {"malloc",  "calloc", "realloc",    "memalign",
+                                         "mmap",    "global", "kmalloc",    "kmem_cache",
+                                         "page",    "vmalloc"};
 
 struct parser {
 	struct usm_capmap_obj cur; /* the object whose access lines are being read */

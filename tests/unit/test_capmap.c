@@ -59,6 +59,31 @@ static void reads_objects_and_their_accesses(void **state)
 	usm_capmap_free(&map);
 }
 
+/* Memorizer's kmap: kernel addresses, pid 0 (swapper), the kernel's allocators. */
+static void reads_the_kernel_allocators_of_a_kmap(void **state)
+{
+	const char *text = "ffffffff812a3b4c,0,ffff888003a1b000,64,5000,9000,ffffffff812a3c00,kmalloc,"
+	                   "swapper/0,64\n"
+	                   "  ffffffffc0001234,700,500,42\n"
+	                   "ffffffff81000000,1,ffff888003a1c000,48,1,0,0,kmem_cache,insmod,48\n"
+	                   "ffffffff81000000,1,ffff888004000000,4096,1,0,0,page,insmod,-\n"
+	                   "ffffffff81000000,1,ffffc90000010000,8192,1,0,0,vmalloc,insmod,-\n";
+	static const char *const want[] = {"kmalloc", "kmem_cache", "page", "vmalloc"};
+	struct usm_capmap map;
+	char err[128];
+
+	assert_int_equal(parse(text, &map, err, sizeof(err)), 0);
+	assert_int_equal(map.nobjs, 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(map.objs[i].allocator, want[i]);
+	assert_int_equal(map.objs[0].va, 0xffff888003a1b000ULL);
+	assert_int_equal(map.objs[0].pid, 0);
+	assert_string_equal(map.objs[0].process, "swapper/0");
+	assert_int_equal(map.accesses[0].writes, 700);
+	assert_int_equal(map.accesses[0].tid, 42);
+	usm_capmap_free(&map);
+}
+
 static void an_empty_file_has_no_objects(void **state)
 {
 	struct usm_capmap map;
@@ -83,7 +108,7 @@ static void rejects_every_malformed_line(void **state)
 	        {"4011ae,1,,3,4,5,6,malloc,p,-\n", "bad va"},
 	        {"4011ae,1,2,3a,4,5,6,malloc,p,-\n", "bad size"},
 	        {"4011ae,1,2,3,99999999999999999999999,5,6,malloc,p,-\n", "bad alloc_time"},
-	        {"4011ae,1,2,3,4,5,6,vmalloc,p,-\n", "unknown allocator"},
+	        {"4011ae,1,2,3,4,5,6,slab,p,-\n", "unknown allocator"},
 	        {"4011ae,1,2,3,4,5,6,malloc,,-\n", "bad process"},
 	        {"4011ae,1,2,3,4,5,6,malloc,p,0\n", "bad cache"},
 	        {"  1,2,3,4\n", "before any object"},
@@ -475,6 +500,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(reads_objects_and_their_accesses),
+	        cmocka_unit_test(reads_the_kernel_allocators_of_a_kmap),
 	        cmocka_unit_test(an_empty_file_has_no_objects),
 	        cmocka_unit_test(rejects_every_malformed_line),
 	        cmocka_unit_test(reads_header_statistics_and_kernel_allocators),
