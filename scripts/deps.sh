@@ -9,7 +9,7 @@ packages="
   libdw-dev libelf-dev libinih-dev liburing-dev libcapstone-dev
   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
   sqlite3 xz-utils
-  clang valgrind duktape-dev libstb-dev
+  clang llvm-14-dev g++ valgrind duktape-dev libstb-dev
   chromium
 "
 
