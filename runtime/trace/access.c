@@ -88,7 +88,7 @@ static void thread_stack(struct rt_thread *t)
 	pthread_attr_destroy(&attr);
 }
 
-static struct rt_thread *thread_get(void)
+struct rt_thread *rt_thread_get(void)
 {
 	struct rt_thread *t = rt_self;
 
@@ -123,7 +123,7 @@ static struct rt_thread *thread_get(void)
 
 uint16_t rt_thread_name_id(void)
 {
-	struct rt_thread *t = thread_get();
+	struct rt_thread *t = rt_thread_get();
 
 	return t ? t->name_id : 0;
 }
@@ -346,7 +346,7 @@ static struct rt_access *count(struct rt_thread *t, uintptr_t addr, int is_write
 
 void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip)
 {
-	struct rt_thread *t = thread_get();
+	struct rt_thread *t = rt_thread_get();
 	struct rt_obj *o;
 
 	if (!t)
@@ -364,7 +364,7 @@ void rt_access_site(uintptr_t addr, int is_write, uintptr_t ip, uint64_t site)
 
 	if (!RT_LOAD(&rt_record_accesses) || RT_UNLIKELY(rt_busy))
 		return;
-	t = thread_get();
+	t = rt_thread_get();
 	if (!t)
 		return;
 	rt_busy++;

@@ -48,6 +48,8 @@ extern __thread struct rt_thread *rt_self RT_TLS;
 extern __thread struct usm_trace_block *rt_block __asm__("__usm_trace_block") RT_TLS;
 
 void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip);
+/* This thread's state (made on first use), NULL until the runtime is ready. */
+struct rt_thread *rt_thread_get(void);
 /* The trace pass's slow path: counts like rt_access_slow, then fills the
  * site's slot of this thread so the next access there counts inline. */
 void rt_access_site(uintptr_t addr, int is_write, uintptr_t ip, uint64_t site);

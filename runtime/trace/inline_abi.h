@@ -10,7 +10,7 @@
  * the counter to add to. The emitted code, per access of address a:
  *
  *   if (!USM_TRACE_ON) skip;                         one global flag
- *   b = USM_TRACE_BLOCK; if (!b) slow;               this thread's block
+ *   b = USM_TRACE_BLOCK; if (!b) USM_TRACE_THREAD(), reload b, none: skip;
  *   s = &b->slots[base + k];
  *   if (a - s->start < s->len && *s->gen_at == s->gen) ++*s->count;
  *   else if (a - b->stack_lo < b->stack_len) skip;   own stack: no object
@@ -26,6 +26,7 @@
 #define USM_TRACE_LOAD     "__usm_trace_load"     /* void (uintptr_t a, uint64_t site) */
 #define USM_TRACE_STORE    "__usm_trace_store"    /* the same for a store */
 #define USM_TRACE_REGISTER "__usm_trace_sites"    /* uint64_t (uint64_t n): the base */
+#define USM_TRACE_THREAD   "__usm_trace_thread"   /* void (void): make this thread's block */
 
 /* Sites numbered beyond this have no slot (their base is this value until
  * the module registers, and when the numbering is full): always the slow

@@ -8,6 +8,7 @@
 uint64_t __usm_trace_sites(uint64_t n);
 void __usm_trace_load(uintptr_t a, uint64_t site);
 void __usm_trace_store(uintptr_t a, uint64_t site);
+void __usm_trace_thread(void);
 
 #pragma GCC optimize("omit-frame-pointer")
 
@@ -35,4 +36,11 @@ RT_EXPORT void __usm_trace_load(uintptr_t a, uint64_t site)
 RT_EXPORT void __usm_trace_store(uintptr_t a, uint64_t site)
 {
 	rt_access_site(a, 1, CALLER, site);
+}
+
+/* A thread's first access: its block, when the runtime is ready. */
+RT_EXPORT void __usm_trace_thread(void)
+{
+	if (RT_LOAD(&rt_record_accesses) && !rt_busy)
+		rt_thread_get();
 }

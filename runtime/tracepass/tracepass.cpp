@@ -81,7 +81,7 @@ static void collect(Function &f, std::vector<Site> &sites)
 struct Runtime {
 	Type *i32, *i64, *i8p;
 	GlobalVariable *on, *block, *base;
-	FunctionCallee load, store;
+	FunctionCallee load, store, thread;
 };
 
 static Runtime declare_runtime(Module &m, uint64_t nsites)
@@ -97,6 +97,7 @@ static Runtime declare_runtime(Module &m, uint64_t nsites)
 	rt.block->setThreadLocalMode(GlobalValue::InitialExecTLSModel);
 	rt.load = m.getOrInsertFunction(USM_TRACE_LOAD, Type::getVoidTy(c), rt.i64, rt.i64);
 	rt.store = m.getOrInsertFunction(USM_TRACE_STORE, Type::getVoidTy(c), rt.i64, rt.i64);
+	rt.thread = m.getOrInsertFunction(USM_TRACE_THREAD, Type::getVoidTy(c));
 	// This module's first site number, set by its constructor. Until then
 	// (code run by an earlier constructor) sites have no slot. The
 	// "__llvm" section keeps ASan from making it a traced global.
@@ -130,7 +131,7 @@ static void instrument(const Runtime &rt, const Site &s, uint64_t k)
 	LLVMContext &c = f->getContext();
 	BasicBlock *tail = head->splitBasicBlock(at->getIterator(), "usm.cont");
 	auto block = [&](const char *name) { return BasicBlock::Create(c, name, f, tail); };
-	BasicBlock *traced = block("usm.on"), *look = block("usm.look"),
+	BasicBlock *traced = block("usm.on"), *init = block("usm.init"), *look = block("usm.look"),
 	           *gen = block("usm.gen"), *hit = block("usm.hit"), *miss = block("usm.miss"),
 	           *slow = block("usm.slow");
 	IRBuilder<> b(head->getTerminator());
@@ -146,7 +147,7 @@ static void instrument(const Runtime &rt, const Site &s, uint64_t k)
 	b.SetInsertPoint(traced);
 	if (k >= USM_TRACE_MAX_SITES) { // no slot: the slow path only
 		b.CreateBr(slow);
-		for (BasicBlock *unused : {look, gen, hit, miss})
+		for (BasicBlock *unused : {init, look, gen, hit, miss})
 			unused->eraseFromParent();
 		b.SetInsertPoint(slow);
 		b.CreateCall(s.write ? rt.store : rt.load,
@@ -154,12 +155,23 @@ static void instrument(const Runtime &rt, const Site &s, uint64_t k)
 		b.CreateBr(tail);
 		return;
 	}
-	Value *blk = b.CreateAlignedLoad(rt.i8p, rt.block, Align(8));
+	Value *blk0 = b.CreateAlignedLoad(rt.i8p, rt.block, Align(8));
 	Value *site = b.CreateAdd(b.CreateAlignedLoad(rt.i64, rt.base, Align(8)),
 	                          ConstantInt::get(rt.i64, k));
-	b.CreateCondBr(b.CreateIsNull(blk), slow, look);
+	b.CreateCondBr(b.CreateIsNull(blk0), init, look);
+
+	// A thread's first access: the runtime makes its block (none when it
+	// is not ready: then nothing is counted, as in outline mode). A
+	// separate call, so that the site's own call stays one (one IP).
+	b.SetInsertPoint(init);
+	b.CreateCall(rt.thread, {});
+	Value *blk1 = b.CreateAlignedLoad(rt.i8p, rt.block, Align(8));
+	b.CreateCondBr(b.CreateIsNull(blk1), tail, look);
 
 	b.SetInsertPoint(look);
+	PHINode *blk = b.CreatePHI(rt.i8p, 2);
+	blk->addIncoming(blk0, traced);
+	blk->addIncoming(blk1, init);
 	Value *off = b.CreateMul(b.CreateAdd(site, ConstantInt::get(rt.i64, 1)),
 	                         ConstantInt::get(rt.i64, slot_size));
 	Value *slot = b.CreateInBoundsGEP(b.getInt8Ty(), blk, off);
