@@ -10,7 +10,8 @@ address. What differs legitimately is normalized:
   - an access IP (the instruction after the runtime call) becomes the
     source position of the call, ip - 1, symbolized by llvm-symbolizer-14
     to file:line:column (each mode calls once per access, at the access's
-    debug location); IPs outside the two programs (libc's string
+    debug location), or file:0 for code of no source line (merged by the
+    compiler: the column of such a location means nothing); IPs outside the two programs (libc's string
     functions, counted by the runtime's interposers) become the function
     and its offset in their library, the same in both runs;
   - an object is named by its allocation site (alloc IP symbolized the
@@ -68,11 +69,15 @@ class Symbolizer:
         self.cache = {}
 
     def where(self, addr):
+        """The file and link-time address of addr: PIE programs and
+        libraries are linked at 0, so that is addr minus the start of the
+        file's first mapping (offset 0)."""
         i = bisect.bisect_right(self.starts, addr) - 1
         if i < 0 or addr >= self.maps[i][1]:
             return None, addr
-        lo, _, off, path = self.maps[i]
-        return path, addr - lo + off
+        path = self.maps[i][3]
+        base = min(lo - off for lo, _, off, p in self.maps if p == path)
+        return path, addr - base
 
     def resolve(self, addrs):
         """Symbolizes many (kind, addr) at once: 'code' is a call site
@@ -100,7 +105,12 @@ class Symbolizer:
                 elif kind == "data":
                     name = "global " + lines[0]
                 else:
-                    name = "%s@%s" % (lines[0], lines[1].rsplit("/", 1)[-1])
+                    pos = lines[1].rsplit("/", 1)[-1]
+                    # line 0: no source line (code the compiler merged);
+                    # its column means nothing either
+                    if pos.split(":")[1:2] == ["0"]:
+                        pos = pos.split(":")[0] + ":0"
+                    name = "%s@%s" % (lines[0], pos)
                 self.cache[(kind, a)] = name
 
     def name(self, kind, a):
