@@ -6,9 +6,11 @@
 # allocations, 155 million loads and stores, a new (object, IP) pair every
 # tenth access), and bench/stb_png.c (libstb-dev: PNG encode, decode and
 # resize of a SIDE x SIDE image, twice: few objects, tight loops). Each row
-# is the best of RUNS runs (wall clock). The "floor" row is the program
-# built by usm cc with callbacks that only return (bench/trace_floor.c):
-# what the calls alone cost. Not part of make check.
+# is the best of RUNS runs (wall clock). Two builds by usm cc: outline
+# (usm cc --outline, a call per access) and inline (the usm trace pass,
+# usm cc's default). The "floor" row is the outline build with callbacks
+# that only return (bench/trace_floor.c): what the calls alone cost. Not
+# part of make check.
 #
 #   bench/trace.sh [--n N] [--side SIDE] [--runs RUNS] [--program duktape|stb|both] [BUILD_DIR]
 #   (default: N=5, SIDE=768, RUNS=3, both, build)
@@ -42,13 +44,15 @@ trap 'rm -rf "$tmp"' EXIT
 # DWARF 4: Valgrind 3.19 cannot read clang 14's DWARF 5
 flags="-O1 -gdwarf-4"
 
-# builds NAME SOURCES...: $tmp/NAME.native, .traced (usm cc) and .floor
+# builds NAME SOURCES...: $tmp/NAME.native, .traced (usm cc --outline),
+# .inline (usm cc) and .floor
 builds() {
 	name=$1; shift
 	clang $flags "$@" -lm -o "$tmp/$name.native"
-	"$usm" cc $flags "$@" -lm -o "$tmp/$name.traced"
+	"$usm" cc --outline $flags "$@" -lm -o "$tmp/$name.traced"
+	"$usm" cc $flags "$@" -lm -o "$tmp/$name.inline"
 	mkdir -p "$tmp/$name.o"
-	(cd "$tmp/$name.o" && "$root/$usm" cc $flags -c "$@")
+	(cd "$tmp/$name.o" && "$root/$usm" cc --outline $flags -c "$@")
 	clang "$tmp/$name.o"/*.o "$root/bench/trace_floor.c" -lm -o "$tmp/$name.floor"
 }
 
@@ -84,20 +88,28 @@ measure() {
 	row "native (clang $flags)" "$base"
 	floor=$(best floor "$bin.floor" "$@")
 	row "floor: usm cc build, callbacks that only return" "$floor"
-	row "usm cc build, not traced" "$(best passive "$bin.traced" "$@")"
+	row "outline build, not traced" "$(best passive "$bin.traced" "$@")"
 	objs=$(best objects "$usm" trace -o "$tmp/o.capmap" -- "$bin.native" "$@")
 	row "usm trace, uninstrumented build (objects only)" "$objs"
-	row "usm trace --log-access off (usm cc build)" \
+	row "usm trace --log-access off (outline build)" \
 		"$(best noacc "$usm" trace --log-access off -o "$tmp/a.capmap" -- "$bin.traced" "$@")"
 	full=$(best usm "$usm" trace -o "$tmp/b.capmap" -- "$bin.traced" "$@")
-	row "usm trace (objects and every access)" "$full"
+	row "usm trace (outline build, every access)" "$full"
+	ipass=$(best ipassive "$bin.inline" "$@")
+	row "inline build, not traced" "$ipass"
+	iobjs=$(best iobjects "$usm" trace --log-access off -o "$tmp/ia.capmap" -- "$bin.inline" "$@")
+	row "usm trace --log-access off (inline build)" "$iobjs"
+	ifull=$(best inline "$usm" trace -o "$tmp/ib.capmap" -- "$bin.inline" "$@")
+	row "usm trace (inline build, every access)" "$ifull"
 	dhat=$(best dhat valgrind --tool=dhat --dhat-out-file="$tmp/dhat.json" "$bin.native" "$@")
 	row "valgrind --tool=dhat" "$dhat"
-	awk -v o="$objs" -v f="$full" -v fl="$floor" -v d="$dhat" -v b="$base" 'BEGIN {
-		printf "slowdown / DHAT'"'"'s: objects only %.2f, every access %.2f, floor %.2f\n",
-			(o / b) / (d / b), (f / b) / (d / b), (fl / b) / (d / b) }'
-	printf 'CAPMAP of the full trace: %s bytes, %s access lines\n\n' "$(wc -c <"$tmp/b.capmap")" \
-		"$(grep -c '^  ' "$tmp/b.capmap" || true)"
+	awk -v o="$objs" -v f="$full" -v fl="$floor" -v d="$dhat" -v b="$base" \
+		-v io="$iobjs" -v if_="$ifull" 'BEGIN {
+		printf "slowdown / DHAT'"'"'s: objects only %.2f, every access: outline %.2f, inline %.2f; floor %.2f; inline objects only %.2f\n",
+			(o / b) / (d / b), (f / b) / (d / b), (if_ / b) / (d / b), (fl / b) / (d / b), (io / b) / (d / b) }'
+	printf 'CAPMAP of the full trace: outline %s bytes, %s access lines; inline %s bytes, %s access lines\n\n' \
+		"$(wc -c <"$tmp/b.capmap")" "$(grep -c '^  ' "$tmp/b.capmap" || true)" \
+		"$(wc -c <"$tmp/ib.capmap")" "$(grep -c '^  ' "$tmp/ib.capmap" || true)"
 }
 
 if [ "$program" != stb ]; then

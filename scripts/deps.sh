@@ -11,7 +11,7 @@ packages="
   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
   sqlite3 xz-utils
   linux-source-6.1 ccache bc flex bison
-  clang valgrind duktape-dev libstb-dev
+  clang llvm-14-dev g++ valgrind duktape-dev libstb-dev
   chromium
 "
 

@@ -14,11 +14,21 @@
  * table afterwards (table_find). */
 #include "access.h"
 
+#include "base/page.h"
+
 #include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 
 __thread struct rt_thread *rt_self RT_TLS;
+RT_EXPORT __thread struct usm_trace_block *rt_block RT_TLS;
+
+/* Room for twice the numbered sites: a site of a module not yet numbered
+ * (base USM_TRACE_MAX_SITES) indexes zeros, a miss. Reserved, not
+ * committed: only the slots of sites this thread ran take memory. */
+#define BLOCK_SIZE                                                                                 \
+	(sizeof(struct usm_trace_block) + 2 * USM_TRACE_MAX_SITES * sizeof(struct usm_trace_slot))
 
 #define NCLASSES 14 /* tables of 4 << 0 .. 4 << 13 slots (512 KiB) */
 #define TABLE(k) RT_POOL_INIT(sizeof(struct rt_table) + (4UL << (k)) * sizeof(struct rt_slot))
@@ -42,6 +52,8 @@ static void thread_exit(void *p)
 
 	rt_busy++;
 	rt_self = NULL;
+	rt_block = NULL;
+	rt_munmap(t->block, BLOCK_SIZE);
 	rt_munmap(t->pairs, RT_PAIR_SIZE * sizeof(*t->pairs));
 	rt_pool_put(&thread_pool, t);
 	rt_pool_thread_exit();
@@ -76,7 +88,7 @@ static void thread_stack(struct rt_thread *t)
 	pthread_attr_destroy(&attr);
 }
 
-static struct rt_thread *thread_get(void)
+struct rt_thread *rt_thread_get(void)
 {
 	struct rt_thread *t = rt_self;
 
@@ -87,7 +99,10 @@ static struct rt_thread *thread_get(void)
 	if (t) {
 		memset(t, 0, sizeof(*t));
 		t->pairs = rt_mmap(RT_PAIR_SIZE * sizeof(*t->pairs));
-		if (!t->pairs) {
+		t->block = rt_reserve(BLOCK_SIZE);
+		if (!t->pairs || !t->block) {
+			rt_munmap(t->pairs, RT_PAIR_SIZE * sizeof(*t->pairs));
+			rt_munmap(t->block, BLOCK_SIZE);
 			rt_pool_put(&thread_pool, t);
 			rt_busy--;
 			return NULL;
@@ -95,9 +110,12 @@ static struct rt_thread *thread_get(void)
 		t->tid = rt_gettid();
 		thread_name(t);
 		thread_stack(t);
+		t->block->stack_lo = t->stack_lo;
+		t->block->stack_len = t->stack_len;
 		pthread_once(&thread_key_once, make_key);
 		pthread_setspecific(thread_key, t);
 		rt_self = t;
+		rt_block = t->block;
 	}
 	rt_busy--;
 	return t;
@@ -105,7 +123,7 @@ static struct rt_thread *thread_get(void)
 
 uint16_t rt_thread_name_id(void)
 {
-	struct rt_thread *t = thread_get();
+	struct rt_thread *t = rt_thread_get();
 
 	return t ? t->name_id : 0;
 }
@@ -282,22 +300,21 @@ void rt_obj_release_counters(struct rt_obj *o)
 	}
 }
 
-void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip)
+/* Counts one access of t at addr from ip; NULL when no object is there
+ * (or no counter could be made), else the counter, and *op its object. */
+static struct rt_access *count(struct rt_thread *t, uintptr_t addr, int is_write, uintptr_t ip,
+                               struct rt_obj **op)
 {
-	struct rt_thread *t = thread_get();
 	struct rt_pair_ent *pair;
 	struct rt_ipc_ent *e;
 	struct rt_access *a;
 	struct rt_obj *o;
 
-	if (!t)
-		return;
 	if (addr - t->stack_lo < t->stack_len)
-		return;
-	rt_busy++;
+		return NULL;
 	o = rt_index_lookup(addr);
 	if (!o)
-		goto out;
+		return NULL;
 	pair = &t->pairs[pair_hash(o, ip) & (RT_PAIR_SIZE - 1)];
 	if (pair->obj == o && pair->ip == ip && pair->acc && RT_LOAD(&o->gen) == pair->gen) {
 		a = pair->acc;
@@ -308,7 +325,7 @@ void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip)
 		if (!a)
 			a = counter_new(o, ip, t->tid, sure);
 		if (!a)
-			goto out;
+			return NULL;
 		pair->obj = o;
 		pair->ip = ip;
 		pair->acc = a;
@@ -323,7 +340,45 @@ void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip)
 	e->obj = o;
 	e->acc = a;
 	e->gen = o->gen;
-out:
+	*op = o;
+	return a;
+}
+
+void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip)
+{
+	struct rt_thread *t = rt_thread_get();
+	struct rt_obj *o;
+
+	if (!t)
+		return;
+	rt_busy++;
+	count(t, addr, is_write, ip, &o);
+	rt_busy--;
+}
+
+void rt_access_site(uintptr_t addr, int is_write, uintptr_t ip, uint64_t site)
+{
+	struct rt_thread *t;
+	struct rt_access *a;
+	struct rt_obj *o;
+
+	if (!RT_LOAD(&rt_record_accesses) || RT_UNLIKELY(rt_busy))
+		return;
+	t = rt_thread_get();
+	if (!t)
+		return;
+	rt_busy++;
+	a = count(t, addr, is_write, ip, &o);
+	if (a && site < USM_TRACE_MAX_SITES) {
+		struct usm_trace_slot *s = &t->block->slots[site];
+		size_t extent = RT_LOAD(&o->extent);
+
+		s->start = o->va;
+		s->len = extent < UINT32_MAX ? (uint32_t)extent : UINT32_MAX;
+		s->count = is_write ? &a->writes : &a->reads;
+		s->gen_at = &o->gen;
+		s->gen = RT_LOAD(&o->gen);
+	}
 	rt_busy--;
 }
 
@@ -362,4 +417,7 @@ void rt_thread_atfork_child(void)
 	t->tid = rt_gettid();
 	memset(t->ipc, 0, sizeof(t->ipc));
 	memset(t->pairs, 0, RT_PAIR_SIZE * sizeof(*t->pairs));
+	/* zero pages again, the header kept */
+	madvise((char *)t->block + USM_PAGE_SIZE, BLOCK_SIZE - USM_PAGE_SIZE, MADV_DONTNEED);
+	memset(t->block->slots, 0, USM_PAGE_SIZE - sizeof(*t->block));
 }

@@ -10,6 +10,7 @@
 #ifndef USM_TRACE_ACCESS_H
 #define USM_TRACE_ACCESS_H
 
+#include "inline_abi.h"
 #include "rt.h"
 
 #define RT_IPC_SIZE 256
@@ -38,12 +39,20 @@ struct rt_thread {
 	/* this thread's stack: accesses there are never to an object */
 	uintptr_t stack_lo, stack_len;
 	struct rt_pair_ent *pairs;
+	struct usm_trace_block *block; /* the trace pass's slots (inline_abi.h) */
 	struct rt_ipc_ent ipc[RT_IPC_SIZE];
 };
 
 extern __thread struct rt_thread *rt_self RT_TLS;
+/* t->block of this thread, read by the code the trace pass emits */
+extern __thread struct usm_trace_block *rt_block __asm__("__usm_trace_block") RT_TLS;
 
 void rt_access_slow(uintptr_t addr, int is_write, uintptr_t ip);
+/* This thread's state (made on first use), NULL until the runtime is ready. */
+struct rt_thread *rt_thread_get(void);
+/* The trace pass's slow path: counts like rt_access_slow, then fills the
+ * site's slot of this thread so the next access there counts inline. */
+void rt_access_site(uintptr_t addr, int is_write, uintptr_t ip, uint64_t site);
 
 static inline void rt_access_fast(uintptr_t addr, int is_write, uintptr_t ip)
 {

@@ -107,6 +107,8 @@ void rt_obj_free(struct rt_obj *o, uintptr_t ip, uint64_t now)
 	o->free_ip = ip;
 	o->free_ns = now;
 	RT_STORE(&o->state, RT_OBJ_DEAD);
+	/* the inline fast path's slots hold the generation: none hits now */
+	RT_STORE(&o->gen, o->gen + 1);
 	pthread_mutex_unlock(&l->lock);
 	rt_obj_drop_table(o);
 }

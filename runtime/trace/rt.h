@@ -75,7 +75,7 @@ struct rt_obj {
 	struct rt_access *accesses;  /* every counter, for the dump */
 	struct rt_table *table;      /* the same, by (IP, thread), for counting */
 	struct rt_obj *prev, *next;  /* the list of all objects, per list shard */
-	uint32_t gen;                /* bumped at each reuse of this struct */
+	uint32_t gen;                /* bumped at each reuse of this struct and at its free */
 	uint32_t lock;               /* guards adding counters (access.c) */
 	pid_t tid;
 	uint16_t name_id;
@@ -124,8 +124,9 @@ struct rt_state {
 extern struct rt_state rt;
 
 /* Read on every access: all of active, ready, enabled, log_access and not
- * finished, folded into one flag by rt_update_flags(). */
-extern int rt_record_accesses;
+ * finished, folded into one flag by rt_update_flags(). Exported: the code
+ * the trace pass emits reads it inline (inline_abi.h). */
+extern int rt_record_accesses __asm__("__usm_trace_on");
 extern int rt_record_objects;
 void rt_update_flags(void);
 

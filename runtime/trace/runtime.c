@@ -14,7 +14,7 @@
 #include "base/clock.h"
 
 struct rt_state rt = {.enabled = 1, .log_access = 1, .print_live = 1};
-int rt_record_accesses;
+RT_EXPORT int rt_record_accesses;
 int rt_record_objects;
 __thread int rt_busy RT_TLS;
 static __thread pid_t tid_cache RT_TLS;

@@ -21,6 +21,8 @@ static const struct {
 } runtimes[] = {
 	[RUNTIME_TAGGER] = { "USM_TAGGER", "tagger", "libusm-tagger.so", USM_LIBDIR "/usm" },
 	[RUNTIME_TRACE] = { "USM_TRACE_LIB", "trace", "libusm-trace.so", USM_LIBDIR },
+	[RUNTIME_TRACEPASS] = { "USM_TRACE_PASS", "tracepass", "libusm-tracepass.so",
+	                        USM_LIBDIR "/usm" },
 };
 
 static const char *found(char *buf, size_t len, const char *path)

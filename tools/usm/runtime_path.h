@@ -1,5 +1,6 @@
 /* Where usm finds the runtimes it preloads or links: libusm-tagger.so
- * (usm run) and libusm-trace.so (usm trace, usm cc). */
+ * (usm run) and libusm-trace.so (usm trace, usm cc), and the clang plugin
+ * usm cc loads, libusm-tracepass.so. */
 #ifndef USM_RUNTIME_PATH_H
 #define USM_RUNTIME_PATH_H
 
@@ -8,6 +9,7 @@
 enum usm_runtime {
 	RUNTIME_TAGGER, /* $USM_TAGGER, runtime/tagger/, USM_LIBDIR/usm/ */
 	RUNTIME_TRACE,  /* $USM_TRACE_LIB, runtime/trace/, USM_LIBDIR/ */
+	RUNTIME_TRACEPASS, /* $USM_TRACE_PASS, runtime/tracepass/, USM_LIBDIR/usm/ */
 };
 
 /* The runtime's environment variable when set and not empty (then only
