@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
+
 static const char *const verdict_names[USM_CAPMAP_NVERDICTS] = {
         [USM_VERDICT_NEVER_READ] = "never_read",   [USM_VERDICT_NEVER_WRITTEN] = "never_written",
         [USM_VERDICT_WRITE_ONLY] = "write_only",   [USM_VERDICT_SHORT_LIVED] = "short_lived",
@@ -88,18 +90,7 @@ struct agg_state {
 
 static int grow(void **arr, size_t *cap, size_t n, size_t item)
 {
-	void *p;
-	size_t ncap;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	p = realloc(*arr, ncap * item);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
+	return usm_grow(arr, cap, n, item, 64);
 }
 
 static uint64_t lifetime_rank(const struct usm_capmap_sample *s)

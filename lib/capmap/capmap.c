@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
+
 /* usm trace's, then the kernel's (Memorizer's kmap, kernel/memorizer/). */
 static const char *const allocators[] = {"malloc",  "calloc", "realloc",    "memalign",
                                          "mmap",    "global", "kmalloc",    "kmem_cache",
@@ -91,18 +93,7 @@ static int split(char *line, char **fields, int max)
 
 static int grow(void **arr, size_t *cap, size_t n, size_t item)
 {
-	void *p;
-	size_t ncap;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 256;
-	p = realloc(*arr, ncap * item);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
+	return usm_grow(arr, cap, n, item, 256);
 }
 
 static int object_line(struct parser *p, char *line)

@@ -26,6 +26,7 @@
 #include "os/procfs.h"
 #include "os/spawn.h"
 #include "os/tracefs.h"
+#include "base/grow.h"
 
 /* The tracepoints, and the fields each needs from its raw record. */
 enum field { F_CALL_SITE, F_PTR, F_BYTES_REQ, F_BYTES_ALLOC, F_PFN, F_ORDER, NFIELDS };
@@ -107,18 +108,7 @@ void usm_ktrace_config_init(struct usm_ktrace_config *cfg)
 
 static int grow(void **arr, size_t *cap, size_t n, size_t item)
 {
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	p = realloc(*arr, ncap * item);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
+	return usm_grow(arr, cap, n, item, 64);
 }
 
 static int push_fd(struct usm_ktrace *kt, int fd)
@@ -285,63 +275,33 @@ static int open_task(struct usm_ktrace *kt, pid_t pid)
 	return ok ? 0 : err;
 }
 
-static bool has_task(const pid_t *list, size_t n, pid_t tid)
-{
-	for (size_t i = 0; i < n; i++)
-		if (list[i] == tid)
-			return true;
-	return false;
-}
-
 /* Every thread of a running process, each named from /proc before its
  * first event. Threads they start from now on inherit the events; one
  * started between the listing and the open is caught by a second listing. */
+struct open_pid_ctx {
+	struct usm_ktrace *kt;
+	struct kt_objects *objs;
+};
+
+static int open_named_task(void *ctx, pid_t tid)
+{
+	struct open_pid_ctx *o = ctx;
+	char comm[USM_OS_COMM_MAX + 1];
+	int dir = usm_os_proc_open(tid), err = 0;
+
+	if (dir >= 0) {
+		if (usm_os_proc_read_comm(dir, comm) == 0)
+			err = kt_objects_name(o->objs, tid, comm);
+		close(dir);
+	}
+	return err ? err : open_task(o->kt, tid);
+}
+
 static int open_pid(struct usm_ktrace *kt, pid_t pid, struct kt_objects *objs)
 {
-	pid_t *done = NULL;
-	size_t ndone = 0;
-	int err = 0;
+	struct open_pid_ctx o = { kt, objs };
 
-	for (int pass = 0; pass < 2 && !err; pass++) {
-		pid_t *tids;
-		size_t n;
-
-		err = usm_os_proc_list_tasks(pid, &tids, &n);
-		if (err) {
-			err = err == -ENOENT ? -ESRCH : err;
-			break;
-		}
-		for (size_t i = 0; i < n && !err; i++) {
-			char comm[USM_OS_COMM_MAX + 1];
-			int dir;
-			pid_t *grown;
-
-			if (has_task(done, ndone, tids[i]))
-				continue;
-			dir = usm_os_proc_open(tids[i]);
-			if (dir >= 0) {
-				if (usm_os_proc_read_comm(dir, comm) == 0)
-					err = kt_objects_name(objs, tids[i], comm);
-				close(dir);
-			}
-			if (!err)
-				err = open_task(kt, tids[i]);
-			if (err == -ESRCH) { /* that thread just ended */
-				err = 0;
-				continue;
-			}
-			grown = err ? NULL : realloc(done, (ndone + 1) * sizeof(*done));
-			if (!err && !grown)
-				err = -ENOMEM;
-			if (!err) {
-				done = grown;
-				done[ndone++] = tids[i];
-			}
-		}
-		free(tids);
-	}
-	free(done);
-	return !err && !ndone ? -ESRCH : err;
+	return usm_os_proc_each_task(pid, open_named_task, &o);
 }
 
 static int setup(struct usm_ktrace *kt, enum usm_ktrace_stage *stage)

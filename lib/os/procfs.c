@@ -199,3 +199,47 @@ int usm_os_proc_list_tasks(pid_t pid, pid_t **tids, size_t *count)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	return list_pid_dir(path, 16, tids, count);
 }
+
+static bool has_task(const pid_t *list, size_t n, pid_t tid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == tid)
+			return true;
+	return false;
+}
+
+int usm_os_proc_each_task(pid_t pid, int (*fn)(void *ctx, pid_t tid), void *ctx)
+{
+	pid_t *done = NULL, *tids;
+	size_t ndone = 0, n;
+	int err = 0;
+
+	for (int pass = 0; pass < 2 && !err; pass++) {
+		err = usm_os_proc_list_tasks(pid, &tids, &n);
+		if (err) {
+			err = err == -ENOENT ? -ESRCH : err;
+			break;
+		}
+		for (size_t i = 0; i < n && !err; i++) {
+			pid_t *grown;
+
+			if (has_task(done, ndone, tids[i]))
+				continue;
+			err = fn(ctx, tids[i]);
+			if (err == -ESRCH) { /* that thread just ended */
+				err = 0;
+				continue;
+			}
+			grown = err ? NULL : realloc(done, (ndone + 1) * sizeof(*done));
+			if (!err && !grown)
+				err = -ENOMEM;
+			if (!err) {
+				done = grown;
+				done[ndone++] = tids[i];
+			}
+		}
+		free(tids);
+	}
+	free(done);
+	return !err && !ndone ? -ESRCH : err;
+}

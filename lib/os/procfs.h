@@ -55,4 +55,12 @@ ssize_t usm_os_proc_read_mem(int memfd, uint64_t addr, void *buf, size_t len);
  * or a negative errno (-ENOENT: no such process). */
 int usm_os_proc_list_tasks(pid_t pid, pid_t **tids, size_t *count);
 
+/* Calls fn once for every thread of process pid, for tracers whose events
+ * the threads started later inherit: a thread started between the listing
+ * and fn's work is caught by a second listing. fn returning -ESRCH means
+ * that thread ended (it is skipped); another error stops the walk and is
+ * returned. Returns -ESRCH when there is no such process or fn took no
+ * thread. */
+int usm_os_proc_each_task(pid_t pid, int (*fn)(void *ctx, pid_t tid), void *ctx);
+
 #endif

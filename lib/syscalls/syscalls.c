@@ -268,51 +268,17 @@ static int open_task(struct usm_syscalls *s, pid_t tid, bool on_exec)
 	return ok ? 0 : err;
 }
 
-static bool has_task(const pid_t *list, size_t n, pid_t tid)
-{
-	for (size_t i = 0; i < n; i++)
-		if (list[i] == tid)
-			return true;
-	return false;
-}
-
 /* Every thread of a running process. Threads it starts from now on
  * inherit the events; one that started between the listing and the open
  * is caught by a second listing. */
+static int open_listed_task(void *ctx, pid_t tid)
+{
+	return open_task(ctx, tid, false);
+}
+
 static int open_pid(struct usm_syscalls *s, pid_t pid)
 {
-	pid_t *done = NULL, *tids;
-	size_t ndone = 0, n;
-	int err = 0;
-
-	for (int pass = 0; pass < 2 && !err; pass++) {
-		err = usm_os_proc_list_tasks(pid, &tids, &n);
-		if (err)
-			break;
-		for (size_t i = 0; i < n && !err; i++) {
-			pid_t *grown;
-
-			if (has_task(done, ndone, tids[i]))
-				continue;
-			err = open_task(s, tids[i], false);
-			if (err == -ESRCH) { /* that thread just ended */
-				err = 0;
-				continue;
-			}
-			grown = realloc(done, (ndone + 1) * sizeof(*done));
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			done = grown;
-			done[ndone++] = tids[i];
-		}
-		free(tids);
-	}
-	free(done);
-	if (!err && !ndone)
-		err = -ESRCH;
-	return err;
+	return usm_os_proc_each_task(pid, open_listed_task, s);
 }
 
 static int setup(struct usm_syscalls *s, enum usm_syscalls_stage *stage)
