@@ -164,10 +164,11 @@ check "the echo recorded new objects" test "$(stat_of objects_recorded)" -gt "$o
 check_eq "the echo's kmap is well-formed: 10-field objects, 4-field access lines" "ok" \
 	"$(awk -F, '/^#/ { next } /^  / { if (NF != 4) bad++; next } { n++; if (NF != 10) bad++ }
 		END { print (n > 0 && !bad) ? "ok" : "bad: " bad " of " n }' /tmp/kmap.s)"
-check "usm trace report reads the echo's kmap" usm trace report /tmp/kmap.s
-usm trace report --json /tmp/kmap.s > /tmp/report.s.json 2>&1
-check "usm trace report --json counts the echo's objects" grep -q '"objects": *[1-9]' /tmp/report.s.json
-check "usm trace report names __alloc_skb among the echo's sites" grep -q '__alloc_skb' /tmp/report.s.json
+# usm ktrace report: the same report as usm trace report, for kernel CAPMAPs
+check "usm ktrace report reads the echo's kmap" usm ktrace report /tmp/kmap.s
+usm ktrace report --json /tmp/kmap.s > /tmp/report.s.json 2>&1
+check "usm ktrace report --json counts the echo's objects" grep -q '"objects": *[1-9]' /tmp/report.s.json
+check "usm ktrace report names __alloc_skb among the echo's sites" grep -q '__alloc_skb' /tmp/report.s.json
 # __alloc_skb's range in kallsyms, to its next symbol; kernel addresses have
 # 16 hex digits in both files, so they compare as strings.
 check_eq "nc allocated skbs in __alloc_skb during the echo" "ok" \
