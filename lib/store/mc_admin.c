@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,10 +271,18 @@ out:
 	return deleted;
 }
 
+/* A process that just died may have sets still queued on a server's side of
+ * its socket, and they can land on one server while another is being
+ * purged: sweep every server again, a little later, until a whole sweep
+ * finds nothing. */
+#define PURGE_SWEEPS 20
+#define PURGE_PAUSE_NS 50000000L
+
 long mc_purge(const char *arg, const char *prefix, char *why, size_t ws)
 {
 	struct mc_settings *set = calloc(1, sizeof(*set));
 	long total = 0;
+	bool *down;
 
 	if (!set)
 		return -ENOMEM;
@@ -281,29 +290,38 @@ long mc_purge(const char *arg, const char *prefix, char *why, size_t ws)
 		free(set);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < set->nservers; i++) {
-		char one[320];
-		long n = 0, pass;
-		/* a process that just died may have sets still queued on the
-		 * server's side of its socket: list again until a pass finds none */
-		for (int round = 0; round < 10; round++) {
+	down = calloc(set->nservers ? set->nservers : 1, sizeof(*down));
+	if (!down) {
+		free(set);
+		return -ENOMEM;
+	}
+	for (int sweep = 0; sweep < PURGE_SWEEPS; sweep++) {
+		long found = 0;
+
+		for (size_t i = 0; i < set->nservers; i++) {
+			char one[320];
+			long pass;
+
+			if (down[i])
+				continue;
 			pass = purge_server(set->hosts[i], set->ports[i], set->timeout_ms, prefix,
 			                    one, sizeof(one));
-			if (pass <= 0)
-				break;
-			n += pass;
+			if (pass < 0) {
+				/* a server down has nothing left to purge; say so, go on */
+				snprintf(why, ws, "%s", one);
+				down[i] = true;
+				total = pass;
+				continue;
+			}
+			found += pass;
+			if (total >= 0)
+				total += pass;
 		}
-		if (pass < 0)
-			n = pass;
-		if (n < 0) {
-			/* a server down has nothing left to purge; say so, go on */
-			snprintf(why, ws, "%s", one);
-			total = n;
-			continue;
-		}
-		if (total >= 0)
-			total += n;
+		if (found == 0 && sweep > 0)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = PURGE_PAUSE_NS }, NULL);
 	}
+	free(down);
 	free(set);
 	return total;
 }
