@@ -351,10 +351,8 @@ int usm_syscalls_open(const struct usm_syscalls_config *cfg, struct usm_syscalls
 		goto fail;
 	if (cfg->pid) {
 		err = open_pid(s, cfg->pid);
-		if (err == -ESRCH || err == -ENOENT) {
+		if (err == -ESRCH) /* usm_os_proc_each_task: gone, or no thread left */
 			*stage = USM_SYSCALLS_STAGE_PID;
-			err = -ESRCH;
-		}
 		if (err)
 			goto fail;
 	} else {
