@@ -25,6 +25,8 @@ feature() { # feature KEY: its value in usm features --json
 check_eq "6.1 has no PAGEMAP_SCAN" false "$(feature pagemap_scan)"
 check_eq "6.1 has no WP_ASYNC" false "$(feature uffd_wp_async)"
 check_eq "6.1 has no WP_UNPOPULATED" false "$(feature uffd_wp_unpopulated)"
+check_eq "6.1 has no UFFDIO_POISON" false "$(feature uffd_poison)"
+check_eq "6.1 has no UFFDIO_MOVE" false "$(feature uffd_move)"
 check_eq "6.1 has UFFD_FEATURE_SIGBUS" true "$(feature uffd_sigbus)"
 check_eq "6.1 has soft-dirty bits (CONFIG_MEM_SOFT_DIRTY)" true "$(feature soft_dirty)"
 check_eq "6.1 has MADV_COLLAPSE" true "$(feature madv_collapse)"
