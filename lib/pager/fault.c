@@ -65,10 +65,9 @@ static void mark_resident(struct usm_pager *p, struct region *r, uint64_t index,
  * data. With it the page gets a poison marker, which wakes the waiter
  * into a SIGBUS (an EFAULT if the touch was inside a system call): the
  * program dies where it reads the lost page, as with a memory error the
- * hardware reports, and not from its pager. The first few such pages are
- * said on stderr, so that a store that is gone does not flood it. */
-#define POISONED_SAID_MAX 8
-
+ * hardware reports, and not from its pager. Only the first such page is
+ * said on stderr, in one line: a store that is gone loses whole runs of
+ * pages at once; the rest are counted (poisoned_pages). */
 static void store_read_failed(struct usm_pager *p, struct mpage *m, int err)
 {
 	const char *detail = usm_store_error(p->store);
@@ -87,15 +86,12 @@ static void store_read_failed(struct usm_pager *p, struct mpage *m, int err)
 	m->copy = 0;
 	m->state = PAGE_POISONED;
 	p->st.poisoned++;
-	if (p->poisoned_said < POISONED_SAID_MAX) {
+	if (p->st.poisoned == 1) {
 		char msg[512];
 		snprintf(msg, sizeof(msg), "%s: the program gets SIGBUS there rather than wrong data",
 			 what);
 		pager_say(msg);
-	} else if (p->poisoned_said == POISONED_SAID_MAX) {
-		pager_say("more pages the store cannot return: each is a SIGBUS, said no more");
 	}
-	p->poisoned_said++;
 }
 
 /* Fills one run of same-kind pages [first, first+count) of r. Part of a

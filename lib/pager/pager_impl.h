@@ -89,7 +89,6 @@ struct usm_pager {
 	struct usm_pager_config cfg;
 	int uffd, wakefd, memfd;
 	bool poison;                  /* UFFD_FEATURE_POISON granted: see fault.c */
-	unsigned poisoned_said;       /* poisoned pages reported on stderr so far */
 	struct usm_store *store;
 	struct usm_policy *policy;
 

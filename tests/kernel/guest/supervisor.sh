@@ -37,6 +37,11 @@ unit features
 unit dirty
 unit pagefacts
 unit wprotect
+# the pager without UFFDIO_POISON: a page the store cannot return stops the
+# process; its mem store spills to $TMPDIR, else /var/tmp, which the
+# initramfs lacks
+mkdir -p /var/tmp
+unit pager
 
 # examples/checkpoint restores byte-identical memory on each backend here
 # (softdirty included, which the development machine's kernel lacks)
