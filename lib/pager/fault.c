@@ -78,6 +78,15 @@ static void store_read_failed(struct usm_pager *p, struct mpage *m, int err)
 		 detail[0] ? ": " : "", detail);
 	if (!p->poison)
 		pager_fatal(p, "%s: stopping rather than returning wrong data", what);
+	/* said first: the SIGBUS the poison wakes may end the process, this
+	 * thread with it */
+	if (p->st.poisoned == 0) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s: the program gets SIGBUS there rather than wrong data",
+			 what);
+		pager_say(msg);
+	}
+	usm_store_sync(p->store); /* as pager_fatal: all sent before the process may end */
 	int rc = usm_os_uffd_poison(p->uffd, page_addr(m), USM_PAGE_SIZE);
 	if (rc < 0)
 		pager_fatal(p, "%s, nor poison it (%s): stopping rather than returning wrong data",
@@ -86,12 +95,6 @@ static void store_read_failed(struct usm_pager *p, struct mpage *m, int err)
 	m->copy = 0;
 	m->state = PAGE_POISONED;
 	p->st.poisoned++;
-	if (p->st.poisoned == 1) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "%s: the program gets SIGBUS there rather than wrong data",
-			 what);
-		pager_say(msg);
-	}
 }
 
 /* Fills one run of same-kind pages [first, first+count) of r. Part of a
