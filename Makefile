@@ -20,7 +20,7 @@ $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_FLAGS)
 
 $(CHECK_BUILD)/build.ninja:
-	meson setup $(CHECK_BUILD) $(MESON_FLAGS) $(SANITIZE)
+	meson setup $(CHECK_BUILD) $(MESON_FLAGS) $(SANITIZE) -Dfault_injection=true
 
 kmod:
 	@test -n "$(KDIR)" || { echo "make: no kernel headers in /usr/src (run scripts/deps.sh or set KDIR)" >&2; exit 1; }

@@ -39,6 +39,10 @@ struct usm_features {
 	                               once (0: none, the VM or paranoid forbids them) */
 	int dirty_auto;             /* enum usm_dirty_backend USM_DIRTY_AUTO picks for this
 	                               process (USM_DIRTY_AUTO: none works) */
+
+	/* the pager's newer userfaultfd calls (docs/run.md) */
+	bool uffd_poison;           /* UFFD_FEATURE_POISON: UFFDIO_POISON (6.6+) */
+	bool uffd_move;             /* UFFD_FEATURE_MOVE: UFFDIO_MOVE (6.8+) */
 };
 
 /* Fills *f; never fails as a whole: a probe that fails leaves its field

@@ -33,7 +33,18 @@ struct usm_pager_config {
 	uint64_t store_max;      /* store cap in bytes; 0 = none */
 	unsigned store_share_pct; /* of the limit, the most a mem store keeps in memory */
 	void (*fatal)(const char *message);  /* called when paging cannot go on */
+	unsigned without;        /* USM_PAGER_WITHOUT_*: newer kernel calls left unused */
 };
+
+/* Kernel features the pager does without, as if the kernel lacked them: to
+ * test on a new kernel the fallbacks an older one (Debian 12's 6.1) takes. */
+#define USM_PAGER_WITHOUT_POISON (1u << 0) /* UFFDIO_POISON, Linux 6.6 */
+
+/* Reads "poison[,...]" (the names of USM_PAGER_WITHOUT_*; "" is none)
+ * into *without. Returns 0, or -EINVAL for a name it does not know. */
+int usm_pager_without_parse(const char *names, unsigned *without);
+/* The names usm_pager_without_parse knows, for a usage line. */
+const char *usm_pager_without_names(void);
 
 void usm_pager_config_defaults(struct usm_pager_config *c);
 

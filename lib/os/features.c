@@ -51,6 +51,8 @@ static void probe_uffd(struct usm_features *f)
 			f->uffd_sigbus = f->uffd_features & UFFD_FEATURE_SIGBUS;
 			f->uffd_wp_unpopulated = f->uffd_features & UFFD_FEATURE_WP_UNPOPULATED;
 			f->uffd_wp_shmem = f->uffd_features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+			f->uffd_poison = f->uffd_features & UFFD_FEATURE_POISON;
+			f->uffd_move = f->uffd_features & UFFD_FEATURE_MOVE;
 		}
 		close(fd);
 	}

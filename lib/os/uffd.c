@@ -48,6 +48,17 @@ int usm_os_uffd_api(int fd, uint64_t want, uint64_t *features, uint64_t *ioctls)
 	return 0;
 }
 
+int usm_os_uffd_offered(enum usm_uffd_source source, uint64_t *features)
+{
+	int fd = usm_os_uffd_open(source);
+
+	if (fd < 0)
+		return fd;
+	int rc = usm_os_uffd_api(fd, 0, features, NULL);
+	close(fd);
+	return rc;
+}
+
 int usm_os_uffd_register(int fd, uint64_t start, uint64_t len, bool wp, uint64_t *ioctls)
 {
 	struct uffdio_register reg = {
@@ -109,6 +120,21 @@ int usm_os_uffd_wake(int fd, uint64_t start, uint64_t len)
 	struct uffdio_range range = { .start = start, .len = len };
 
 	return ioctl(fd, UFFDIO_WAKE, &range) < 0 ? -errno : 0;
+}
+
+/* The 6.6 uapi, absent from the 6.1 headers Debian 12 ships */
+struct usm_uffdio_poison {
+	struct uffdio_range range;
+	uint64_t mode;
+	int64_t updated;
+};
+#define USM_UFFDIO_POISON _IOWR(UFFDIO, 0x08, struct usm_uffdio_poison)
+
+int usm_os_uffd_poison(int fd, uint64_t start, uint64_t len)
+{
+	struct usm_uffdio_poison poison = { .range = { .start = start, .len = len } };
+
+	return ioctl(fd, USM_UFFDIO_POISON, &poison) < 0 ? -errno : 0;
 }
 
 int usm_os_uffd_register_wp_only(int fd, uint64_t start, uint64_t len, uint64_t *ioctls)

@@ -16,6 +16,12 @@
 #ifndef UFFD_FEATURE_WP_ASYNC
 #define UFFD_FEATURE_WP_ASYNC (1 << 15)
 #endif
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON (1 << 14) /* Linux 6.6: UFFDIO_POISON */
+#endif
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1 << 16)   /* Linux 6.8: UFFDIO_MOVE */
+#endif
 
 enum usm_uffd_source {
 	USM_UFFD_SYSCALL,           /* userfaultfd(2), all faults */
@@ -26,6 +32,12 @@ enum usm_uffd_source {
 /* Opens a non-blocking, close-on-exec userfaultfd from the given source.
  * Returns the descriptor or a negative errno. */
 int usm_os_uffd_open(enum usm_uffd_source source);
+
+/* The feature bits a descriptor from `source` offers, from the handshake
+ * of a throwaway one: a descriptor takes one handshake, so a caller that
+ * asks for a newer feature only where it exists learns first here.
+ * Returns 0 or a negative errno. */
+int usm_os_uffd_offered(enum usm_uffd_source source, uint64_t *features);
 
 /* Completes the UFFDIO_API handshake asking for `want` (0 = none) and
  * reports what the kernel offers. Returns 0 or a negative errno. */
@@ -40,6 +52,11 @@ int usm_os_uffd_copy(int fd, uint64_t dst, const void *src, uint64_t len, bool w
 int usm_os_uffd_zeropage(int fd, uint64_t dst, uint64_t len, uint64_t *done);
 int usm_os_uffd_writeprotect(int fd, uint64_t start, uint64_t len, bool protect, bool wake);
 int usm_os_uffd_wake(int fd, uint64_t start, uint64_t len);
+/* UFFDIO_POISON (needs UFFD_FEATURE_POISON from the handshake): marks the
+ * missing pages of [start, start+len) so that touching them is a SIGBUS
+ * (-EFAULT inside a system call), and wakes the threads waiting there.
+ * -EEXIST when a page is present; -EINVAL from a kernel without it. */
+int usm_os_uffd_poison(int fd, uint64_t start, uint64_t len);
 /* Registers [start, start+len) for write-protect faults only (no missing
  * faults). Returns 0 or a negative errno. */
 int usm_os_uffd_register_wp_only(int fd, uint64_t start, uint64_t len, uint64_t *ioctls);

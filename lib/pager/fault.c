@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "os/uffd.h"
@@ -20,7 +21,9 @@ enum fill_kind { FILL_SKIP, FILL_ZERO, FILL_COPY, FILL_COPY_WRITABLE };
 
 static enum fill_kind kind_of(const struct mpage *m)
 {
-	if (m && m->state == PAGE_RESIDENT)
+	/* a poisoned page is never filled: UFFDIO_COPY would replace the
+	 * marker with zeros */
+	if (m && (m->state == PAGE_RESIDENT || m->state == PAGE_POISONED))
 		return FILL_SKIP;
 	if (m && m->state == PAGE_EVICTED && m->copy)
 		return m->write_score ? FILL_COPY_WRITABLE : FILL_COPY;
@@ -57,6 +60,43 @@ static void mark_resident(struct usm_pager *p, struct region *r, uint64_t index,
 	usm_policy_inserted(p->policy, &m->node);
 }
 
+/* The store could not return m's copy. Without UFFDIO_POISON the process
+ * is stopped, since the waiting thread can be given nothing but wrong
+ * data. With it the page gets a poison marker, which wakes the waiter
+ * into a SIGBUS (an EFAULT if the touch was inside a system call): the
+ * program dies where it reads the lost page, as with a memory error the
+ * hardware reports, and not from its pager. Only the first such page is
+ * said on stderr, in one line: a store that is gone loses whole runs of
+ * pages at once; the rest are counted (poisoned_pages). */
+static void store_read_failed(struct usm_pager *p, struct mpage *m, int err)
+{
+	const char *detail = usm_store_error(p->store);
+	char what[400];
+
+	snprintf(what, sizeof(what), "cannot read the evicted page at 0x%" PRIx64 " back from the "
+		 "store %s (%s)%s%s", page_addr(m), usm_store_describe(p->store), strerror(-err),
+		 detail[0] ? ": " : "", detail);
+	if (!p->poison)
+		pager_fatal(p, "%s: stopping rather than returning wrong data", what);
+	/* said first: the SIGBUS the poison wakes may end the process, this
+	 * thread with it */
+	if (p->st.poisoned == 0) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s: the program gets SIGBUS there rather than wrong data",
+			 what);
+		pager_say(msg);
+	}
+	usm_store_sync(p->store); /* as pager_fatal: all sent before the process may end */
+	int rc = usm_os_uffd_poison(p->uffd, page_addr(m), USM_PAGE_SIZE);
+	if (rc < 0)
+		pager_fatal(p, "%s, nor poison it (%s): stopping rather than returning wrong data",
+			    what, strerror(-rc));
+	usm_store_drop(p->store, m->copy);
+	m->copy = 0;
+	m->state = PAGE_POISONED;
+	p->st.poisoned++;
+}
+
 /* Fills one run of same-kind pages [first, first+count) of r. Part of a
  * run may already be present (-EEXIST: the program raced us through a page
  * the kernel filled, or the range crosses into another mapping): such
@@ -77,12 +117,15 @@ static int fill_run(struct usm_pager *p, struct region *r, uint64_t first, uint6
 		}
 		size_t bad = 0;
 		rc = usm_store_get_batch(p->store, p->io, count, &bad);
+		if (rc < 0 && p->poison && count > 1) {
+			/* page by page: what the store still returns is filled */
+			for (uint64_t i = 0; i < count; i++)
+				fill_run(p, r, first + i, 1, kind, flags);
+			return 0;
+		}
 		if (rc < 0) {
-			const char *detail = usm_store_error(p->store);
-			pager_fatal(p, "cannot read the evicted page at 0x%" PRIx64 " back from the "
-				       "store %s (%s)%s%s: stopping rather than returning wrong data",
-				    p->io[bad].addr, usm_store_describe(p->store), strerror(-rc),
-				    detail[0] ? ": " : "", detail);
+			store_read_failed(p, region_page(r, first + bad, false), rc);
+			return rc;
 		}
 		for (uint64_t i = 0; i < count; i++) {
 			uint8_t *dst = p->fill_buf + i * USM_PAGE_SIZE;

@@ -44,11 +44,52 @@ void usm_pager_config_defaults(struct usm_pager_config *c)
 	};
 }
 
+static const struct {
+	const char *name;
+	unsigned bit;
+} withouts[] = {
+	{ "poison", USM_PAGER_WITHOUT_POISON },
+};
+
+int usm_pager_without_parse(const char *names, unsigned *without)
+{
+	*without = 0;
+	for (const char *s = names; s && *s;) {
+		size_t n = strcspn(s, ",");
+		size_t i = 0;
+		while (i < sizeof(withouts) / sizeof(withouts[0]) &&
+		       (strlen(withouts[i].name) != n || strncmp(s, withouts[i].name, n)))
+			i++;
+		if (i == sizeof(withouts) / sizeof(withouts[0]))
+			return -EINVAL;
+		*without |= withouts[i].bit;
+		s += n + (s[n] == ',');
+	}
+	return 0;
+}
+
+const char *usm_pager_without_names(void)
+{
+	return "poison";
+}
+
 /* Runs on the pager thread: no stdio stream, whose buffer would come from
  * malloc (managed memory that this thread must never touch). */
+void pager_say(const char *msg)
+{
+	char line[600];
+	int n = snprintf(line, sizeof(line), "usm: process %d: %s\n", (int)getpid(), msg);
+
+	if (n > (int)sizeof(line) - 1)
+		n = (int)sizeof(line) - 1;
+	if (write(2, line, (size_t)n) < 0) {
+		/* nowhere left to say it */
+	}
+}
+
 void pager_fatal(struct usm_pager *p, const char *fmt, ...)
 {
-	char msg[512], line[600];
+	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -58,10 +99,7 @@ void pager_fatal(struct usm_pager *p, const char *fmt, ...)
 		p->cfg.fatal(msg);
 	if (p->store)
 		usm_store_sync(p->store); /* nothing of ours reaches a server after the purge */
-	int n = snprintf(line, sizeof(line), "usm: process %d: %s\n", (int)getpid(), msg);
-	if (write(2, line, (size_t)n) < 0) {
-		/* nowhere left to say it */
-	}
+	pager_say(msg);
 	_exit(125);
 }
 
@@ -334,21 +372,39 @@ static void pager_free(struct usm_pager *p)
 	usm_rawmem_free(p, sizeof(*p));
 }
 
-static int open_full_uffd(void)
+/* The pager's descriptor, its handshake done. Only one that also sees
+ * faults taken inside the kernel will do: a read(2) into an evicted buffer
+ * must wait, not fail. UFFD_FEATURE_POISON is asked for where the kernel
+ * has it (6.6+) and the config does not forbid it: a kernel refuses a
+ * handshake that asks for what it lacks. */
+static int open_uffd(struct usm_pager *p)
 {
-	/* only a descriptor that also sees faults taken inside the kernel
-	 * will do: a read(2) into an evicted buffer must wait, not fail */
-	int fd = usm_os_uffd_open(USM_UFFD_SYSCALL);
+	enum usm_uffd_source source = USM_UFFD_SYSCALL;
+	uint64_t want = UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_PAGEFAULT_FLAG_WP, offered = 0;
+	int fd = usm_os_uffd_open(source), rc;
+
+	if (fd < 0) {
+		source = USM_UFFD_DEVICE;
+		fd = usm_os_uffd_open(source);
+	}
 	if (fd < 0)
-		fd = usm_os_uffd_open(USM_UFFD_DEVICE);
-	return fd < 0 ? -EPERM : fd;
+		return -EPERM;
+	if (!(p->cfg.without & USM_PAGER_WITHOUT_POISON) &&
+	    usm_os_uffd_offered(source, &offered) == 0 && (offered & UFFD_FEATURE_POISON))
+		want |= UFFD_FEATURE_POISON;
+	rc = usm_os_uffd_api(fd, want, NULL, NULL);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	p->poison = want & UFFD_FEATURE_POISON;
+	return fd;
 }
 
 int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 {
 	struct usm_pager *p;
 	pthread_attr_t attr;
-	uint64_t features = 0;
 	int rc;
 
 	if (c->fault_size < USM_PAGE_SIZE || c->fault_size % USM_PAGE_SIZE ||
@@ -369,11 +425,7 @@ int usm_pager_start(const struct usm_pager_config *c, struct usm_pager **out)
 	if (rc < 0)
 		goto fail;
 	evict_set_limit(p, c->limit); /* now also the store's share */
-	rc = p->uffd = open_full_uffd();
-	if (rc < 0)
-		goto fail;
-	rc = usm_os_uffd_api(p->uffd, UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_PAGEFAULT_FLAG_WP,
-			     &features, NULL);
+	rc = p->uffd = open_uffd(p);
 	if (rc < 0)
 		goto fail;
 	p->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

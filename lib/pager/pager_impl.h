@@ -21,7 +21,10 @@
 #define WRITE_SCORE_MAX 3          /* residencies a written page comes back writable */
 #define LEAF_PAGES 512
 
-enum page_state { PAGE_RESIDENT = 1, PAGE_EVICTED = 2 };
+/* PAGE_POISONED: evicted, and the store could not return it: the kernel
+ * holds a poison marker there (UFFDIO_POISON), a SIGBUS for whoever
+ * touches it, until the program drops the page (MADV_DONTNEED, munmap). */
+enum page_state { PAGE_RESIDENT = 1, PAGE_EVICTED = 2, PAGE_POISONED = 3 };
 
 /* A 4 KiB page of a managed region that is resident or evicted; pages never
  * touched have no record. */
@@ -85,6 +88,7 @@ struct request {
 struct usm_pager {
 	struct usm_pager_config cfg;
 	int uffd, wakefd, memfd;
+	bool poison;                  /* UFFD_FEATURE_POISON granted: see fault.c */
 	struct usm_store *store;
 	struct usm_policy *policy;
 
@@ -164,6 +168,8 @@ uint64_t latency_percentile(const struct usm_pager *p, double pct);
  * on the pager thread, which owns the store. */
 void usm_pager_sync_store(struct usm_pager *p);
 
+/* Says "usm: process PID: msg" on stderr, without stdio (no malloc). */
+void pager_say(const char *msg);
 void pager_fatal(struct usm_pager *p, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 
 #endif

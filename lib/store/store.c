@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/rawmem.h"
@@ -141,6 +142,41 @@ int store_open_kind(const struct usm_store_ops *ops, const char *arg, const char
 	return 0;
 }
 
+#ifdef USM_FAULT_INJECTION
+/* Test builds: USM_INJECT_STORE_READ_FAILURE=N makes the store's Nth block
+ * read fail with EIO, and every read after it, as a disk that died would.
+ * Returns whether this read is one of them. */
+static bool injected_read_failure(struct usm_store *s, size_t blocks, size_t *failed)
+{
+	uint64_t first = s->reads + 1;
+
+	s->reads += blocks;
+	if (!s->fail_reads_from || s->reads < s->fail_reads_from)
+		return false;
+	*failed = s->fail_reads_from > first ? (size_t)(s->fail_reads_from - first) : 0;
+	snprintf(s->error, sizeof(s->error), "a read failure injected by "
+		 "USM_INJECT_STORE_READ_FAILURE");
+	return true;
+}
+
+static void inject_from_env(struct usm_store *s)
+{
+	const char *n = getenv("USM_INJECT_STORE_READ_FAILURE");
+
+	s->reads = 0;
+	s->fail_reads_from = n ? strtoull(n, NULL, 10) : 0;
+}
+#else
+static bool injected_read_failure(struct usm_store *s, size_t blocks, size_t *failed)
+{
+	return false;
+}
+
+static void inject_from_env(struct usm_store *s)
+{
+}
+#endif
+
 int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, struct usm_store **out)
 {
 	char normalised[32];
@@ -157,7 +193,10 @@ int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, stru
 	snprintf(normalised, sizeof(normalised), "%s%s", kinds[kind].normalised,
 		 arg && kinds[kind].normalised[0] == 'm' && !strncmp(kinds[kind].normalised, "mem", 3)
 		 ? SECOND_TIER : "");
-	return store_open_kind(kinds[kind].ops, arg, normalised, block_size, max_bytes, out);
+	err = store_open_kind(kinds[kind].ops, arg, normalised, block_size, max_bytes, out);
+	if (!err)
+		inject_from_env(*out);
+	return err;
 }
 
 int usm_store_put(struct usm_store *s, const void *data, size_t len, uint64_t *handle)
@@ -184,6 +223,10 @@ int usm_store_put(struct usm_store *s, const void *data, size_t len, uint64_t *h
 
 int usm_store_get(struct usm_store *s, uint64_t handle, void *data, size_t len)
 {
+	size_t failed;
+
+	if (injected_read_failure(s, 1, &failed))
+		return -EIO;
 	int err = s->ops->get(s, handle, data, len);
 
 	if (err)
@@ -232,6 +275,7 @@ int usm_store_get_batch(struct usm_store *s, struct usm_store_io *io, size_t n, 
 	int err = 0;
 
 	if (!s->ops->get_batch) {
+		/* usm_store_get counts each block for injected failures */
 		for (size_t i = 0; i < n; i++) {
 			err = usm_store_get(s, io[i].handle, io[i].data, io[i].len);
 			if (err) {
@@ -241,6 +285,8 @@ int usm_store_get_batch(struct usm_store *s, struct usm_store_io *io, size_t n, 
 		}
 		return 0;
 	}
+	if (injected_read_failure(s, n, failed))
+		return -EIO;
 	err = s->ops->get_batch(s, io, n, failed);
 	if (err)
 		return err;

@@ -51,6 +51,9 @@ struct usm_store {
 	char *spec; /* normalised, from usm_rawmem */
 	size_t spec_size;
 	char error[320]; /* usm_store_error */
+#ifdef USM_FAULT_INJECTION
+	uint64_t reads, fail_reads_from; /* store.c: 0 = no failure asked for */
+#endif
 };
 
 /* Sets the reason usm_store_open_error reports, printf-style. */

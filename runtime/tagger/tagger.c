@@ -110,6 +110,9 @@ static void read_config(void)
 	if (getenv("USM_POLICY"))
 		config.policy = getenv("USM_POLICY");
 	choose_store(getenv("USM_STORE"));
+	if (usm_pager_without_parse(getenv("USM_WITHOUT"), &config.without) < 0)
+		tagger_die("USM_WITHOUT=%s: not a list of %s", getenv("USM_WITHOUT"),
+			   usm_pager_without_names());
 	config.fatal = on_fatal;
 	stats_dir = getenv("USM_STATS_DIR");
 	daemon_path = getenv("USM_DAEMON");

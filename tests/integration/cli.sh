@@ -75,13 +75,17 @@ ok_if "features --json: the supervisor rows, typed, the uffd ones from the featu
 	python3 - "$tmp/out" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
-for k in ("soft_dirty", "uffd_sigbus", "uffd_wp_unpopulated", "uffd_wp_shmem", "madv_collapse"):
+for k in ("soft_dirty", "uffd_sigbus", "uffd_wp_unpopulated", "uffd_wp_shmem", "madv_collapse",
+          "uffd_poison", "uffd_move"):
     assert isinstance(j[k], bool), k
-# the kernel's ABI bits: SIGBUS 1<<7, WP_HUGETLBFS_SHMEM 1<<12, WP_UNPOPULATED 1<<13
+# the kernel's ABI bits: SIGBUS 1<<7, WP_HUGETLBFS_SHMEM 1<<12, WP_UNPOPULATED 1<<13,
+# POISON 1<<14, MOVE 1<<16
 bits = j["uffd_features"]
 assert j["uffd_sigbus"] == bool(bits & 1 << 7)
 assert j["uffd_wp_shmem"] == bool(bits & 1 << 12)
 assert j["uffd_wp_unpopulated"] == bool(bits & 1 << 13)
+assert j["uffd_poison"] == bool(bits & 1 << 14)
+assert j["uffd_move"] == bool(bits & 1 << 16)
 assert j["thp_enabled"] in ("always", "madvise", "never", "none"), j["thp_enabled"]
 assert isinstance(j["hw_breakpoints"], int) and 0 <= j["hw_breakpoints"] <= 8
 assert j["dirty_auto"] in ("scan", "softdirty", "uffd", "mprotect", "none"), j["dirty_auto"]

@@ -116,6 +116,7 @@ def contract_tests():
                        [["--prefetch", "-1", "--", "true"], "a negative prefetch"],
                        [["--limit"], "an option without its value"],
                        [["--bogus", "--", "true"], "an unknown option"],
+                       [["--without", "poison,tea", "--", "true"], "an unknown --without feature"],
                        [[], "no command"]):
         r = subprocess.run([USM, "run"] + args, capture_output=True)
         tap(r.returncode == 2 and r.stderr.count(b"\n") == 1 and r.stderr.startswith(b"usm: run: "),
@@ -180,6 +181,44 @@ def store_tests():
         tap(r.returncode == rc and r.stdout == out, f"policy {policy} gives the same output")
     r = run_usm(["-q", "--limit", "8M", "--fixed-page-size"], [prog], None)
     tap(r.returncode == rc and r.stdout == out, "fixed (not adapting) blocks give the same output")
+
+
+def lost_page_tests():
+    """A page the store cannot return (a read failure injected from its 100th
+    read on, in test builds) ends the program with usm's line, never a hang
+    or a wrong page: a SIGBUS where the kernel has UFFDIO_POISON, else the
+    pager stops the process (exit 125), as --without poison forces here."""
+    if not os.environ.get("USM_TEST_FAULT_INJECTION"):
+        taplib.skip("lost pages", "built without -Dfault_injection=true (make check builds with it)")
+        return
+    poison = json.loads(subprocess.run([USM, "features", "--json"], capture_output=True,
+                                       check=True).stdout)["uffd_poison"]
+    env = dict(ENV, USM_INJECT_STORE_READ_FAILURE="100")
+    cases = [("", "run_noise", ["64"]), ("", "run_threads", []),
+             ("--without poison: ", "run_noise", ["64"])]
+    for label, prog, args in cases:
+        extra = ["--without", "poison"] if label else []
+        sigbus = poison and not label
+        try:
+            r = subprocess.run([USM, "run", "--limit", "16M"] + extra + ["--",
+                               os.path.join(PROGS, prog)] + args, capture_output=True, env=env,
+                               timeout=600)
+        except subprocess.TimeoutExpired:
+            tap(False, f"{label}{prog}: a lost page ends the program", "timed out: a hang")
+            continue
+        err = r.stderr.decode(errors="replace")
+        said = [l for l in err.splitlines() if "cannot read the evicted page at 0x" in l
+                and "injected" in l]
+        if sigbus:
+            tap(r.returncode == 135 and len(said) == 1 and "gets SIGBUS there" in said[0]
+                and "Bus error" in err, f"{prog}: a page the store cannot return is a SIGBUS "
+                "with usm's one line naming the page (UFFDIO_POISON)", f"exit {r.returncode}\n{err}")
+        else:
+            tap(r.returncode == 125 and said and "stopping rather than returning wrong data" in err
+                and "stopped by usm" in err, f"{label}{prog}: a page the store cannot return "
+                "stops the process with usm's message, exit 125", f"exit {r.returncode}\n{err}")
+        tap(b"intact" not in r.stdout, f"{label}{prog}: the program did not go on with a wrong page",
+            r.stdout.decode(errors="replace"))
 
 
 def hint_tests():
@@ -283,6 +322,7 @@ def main():
     words, blob, src, sql = make_inputs()
     budget_tests()
     contract_tests()
+    lost_page_tests()
     store_tests()
     hint_tests()
     workload("threads", [os.path.join(PROGS, "run_threads")])

@@ -123,13 +123,16 @@ static void uffd_feature_bits_agree_with_asking_for_each(void **state)
 		  "WP_UNPOPULATED" },
 		{ UFFD_FEATURE_WP_HUGETLBFS_SHMEM, offsetof(struct usm_features, uffd_wp_shmem),
 		  "WP_HUGETLBFS_SHMEM" },
+		{ UFFD_FEATURE_POISON, offsetof(struct usm_features, uffd_poison), "POISON" },
+		{ UFFD_FEATURE_MOVE, offsetof(struct usm_features, uffd_move), "MOVE" },
 	};
 	struct usm_features f;
 
 	assert_int_equal(usm_features_probe(&f), 0);
 	if (!f.uffd_syscall && !f.uffd_dev) {
 		printf("# no userfaultfd here: every feature reported off\n");
-		assert_false(f.uffd_sigbus || f.uffd_wp_unpopulated || f.uffd_wp_shmem);
+		assert_false(f.uffd_sigbus || f.uffd_wp_unpopulated || f.uffd_wp_shmem ||
+			     f.uffd_poison || f.uffd_move);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {

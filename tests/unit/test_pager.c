@@ -6,8 +6,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -308,6 +312,133 @@ static void a_failed_start_frees_what_it_allocated(void **state)
 	assert_int_equal(fd_after, fd_before);
 }
 
+#ifdef USM_FAULT_INJECTION
+/* In a child of its own (a SIGBUS or the pager's exit must not end the
+ * test): a pager whose store fails every read from the first, a region
+ * four times its limit written and read back. */
+static sigjmp_buf bus_jump;
+static void *volatile bus_addr;
+
+static void on_bus(int sig, siginfo_t *si, void *uc)
+{
+	bus_addr = si->si_addr;
+	siglongjmp(bus_jump, 1);
+}
+
+enum lost_page_verdict {
+	LOST_SIGBUS_THEN_ZEROS = 10, /* SIGBUS at a page of the region; after DONTNEED, zeros */
+	LOST_NO_SIGBUS, LOST_SIGBUS_ELSEWHERE, LOST_NOT_COUNTED, LOST_STILL_POISONED,
+	LOST_START_FAILED,
+};
+
+static void read_lost_pages_in_a_child(unsigned without)
+{
+	struct usm_pager_config c;
+	struct usm_pager *p;
+	struct usm_pager_stats st;
+	struct sigaction sa = { .sa_sigaction = on_bus, .sa_flags = SA_SIGINFO };
+	size_t len = 4 * LIMIT;
+
+	if (pager)
+		usm_pager_abandon(pager); /* the parent's, whose thread is not here */
+	setenv("USM_INJECT_STORE_READ_FAILURE", "1", 1);
+	usm_pager_config_defaults(&c);
+	c.limit = LIMIT;
+	c.prefetch = 0;
+	c.policy = "fifo";
+	c.without = without;
+	if (usm_pager_start(&c, &p) < 0)
+		_exit(LOST_START_FAILED);
+	uint64_t *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED || usm_pager_add(p, w, len) < 0)
+		_exit(LOST_START_FAILED);
+	fill(w, len, 7);
+	/* ASan's SIGBUS handler would report and abort: ours instead */
+	sigaction(SIGBUS, &sa, NULL);
+	if (!sigsetjmp(bus_jump, 1)) {
+		volatile int read_all = intact(w, len, 7); /* volatile: the reads must happen */
+		(void)read_all;
+		_exit(LOST_NO_SIGBUS);
+	}
+	if ((char *)bus_addr < (char *)w || (char *)bus_addr >= (char *)w + len)
+		_exit(LOST_SIGBUS_ELSEWHERE);
+	usm_pager_get_stats(p, &st);
+	if (st.poisoned == 0)
+		_exit(LOST_NOT_COUNTED);
+	/* the program drops what it lost: the page reads as new again */
+	usm_pager_madvise(p, w, len, MADV_DONTNEED);
+	if (sigsetjmp(bus_jump, 1))
+		_exit(LOST_STILL_POISONED);
+	for (size_t i = 0; i < len / 8; i += 512)
+		if (w[i] != 0)
+			_exit(LOST_STILL_POISONED);
+	_exit(LOST_SIGBUS_THEN_ZEROS);
+}
+
+static int lost_page_outcome(unsigned without)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		read_lost_pages_in_a_child(without);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* Where the kernel has UFFDIO_POISON, a page the store cannot return is a
+ * SIGBUS for the thread that reads it, at that page, counted, and gone once
+ * the program drops the page; elsewhere the pager stops the process with
+ * its exit status 125, never handing out a wrong page. */
+static void a_page_the_store_cannot_return_is_a_sigbus_or_a_stop(void **state)
+{
+	struct usm_features f;
+
+	if (!pager)
+		skip();
+	usm_features_probe(&f);
+	printf("# UFFDIO_POISON here: %s\n", f.uffd_poison ? "yes" : "no");
+	assert_int_equal(lost_page_outcome(0), f.uffd_poison ? LOST_SIGBUS_THEN_ZEROS : 125);
+}
+
+/* The fallback of kernels before 6.6, forced on this one. */
+static void without_poison_a_lost_page_stops_the_process(void **state)
+{
+	if (!pager)
+		skip();
+	assert_int_equal(lost_page_outcome(USM_PAGER_WITHOUT_POISON), 125);
+}
+#else
+static void a_page_the_store_cannot_return_is_a_sigbus_or_a_stop(void **state)
+{
+	printf("# built without -Dfault_injection=true (make check builds with it)\n");
+	skip();
+}
+
+static void without_poison_a_lost_page_stops_the_process(void **state)
+{
+	skip();
+}
+#endif
+
+static void the_without_names_are_read_and_checked(void **state)
+{
+	unsigned w = 7;
+
+	assert_int_equal(usm_pager_without_parse("", &w), 0);
+	assert_int_equal(w, 0);
+	assert_int_equal(usm_pager_without_parse(NULL, &w), 0);
+	assert_int_equal(w, 0);
+	assert_int_equal(usm_pager_without_parse("poison", &w), 0);
+	assert_int_equal(w, USM_PAGER_WITHOUT_POISON);
+	assert_int_equal(usm_pager_without_parse("poison,poison", &w), 0);
+	assert_int_equal(w, USM_PAGER_WITHOUT_POISON);
+	assert_int_equal(usm_pager_without_parse("poisonx", &w), -EINVAL);
+	assert_int_equal(usm_pager_without_parse("poison,move", &w), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +451,9 @@ int main(void)
 		cmocka_unit_test(pinned_pages_stay_and_cold_ones_go),
 		cmocka_unit_test(scattered_faults_fill_pages_and_a_scan_fills_blocks),
 		cmocka_unit_test(a_failed_start_frees_what_it_allocated),
+		cmocka_unit_test(a_page_the_store_cannot_return_is_a_sigbus_or_a_stop),
+		cmocka_unit_test(without_poison_a_lost_page_stops_the_process),
+		cmocka_unit_test(the_without_names_are_read_and_checked),
 	};
 	return cmocka_run_group_tests_name("pager", tests, setup, NULL);
 }

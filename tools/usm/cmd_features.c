@@ -41,6 +41,9 @@ static const struct table_col columns[] = {
 		TABLE_BOOL),
 	FEATURE("uffd_wp_shmem", "write-protect of shmem and hugetlbfs (WP_HUGETLBFS_SHMEM)",
 		TABLE_BOOL),
+	FEATURE("uffd_poison", "a page the store cannot return becomes a SIGBUS (UFFDIO_POISON)",
+		TABLE_BOOL),
+	FEATURE("uffd_move", "pages moved in and out without a copy (UFFDIO_MOVE)", TABLE_BOOL),
 	FEATURE("pagemap", "/proc/PID/pagemap readable", TABLE_BOOL),
 	FEATURE("pagemap_pfn", "pagemap shows frame numbers (CAP_SYS_ADMIN)", TABLE_BOOL),
 	FEATURE("pagemap_scan", "PAGEMAP_SCAN ioctl", TABLE_BOOL),
@@ -68,6 +71,8 @@ static void add_row(struct table *t, const struct usm_features *f)
 	table_add_uint(t, f->uffd_sigbus);
 	table_add_uint(t, f->uffd_wp_unpopulated);
 	table_add_uint(t, f->uffd_wp_shmem);
+	table_add_uint(t, f->uffd_poison);
+	table_add_uint(t, f->uffd_move);
 	table_add_uint(t, f->pagemap);
 	table_add_uint(t, f->pagemap_pfn);
 	table_add_uint(t, f->pagemap_scan);

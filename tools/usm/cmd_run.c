@@ -42,6 +42,7 @@ struct run_options {
 	bool replicas_given;
 	char store_spec[4096];    /* the spec with replicas= added */
 	char run_id[40];          /* USM_RUN_ID: names the run's keys in a shared store */
+	const char *without;      /* --without, as given */
 	char **cmd;
 };
 
@@ -76,6 +77,8 @@ static void usage(FILE *out)
 		"      --low-watermark PCT eviction, once started, goes down to PCT%% of the limit\n"
 		"                          (default 90)\n"
 		"      --batch N           pages evicted per round at most (default 256)\n"
+		"      --without LIST      kernel features to leave unused, as on an older kernel\n"
+		"                          (to compare, or to test the fallbacks): %s\n"
 		"      --stats FILE        write the summary as JSON to FILE\n"
 		"      --socket PATH       the usmd to join (default: $USM_SOCKET, else\n"
 		"                          /run/usm/usmd.sock for root, else\n"
@@ -86,7 +89,7 @@ static void usage(FILE *out)
 		"\n"
 		"CMD must be dynamically linked and not set-uid. The exit status is CMD's, or\n"
 		"128+N when signal N ended it.\n",
-		usm_policy_kinds(), usm_store_kinds());
+		usm_policy_kinds(), usm_store_kinds(), usm_pager_without_names());
 }
 
 /* --prefetch, --low-watermark and --batch are unsigned in the config. */
@@ -132,7 +135,8 @@ static int check_choices(struct run_options *o)
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_PREFETCH = 256, OPT_POLICY, OPT_STORE, OPT_STORE_MAX, OPT_STORE_SHARE, OPT_LOW,
-	       OPT_BATCH, OPT_STATS, OPT_SOCKET, OPT_NO_DAEMON, OPT_FIXED_PAGE_SIZE, OPT_REPLICAS };
+	       OPT_BATCH, OPT_STATS, OPT_SOCKET, OPT_NO_DAEMON, OPT_FIXED_PAGE_SIZE, OPT_REPLICAS,
+	       OPT_WITHOUT };
 	static const struct option options[] = {
 		{ "limit", required_argument, NULL, 'l' },
 		{ "page-size", required_argument, NULL, 'p' },
@@ -146,6 +150,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "low-watermark", required_argument, NULL, OPT_LOW },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "stats", required_argument, NULL, OPT_STATS },
+		{ "without", required_argument, NULL, OPT_WITHOUT },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "no-daemon", no_argument, NULL, OPT_NO_DAEMON },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -201,6 +206,12 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			break;
 		case OPT_STATS:
 			o->stats_path = optarg;
+			break;
+		case OPT_WITHOUT:
+			o->without = optarg;
+			if (usm_pager_without_parse(optarg, &o->pager.without) < 0)
+				rc = cli_usage_error("run", "--without: '%s' is not a list of: %s",
+						     optarg, usm_pager_without_names());
 			break;
 		case OPT_SOCKET:
 			o->socket = optarg;
@@ -357,6 +368,7 @@ static void prepare_child_env(const struct run_options *o, const char *tagger, c
 	set_env("USM_STORE_SHARE", "%u", o->pager.store_share_pct);
 	set_env("USM_STATS_DIR", "%s", dir);
 	set_env("USM_RUN_ID", "%s", o->run_id);
+	set_env("USM_WITHOUT", "%s", o->without ? o->without : "");
 	if (*daemon) {
 		set_env("USM_DAEMON", "%s", daemon);
 		set_env("USM_SET", "%u", o->set_by_user);
@@ -414,6 +426,7 @@ static json_object *settings_json(const struct run_options *o, const char *daemo
 	PUT("store_share_pct", json_object_new_int64(o->pager.store_share_pct));
 	PUT("low_watermark_pct", json_object_new_int64(o->pager.low_pct));
 	PUT("batch", json_object_new_int64(o->pager.batch));
+	PUT("without", json_object_new_string(o->without ? o->without : ""));
 	PUT("daemon", *daemon ? json_object_new_string(daemon) : NULL);
 #undef PUT
 	return j;

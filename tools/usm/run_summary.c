@@ -91,6 +91,9 @@ void run_summary_print(FILE *out, const struct run_summary *s)
 		usm_format_size(s->st.bytes_from_store, b, sizeof(b)));
 	if (s->st.blocks_to_disk)
 		fprintf(out, "; %" PRIu64 " pages went to its file", s->st.blocks_to_disk);
+	if (s->st.poisoned)
+		fprintf(out, "; %" PRIu64 " pages it could not return (each a SIGBUS)",
+			s->st.poisoned);
 	fputc('\n', out);
 	fprintf(out, "  latency     p50 %s, p99 %s per fault served\n",
 		us(s->st.latency_p50_ns, c, sizeof(c)), us(s->st.latency_p99_ns, d, sizeof(d)));

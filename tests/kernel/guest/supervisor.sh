@@ -25,6 +25,8 @@ feature() { # feature KEY: its value in usm features --json
 check_eq "6.1 has no PAGEMAP_SCAN" false "$(feature pagemap_scan)"
 check_eq "6.1 has no WP_ASYNC" false "$(feature uffd_wp_async)"
 check_eq "6.1 has no WP_UNPOPULATED" false "$(feature uffd_wp_unpopulated)"
+check_eq "6.1 has no UFFDIO_POISON" false "$(feature uffd_poison)"
+check_eq "6.1 has no UFFDIO_MOVE" false "$(feature uffd_move)"
 check_eq "6.1 has UFFD_FEATURE_SIGBUS" true "$(feature uffd_sigbus)"
 check_eq "6.1 has soft-dirty bits (CONFIG_MEM_SOFT_DIRTY)" true "$(feature soft_dirty)"
 check_eq "6.1 has MADV_COLLAPSE" true "$(feature madv_collapse)"
@@ -35,6 +37,11 @@ unit features
 unit dirty
 unit pagefacts
 unit wprotect
+# the pager without UFFDIO_POISON: a page the store cannot return stops the
+# process; its mem store spills to $TMPDIR, else /var/tmp, which the
+# initramfs lacks
+mkdir -p /var/tmp
+unit pager
 
 # examples/checkpoint restores byte-identical memory on each backend here
 # (softdirty included, which the development machine's kernel lacks)
