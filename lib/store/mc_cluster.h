@@ -54,6 +54,12 @@ struct mc_cluster {
  * reason in why. */
 int mc_settings_parse(const char *arg, struct mc_settings *out, char *why, size_t why_size);
 
+/* Reads "USER:PASSWORD" from path, refused unless it is a regular file of
+ * this user that no one else may read or write. Returns 0, or a negative
+ * errno with the reason in why. */
+int mc_credentials_read(const char *path, char *user, size_t user_size, char *pass,
+                        size_t pass_size, char *why, size_t why_size);
+
 /* Makes the handles and connects to every server. Returns 0, or a
  * negative errno with the reason in why (the cluster is then closed). */
 int mc_cluster_open(struct mc_cluster *c, const struct mc_settings *set, char *why,

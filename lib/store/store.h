@@ -105,6 +105,11 @@ bool usm_store_spec_valid(const char *spec);
 /* The reason spec is not valid ("" when it is), for one clear line. */
 const char *usm_store_spec_problem(const char *spec);
 
+/* What opening spec will need of this user, checked without connecting:
+ * a memcached cluster's SASL credentials file (its mode, owner and form).
+ * Returns 0, or a negative errno with why. Not for a managed process. */
+int usm_store_check_access(const char *spec, char *why, size_t why_size);
+
 /* After a run: deletes what the run's processes left in a shared store
  * (a memcached cluster: every key of run, however its processes ended).
  * Returns the number of blocks deleted (0 for stores that die with their

@@ -297,8 +297,10 @@ def main():
             f.write("user:secret\n")
         os.chmod(cred, 0o644)
         r = run_usm(["--store", spec(servers) + ",sasl=" + cred], ["true"])
-        tap(r.returncode == 125 and b"mode 0600 or stricter" in r.stderr,
-            "a SASL credentials file others can read is refused", r.stderr.decode(errors="replace"))
+        lines = r.stderr.decode(errors="replace").splitlines()
+        tap(r.returncode == 1 and len(lines) == 1 and "mode 0600 or stricter" in lines[0],
+            "a SASL credentials file others can read is refused in one line before CMD runs",
+            r.stderr.decode(errors="replace"))
 
         r = subprocess.run([USM, "store", "check", spec(servers)], capture_output=True)
         rows = r.stdout.decode().splitlines()

@@ -449,7 +449,7 @@ int cmd_run(int argc, char **argv)
 	struct usm_features f;
 	struct run_summary summary;
 	char path[PATH_MAX], tagger[PATH_MAX], dir[] = "/tmp/usm-run.XXXXXX";
-	char daemon[PATH_MAX];
+	char daemon[PATH_MAX], why[512];
 	int rc, status = 0, exit_status, sig = 0;
 	pid_t pid;
 
@@ -471,6 +471,11 @@ int cmd_run(int argc, char **argv)
 		usm_error("run: this user cannot have faults inside system calls delivered to "
 			  "userfaultfd: run as root, or give it access to /dev/userfaultfd "
 			  "(see 'usm features')");
+		return 1;
+	}
+	if (usm_store_check_access(o.pager.store, why, sizeof(why)) < 0) {
+		/* before CMD starts: its processes would each stop on it */
+		usm_error("run: --store: %s", why);
 		return 1;
 	}
 	if (find_daemon(&o, daemon, sizeof(daemon)) < 0)
