@@ -290,6 +290,14 @@ long mc_purge(const char *arg, const char *prefix, char *why, size_t ws)
 		free(set);
 		return -EINVAL;
 	}
+	if (set->sasl_file[0]) {
+		/* -S allows no text protocol, and the binary one has no key list */
+		snprintf(why, ws,
+		         "SASL servers speak only memcached's binary protocol, which cannot list "
+		         "keys");
+		free(set);
+		return -ENOTSUP;
+	}
 	down = calloc(set->nservers ? set->nservers : 1, sizeof(*down));
 	if (!down) {
 		free(set);

@@ -118,7 +118,8 @@ int mc_check(const char *arg, struct mc_report *out, size_t max, char *why, size
 
 /* Deletes every key that starts with prefix from every server of arg,
  * found with `lru_crawler metadump all`. Returns the number deleted, or a
- * negative errno with why (a server down, dumping disabled with -X). */
+ * negative errno with why (a server down, dumping disabled with -X;
+ * -ENOTSUP for SASL servers, whose keys cannot be listed). */
 long mc_purge(const char *arg, const char *prefix, char *why, size_t why_size);
 
 #endif

@@ -302,6 +302,19 @@ void usm_store_sync(struct usm_store *s)
 		s->ops->sync(s);
 }
 
+int usm_store_end(struct usm_store *s)
+{
+	return s->ops->end ? s->ops->end(s) : 0;
+}
+
+bool usm_store_outlives_process(const char *spec)
+{
+	size_t kind;
+	const char *arg;
+
+	return spec && parse_spec(spec, &kind, &arg) == 0 && kinds[kind].ops->end;
+}
+
 void usm_store_drop(struct usm_store *s, uint64_t handle)
 {
 	int64_t cost;
