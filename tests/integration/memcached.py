@@ -287,8 +287,10 @@ def main():
             "a -M server that fills up is no longer written; the others take its share", err)
         no_keys_left([small] + servers[1:], "after the full server")
         rc, out, err = two_phase([], [small], lambda: None)
-        tap(rc == 125 and "store full" in err and want.splitlines()[1] not in out,
-            "a cluster whose every server is full stops the program with 'store full'",
+        tap(rc == 125 and "store full" in err and want.splitlines()[1] not in out
+            and f"the store memcached:{small.name()}," in err,
+            "a cluster whose every server is full stops the program with 'store full', "
+            "naming the store as given",
             f"exit {rc}\n{err}")
         no_keys_left([small], "after the full cluster")
         small.kill()
