@@ -484,6 +484,8 @@ static memcached_return_t on_setting(const memcached_instance_st *server, const 
 		f->evictions_known = true;
 	} else if (key_is(key, key_len, "maxbytes") || key_is(key, key_len, "limit_maxbytes")) {
 		f->limit_maxbytes = strtoull(v, NULL, 10);
+	} else if (key_is(key, key_len, "curr_items")) {
+		f->items = strtoull(v, NULL, 10);
 	} else if (key_is(key, key_len, "version")) {
 		snprintf(f->version, sizeof(f->version), "%.31s", v);
 	}

@@ -90,6 +90,7 @@ bool mc_server_ok(struct mc_server *s, const char *what, memcached_return_t rc, 
 struct mc_server_facts {
 	char version[32];
 	uint64_t limit_maxbytes;
+	uint64_t items; /* curr_items: what it holds now, every client's */
 	bool evictions; /* "evictions on": it may drop what it holds */
 	bool evictions_known;
 };
