@@ -311,16 +311,6 @@ def main():
         tap(r.returncode == 2 and b"only for a memcached" in r.stderr,
             "--replicas with another store is a usage error", r.stderr.decode(errors="replace"))
 
-        cred = os.path.join(TMP, "cred")
-        with open(cred, "w") as f:
-            f.write("user:secret\n")
-        os.chmod(cred, 0o644)
-        r = run_usm(["--store", spec(servers) + ",sasl=" + cred], ["true"])
-        lines = r.stderr.decode(errors="replace").splitlines()
-        tap(r.returncode == 1 and len(lines) == 1 and "mode 0600 or stricter" in lines[0],
-            "a SASL credentials file others can read is refused in one line before CMD runs",
-            r.stderr.decode(errors="replace"))
-
         r = subprocess.run([USM, "store", "check", spec(servers)], capture_output=True)
         rows = r.stdout.decode().splitlines()
         tap(r.returncode == 0 and len(rows) == 4 and all(" off " in l and " yes " in l
