@@ -274,6 +274,25 @@ static bool asks_for_sasl(struct mc_cluster *c, size_t i)
 	return rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM;
 }
 
+/* Whether server i, which did not answer once SASL was asked for, answers
+ * without it: a memcached started without -S that knows SASL cuts the
+ * connection on its first step. */
+static bool has_no_sasl(struct mc_cluster *c, size_t i)
+{
+	memcached_st probe;
+	memcached_return_t rc = MEMCACHED_FAILURE;
+
+	if (handle_init(c, &probe, HANDLE_PLAIN) == 0 &&
+	    memcached_destroy_sasl_auth_data(&probe) == MEMCACHED_SUCCESS &&
+	    memcached_behavior_set(&probe, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 0) ==
+	            MEMCACHED_SUCCESS &&
+	    memcached_server_add(&probe, c->set.hosts[i], (in_port_t)c->set.ports[i]) ==
+	            MEMCACHED_SUCCESS)
+		rc = memcached_delete(&probe, CONNECT_KEY, strlen(CONNECT_KEY), 0);
+	memcached_free(&probe);
+	return rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS;
+}
+
 /* Cyrus SASL's reason (e.g. "no mechanism available": the server offers
  * none installed here), which libmemcached keeps inside its last error
  * message, "(ADDR) WHAT, REASON,  host: ...". */
@@ -331,6 +350,13 @@ static int connect_server(struct mc_cluster *c, struct mc_server *s, char *why, 
 		return -EACCES;
 	}
 	int err = memcached_last_error_errno(&s->mc);
+	if (c->user[0] && rc != MEMCACHED_TIMEOUT && has_no_sasl(c, i)) {
+		snprintf(why, ws,
+		         "memcached server %s does not use SASL (started without -S): drop sasl= "
+		         "or start it with -S",
+		         s->name);
+		return -EPROTO;
+	}
 	/* (a timeout is no server that hung up: asking again would wait as long) */
 	if (!c->user[0] && rc != MEMCACHED_TIMEOUT && asks_for_sasl(c, i)) {
 		snprintf(why, ws,

@@ -6,11 +6,11 @@ configuration (SASL_CONF_PATH: PLAIN against a sasldb made here with
 saslpasswd2) and killed at the end. A program under a tight limit gives the
 same output with the credentials in a 0600 file; a file others can read, a
 wrong password and no credentials are each one line and a non-zero exit
-before the program runs. Such a server speaks only the binary protocol,
-which cannot list keys: each process deletes its own pages at exit, which
-the server's item count proves (read with `usm store check`, which must
-see the pages while they are out), and a process killed with SIGKILL is
-reported in one line, its pages left. No timing is checked: the program
+before the program runs, and so are credentials for a server without SASL.
+A SASL server speaks only the binary protocol, which cannot list keys: each
+process deletes its own pages at exit, which the server's item count proves
+(read with `usm store check`, which must see the pages while they are out),
+and a process killed with SIGKILL is reported in one line, its pages left. No timing is checked: the program
 waits on stdin between filling its memory and reading it back.
 
 usage: memcached_sasl.py USM"""
@@ -92,11 +92,11 @@ def sasl_config():
 class Server:
     def __init__(self, conf):
         self.port = free_port()
-        argv = ["memcached", "-S", "-M", "-m", "128", "-p", str(self.port), "-l", "127.0.0.1",
-                "-U", "0"]
+        argv = ["memcached"] + (["-S"] if conf else []) + [
+            "-M", "-m", "128", "-p", str(self.port), "-l", "127.0.0.1", "-U", "0"]
         if os.geteuid() == 0:
             argv += ["-u", "root"]
-        self.proc = subprocess.Popen(argv, env=dict(ENV, SASL_CONF_PATH=conf),
+        self.proc = subprocess.Popen(argv, env=dict(ENV, SASL_CONF_PATH=conf or ""),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # ready when it accepts (SASL is set up before it listens)
         for _ in range(500):
@@ -107,7 +107,7 @@ class Server:
                 if self.proc.poll() is not None:
                     break
                 time.sleep(0.01)
-        raise RuntimeError(f"memcached -S on port {self.port} did not start")
+        raise RuntimeError(f"memcached on port {self.port} did not start")
 
     def name(self):
         return f"127.0.0.1:{self.port}"
@@ -234,6 +234,17 @@ def main():
             "usm store check without credentials: one line saying the server asks for SASL",
             r.stdout.decode() + r.stderr.decode())
         tap(items(server, good) == 0, "the refused runs left nothing on the server")
+
+        plain = Server(None)
+        try:
+            r = run_usm(["--store", spec(plain, good)], [sys.executable, "-c", "print('ran')"])
+        finally:
+            plain.kill()
+        lines = one_line(r)
+        tap(r.returncode == 125 and len(lines) == 1 and "does not use SASL" in lines[0]
+            and plain.name() in lines[0] and not r.stdout,
+            "credentials for a server started without -S: one line saying so, exit 125",
+            f"exit {r.returncode}\n{r.stderr.decode()}")
 
         # last: what it leaves stays on the server
         r = run_usm(["--store", spec(server, good)], [sys.executable, "-c", KILLED])
