@@ -3,11 +3,14 @@
 # are missing. Safe to run again: with nothing missing it changes nothing.
 set -eu
 
+# sasl2-bin (saslpasswd2) and the SASL modules are for the memcached store's
+# SASL test: PLAIN and sasldb are in libsasl2-modules*, which libsasl2-2 only
+# recommends, and recommends are not installed here.
 packages="
   build-essential pkg-config meson ninja-build python3
   libcmocka-dev libjson-c-dev libxxhash-dev liblz4-dev libzstd-dev
   libdw-dev libelf-dev libinih-dev liburing-dev libcapstone-dev
-  libmemcached-dev memcached
+  libmemcached-dev memcached sasl2-bin libsasl2-modules libsasl2-modules-db
   qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio kmod
   sqlite3 xz-utils
   linux-source-6.1 ccache bc flex bison

@@ -76,6 +76,13 @@ static void save_run(struct usm_pager *p, struct mpage **run, size_t n, size_t q
 {
 	if (queued == 0)
 		return;
+	if (!p->store_used && p->cfg.store_first_put) {
+		int first = p->cfg.store_first_put();
+		if (first < 0)
+			pager_fatal(p, "cannot record that pages go to the store %s: %s",
+				    usm_store_describe(p->store), strerror(-first));
+	}
+	p->store_used = true;
 	int rc = usm_store_put_batch(p->store, p->io, queued);
 	if (rc < 0) {
 		const char *detail = usm_store_error(p->store);

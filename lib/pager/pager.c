@@ -222,9 +222,9 @@ static long run_request(struct usm_pager *p, struct request *q)
 	case REQ_STATS:
 		copy_stats(p, a->stats.out);
 		return 0;
-	case REQ_SYNC_STORE:
-		usm_store_sync(p->store);
-		return 0;
+	case REQ_END_STORE:
+		p->ended = true;
+		return usm_store_end(p->store);
 	}
 	return -EINVAL;
 }
@@ -332,6 +332,10 @@ static void *pager_main(void *arg)
 			}
 			serve_requests(p);
 		}
+		/* the store is gone: a fault served now could only fail; the
+		 * process's exit ends this thread */
+		while (p->ended)
+			pause();
 		if (fds[0].revents & POLLIN) {
 			int n = usm_os_uffd_read_events(p->uffd, events, MSG_BATCH);
 			for (int i = 0; i < n; i++)
@@ -554,9 +558,9 @@ long usm_pager_hint(struct usm_pager *p, void *addr, size_t len, int kind)
 	return call(p, REQ_HINT, (union request_args){ .hint = { start, end - start, kind } });
 }
 
-void usm_pager_sync_store(struct usm_pager *p)
+int usm_pager_end_store(struct usm_pager *p)
 {
-	call(p, REQ_SYNC_STORE, (union request_args){ 0 });
+	return (int)call(p, REQ_END_STORE, (union request_args){ 0 });
 }
 
 /* A snapshot taken by the pager thread: a thread woken by a fill may run

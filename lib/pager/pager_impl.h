@@ -53,7 +53,7 @@ struct region {
 enum request_op {
 	REQ_ADD, REQ_MUNMAP, REQ_MADVISE, REQ_BRK,
 	REQ_MREMAP_BEGIN, REQ_MREMAP_END, REQ_FORGET, REQ_FORK_PREPARE, REQ_RESUME,
-	REQ_SET_LIMIT, REQ_SET_POLICY, REQ_HINT, REQ_STATS, REQ_SYNC_STORE,
+	REQ_SET_LIMIT, REQ_SET_POLICY, REQ_HINT, REQ_STATS, REQ_END_STORE,
 };
 
 /* Each op's arguments (REQ_MREMAP_BEGIN, REQ_FORK_PREPARE, REQ_RESUME take none). */
@@ -98,6 +98,8 @@ struct usm_pager {
 	uint64_t resident_pages, limit_pages, low_pages;
 	uint64_t pinned_pages;
 	unsigned evict_hold;          /* > 0: no eviction (mremap, fork) */
+	bool ended;                   /* usm_pager_end_store: serves nothing more */
+	bool store_used;              /* cfg.store_first_put was called */
 
 	_Atomic(struct request *) queue;
 	struct request slots[REQUEST_SLOTS];  /* callers never allocate: see pager.c */
@@ -164,9 +166,12 @@ long hint_apply(struct usm_pager *p, uint64_t addr, uint64_t len, int kind);
 void latency_record(struct usm_pager *p, uint64_t ns);
 uint64_t latency_percentile(const struct usm_pager *p, double pct);
 
-/* For the tagger at exit: the store's buffered work applied (usm_store_sync),
- * on the pager thread, which owns the store. */
-void usm_pager_sync_store(struct usm_pager *p);
+/* For the tagger at _exit, when no code of the program runs again: the
+ * store's blocks deleted where they outlive the process (usm_store_end),
+ * on the pager thread, which owns the store. The pager serves nothing
+ * after: a thread still faulting waits for the exit to end it. Returns
+ * usm_store_end's result. */
+int usm_pager_end_store(struct usm_pager *p);
 
 /* Says "usm: process PID: msg" on stderr, without stdio (no malloc). */
 void pager_say(const char *msg);

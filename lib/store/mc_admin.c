@@ -290,6 +290,14 @@ long mc_purge(const char *arg, const char *prefix, char *why, size_t ws)
 		free(set);
 		return -EINVAL;
 	}
+	if (set->sasl_file[0]) {
+		/* -S allows no text protocol, and the binary one has no key list */
+		snprintf(why, ws,
+		         "SASL servers speak only memcached's binary protocol, which cannot list "
+		         "keys");
+		free(set);
+		return -ENOTSUP;
+	}
 	down = calloc(set->nservers ? set->nservers : 1, sizeof(*down));
 	if (!down) {
 		free(set);
@@ -324,6 +332,28 @@ long mc_purge(const char *arg, const char *prefix, char *why, size_t ws)
 	free(down);
 	free(set);
 	return total;
+}
+
+int usm_store_check_access(const char *spec, char *why, size_t ws)
+{
+	const char *kind = "memcached:";
+	struct mc_settings *set;
+	char user[128], pass[128];
+	int rc;
+
+	why[0] = '\0';
+	if (strncmp(spec, kind, strlen(kind)))
+		return 0;
+	set = calloc(1, sizeof(*set));
+	if (!set)
+		return -ENOMEM;
+	rc = mc_settings_parse(spec + strlen(kind), set, why, ws);
+	if (rc == 0 && set->sasl_file[0])
+		rc = mc_credentials_read(set->sasl_file, user, sizeof(user), pass, sizeof(pass),
+		                         why, ws);
+	explicit_bzero(pass, sizeof(pass));
+	free(set);
+	return rc;
 }
 
 long usm_store_purge_run(const char *spec, const char *run, char *why, size_t ws)

@@ -153,17 +153,18 @@ int mc_settings_parse(const char *arg, struct mc_settings *s, char *why, size_t 
 
 /* ---- SASL credentials: "user:password" in a file only its owner reads ---- */
 
-static int read_credentials(struct mc_cluster *c, char *why, size_t ws)
+int mc_credentials_read(const char *path, char *user, size_t usize, char *pass, size_t psize,
+                        char *why, size_t ws)
 {
-	const char *path = c->set.sasl_file;
 	char buf[300];
 	struct stat st;
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0) {
-		snprintf(why, ws, "sasl=%s: %s", path, strerror(errno));
-		return -errno;
+		int err = errno;
+		snprintf(why, ws, "sasl=%s: %s", path, strerror(err));
+		return -err;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) ||
 	    st.st_uid != geteuid()) {
@@ -181,15 +182,15 @@ static int read_credentials(struct mc_cluster *c, char *why, size_t ws)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	char *colon = strchr(buf, ':');
-	if (!colon || colon == buf || strlen(buf) >= sizeof(c->user) ||
-	    strlen(colon + 1) >= sizeof(c->pass)) {
+	if (!colon || colon == buf || (size_t)(colon - buf) >= usize ||
+	    strlen(colon + 1) >= psize) {
 		explicit_bzero(buf, sizeof(buf));
 		snprintf(why, ws, "sasl=%s: expected one line USER:PASSWORD", path);
 		return -EINVAL;
 	}
 	*colon = '\0';
-	strcpy(c->user, buf);
-	strcpy(c->pass, colon + 1);
+	strcpy(user, buf);
+	strcpy(pass, colon + 1);
 	explicit_bzero(buf, sizeof(buf));
 	return 0;
 }
@@ -251,16 +252,80 @@ bool mc_server_ok(struct mc_server *s, const char *what, memcached_return_t rc, 
 	return false;
 }
 
+/* Never set: a get of it connects, a delete of it probes. */
+#define CONNECT_KEY "usm:connect:first-request"
+
+/* Whether server i, which did not answer a text request, wants SASL: a
+ * memcached started with -S speaks only the binary protocol and answers a
+ * delete there with "authentication required" (a quiet get's refusal
+ * reads as a miss). The key is never set. */
+static bool asks_for_sasl(struct mc_cluster *c, size_t i)
+{
+	memcached_st probe;
+	memcached_return_t rc = MEMCACHED_FAILURE;
+
+	if (handle_init(c, &probe, HANDLE_PLAIN) == 0 &&
+	    memcached_behavior_set(&probe, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1) ==
+	            MEMCACHED_SUCCESS &&
+	    memcached_server_add(&probe, c->set.hosts[i], (in_port_t)c->set.ports[i]) ==
+	            MEMCACHED_SUCCESS)
+		rc = memcached_delete(&probe, CONNECT_KEY, strlen(CONNECT_KEY), 0);
+	memcached_free(&probe);
+	return rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM;
+}
+
+/* Whether server i, which did not answer once SASL was asked for, answers
+ * without it: a memcached started without -S that knows SASL cuts the
+ * connection on its first step. */
+static bool has_no_sasl(struct mc_cluster *c, size_t i)
+{
+	memcached_st probe;
+	memcached_return_t rc = MEMCACHED_FAILURE;
+
+	if (handle_init(c, &probe, HANDLE_PLAIN) == 0 &&
+	    memcached_destroy_sasl_auth_data(&probe) == MEMCACHED_SUCCESS &&
+	    memcached_behavior_set(&probe, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 0) ==
+	            MEMCACHED_SUCCESS &&
+	    memcached_server_add(&probe, c->set.hosts[i], (in_port_t)c->set.ports[i]) ==
+	            MEMCACHED_SUCCESS)
+		rc = memcached_delete(&probe, CONNECT_KEY, strlen(CONNECT_KEY), 0);
+	memcached_free(&probe);
+	return rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS;
+}
+
+/* Cyrus SASL's reason (e.g. "no mechanism available": the server offers
+ * none installed here), which libmemcached keeps inside its last error
+ * message, "(ADDR) WHAT, REASON,  host: ...". */
+static const char *sasl_reason(const memcached_st *m, memcached_return_t rc, char *out, size_t size)
+{
+	const char *all = memcached_last_error_message(m);
+	const char *what = memcached_strerror(m, rc);
+	const char *start = all ? strstr(all, what) : NULL;
+	const char *end;
+
+	if (!start)
+		return what;
+	start += strlen(what);
+	if (!strncmp(start, ", ", 2))
+		start += 2;
+	end = strstr(start, ",  host:");
+	snprintf(out, size, "%.*s", end ? (int)(end - start) : (int)strlen(start), start);
+	return out[0] ? out : what;
+}
+
 /* Connects now (libmemcached connects on first use) with a get of a key
  * that is never set: the one command whose whole reply a pipelined handle
  * reads (its "version" leaves the reply unread, to be taken later for a
- * value). */
+ * value). The key makes the request longer than a binary header (24
+ * bytes), so that a server speaking only the binary protocol (-S) reads a
+ * whole header, sees it is not one and hangs up at once, instead of waiting
+ * for the rest until the timeout. */
 static int connect_server(struct mc_cluster *c, struct mc_server *s, char *why, size_t ws)
 {
-	const char *key = "usm:connect";
-	size_t len = strlen(key);
-	memcached_return_t rc = memcached_server_add(&s->mc, c->set.hosts[s - c->servers],
-	                                             (in_port_t)c->set.ports[s - c->servers]);
+	const char *key = CONNECT_KEY;
+	size_t len = strlen(key), i = (size_t)(s - c->servers);
+	memcached_return_t rc =
+	        memcached_server_add(&s->mc, c->set.hosts[i], (in_port_t)c->set.ports[i]);
 
 	if (rc == MEMCACHED_SUCCESS)
 		rc = memcached_mget(&s->mc, &key, &len, 1);
@@ -268,14 +333,41 @@ static int connect_server(struct mc_cluster *c, struct mc_server *s, char *why, 
 		memcached_fetch_result(&s->mc, &s->result, &rc);
 	if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND)
 		rc = MEMCACHED_SUCCESS;
-	if (rc != MEMCACHED_SUCCESS) {
-		int err = memcached_last_error_errno(&s->mc);
-		snprintf(why, ws, "memcached server %s does not answer (%s)", s->name,
-		         err ? strerror(err) : memcached_strerror(&s->mc, rc));
-		return -EHOSTUNREACH;
+	if (rc == MEMCACHED_SUCCESS) {
+		s->alive = true;
+		return 0;
 	}
-	s->alive = true;
-	return 0;
+	if (c->user[0] && rc == MEMCACHED_AUTH_FAILURE) {
+		snprintf(why, ws,
+		         "memcached server %s refused the SASL credentials of sasl=%s (%s)",
+		         s->name, c->set.sasl_file, memcached_strerror(&s->mc, rc));
+		return -EACCES;
+	}
+	if (c->user[0] && rc == MEMCACHED_AUTH_PROBLEM) {
+		char reason[160];
+		snprintf(why, ws, "SASL with memcached server %s failed on this side: %s", s->name,
+		         sasl_reason(&s->mc, rc, reason, sizeof(reason)));
+		return -EACCES;
+	}
+	int err = memcached_last_error_errno(&s->mc);
+	if (c->user[0] && rc != MEMCACHED_TIMEOUT && has_no_sasl(c, i)) {
+		snprintf(why, ws,
+		         "memcached server %s does not use SASL (started without -S): drop sasl= "
+		         "or start it with -S",
+		         s->name);
+		return -EPROTO;
+	}
+	/* (a timeout is no server that hung up: asking again would wait as long) */
+	if (!c->user[0] && rc != MEMCACHED_TIMEOUT && asks_for_sasl(c, i)) {
+		snprintf(why, ws,
+		         "memcached server %s asks for SASL authentication: give its credentials "
+		         "with sasl=FILE",
+		         s->name);
+		return -EACCES;
+	}
+	snprintf(why, ws, "memcached server %s does not answer (%s)", s->name,
+	         err ? strerror(err) : memcached_strerror(&s->mc, rc));
+	return -EHOSTUNREACH;
 }
 
 int mc_cluster_open(struct mc_cluster *c, const struct mc_settings *set, char *why, size_t ws)
@@ -288,7 +380,8 @@ int mc_cluster_open(struct mc_cluster *c, const struct mc_settings *set, char *w
 	if (!c->servers)
 		return -ENOMEM;
 	if (set->sasl_file[0]) {
-		rc = read_credentials(c, why, ws);
+		rc = mc_credentials_read(set->sasl_file, c->user, sizeof(c->user), c->pass,
+		                         sizeof(c->pass), why, ws);
 		if (rc < 0) {
 			mc_cluster_close(c);
 			return rc;
@@ -417,6 +510,8 @@ static memcached_return_t on_setting(const memcached_instance_st *server, const 
 		f->evictions_known = true;
 	} else if (key_is(key, key_len, "maxbytes") || key_is(key, key_len, "limit_maxbytes")) {
 		f->limit_maxbytes = strtoull(v, NULL, 10);
+	} else if (key_is(key, key_len, "curr_items")) {
+		f->items = strtoull(v, NULL, 10);
 	} else if (key_is(key, key_len, "version")) {
 		snprintf(f->version, sizeof(f->version), "%.31s", v);
 	}

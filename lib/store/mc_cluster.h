@@ -54,6 +54,12 @@ struct mc_cluster {
  * reason in why. */
 int mc_settings_parse(const char *arg, struct mc_settings *out, char *why, size_t why_size);
 
+/* Reads "USER:PASSWORD" from path, refused unless it is a regular file of
+ * this user that no one else may read or write. Returns 0, or a negative
+ * errno with the reason in why. */
+int mc_credentials_read(const char *path, char *user, size_t user_size, char *pass,
+                        size_t pass_size, char *why, size_t why_size);
+
 /* Makes the handles and connects to every server. Returns 0, or a
  * negative errno with the reason in why (the cluster is then closed). */
 int mc_cluster_open(struct mc_cluster *c, const struct mc_settings *set, char *why,
@@ -84,6 +90,7 @@ bool mc_server_ok(struct mc_server *s, const char *what, memcached_return_t rc, 
 struct mc_server_facts {
 	char version[32];
 	uint64_t limit_maxbytes;
+	uint64_t items; /* curr_items: what it holds now, every client's */
 	bool evictions; /* "evictions on": it may drop what it holds */
 	bool evictions_known;
 };
@@ -112,7 +119,8 @@ int mc_check(const char *arg, struct mc_report *out, size_t max, char *why, size
 
 /* Deletes every key that starts with prefix from every server of arg,
  * found with `lru_crawler metadump all`. Returns the number deleted, or a
- * negative errno with why (a server down, dumping disabled with -X). */
+ * negative errno with why (a server down, dumping disabled with -X;
+ * -ENOTSUP for SASL servers, whose keys cannot be listed). */
 long mc_purge(const char *arg, const char *prefix, char *why, size_t why_size);
 
 #endif

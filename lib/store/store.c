@@ -191,8 +191,7 @@ int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, stru
 	if (err)
 		return err;
 	snprintf(normalised, sizeof(normalised), "%s%s", kinds[kind].normalised,
-		 arg && kinds[kind].normalised[0] == 'm' && !strncmp(kinds[kind].normalised, "mem", 3)
-		 ? SECOND_TIER : "");
+		 arg && !strncmp(kinds[kind].normalised, "mem:", 4) ? SECOND_TIER : "");
 	err = store_open_kind(kinds[kind].ops, arg, normalised, block_size, max_bytes, out);
 	if (!err)
 		inject_from_env(*out);
@@ -300,6 +299,19 @@ void usm_store_sync(struct usm_store *s)
 {
 	if (s->ops->sync)
 		s->ops->sync(s);
+}
+
+int usm_store_end(struct usm_store *s)
+{
+	return s->ops->end ? s->ops->end(s) : 0;
+}
+
+bool usm_store_outlives_process(const char *spec)
+{
+	size_t kind;
+	const char *arg;
+
+	return spec && parse_spec(spec, &kind, &arg) == 0 && kinds[kind].ops->end;
 }
 
 void usm_store_drop(struct usm_store *s, uint64_t handle)

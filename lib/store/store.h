@@ -81,6 +81,18 @@ const char *usm_store_open_error(void);
  * reaches a server after usm run purged the run's keys. */
 void usm_store_sync(struct usm_store *s);
 
+/* The process ends: a store whose blocks outlive it (memcached) deletes
+ * every block it holds and waits until its servers applied that. Returns
+ * 0 when nothing of the process is left in the store (always for the
+ * others), -EIO when a server that held some is out. The store serves
+ * nothing after. */
+int usm_store_end(struct usm_store *s);
+
+/* Whether the blocks of a store opened from spec outlive its process (a
+ * memcached cluster), so that a process that ends without usm_store_end
+ * leaves them behind. */
+bool usm_store_outlives_process(const char *spec);
+
 /* Forgets a handle (0 is ignored). */
 void usm_store_drop(struct usm_store *s, uint64_t handle);
 
@@ -105,10 +117,16 @@ bool usm_store_spec_valid(const char *spec);
 /* The reason spec is not valid ("" when it is), for one clear line. */
 const char *usm_store_spec_problem(const char *spec);
 
+/* What opening spec will need of this user, checked without connecting:
+ * a memcached cluster's SASL credentials file (its mode, owner and form).
+ * Returns 0, or a negative errno with why. Not for a managed process. */
+int usm_store_check_access(const char *spec, char *why, size_t why_size);
+
 /* After a run: deletes what the run's processes left in a shared store
  * (a memcached cluster: every key of run, however its processes ended).
  * Returns the number of blocks deleted (0 for stores that die with their
- * process), or a negative errno with why. Not for a managed process. */
+ * process), or a negative errno with why: -ENOTSUP for a cluster with SASL,
+ * whose keys cannot be listed. Not for a managed process. */
 long usm_store_purge_run(const char *spec, const char *run, char *why, size_t why_size);
 
 /* One line listing the accepted specs, for --help and error messages. */

@@ -39,6 +39,10 @@ struct usm_store_ops {
 	/* Optional: sends what is buffered and waits until every server has
 	 * applied it. */
 	void (*sync)(struct usm_store *s);
+	/* Optional, for a kind whose blocks outlive the process: deletes every
+	 * block it holds and waits until that is applied; 0 when nothing of
+	 * the process is left there. */
+	int (*end)(struct usm_store *s);
 	/* Optional: checks arg without opening; writes why into why. */
 	int (*check)(const char *arg, char *why, size_t why_size);
 };

@@ -681,8 +681,29 @@ static void mc_sync(struct usm_store *s)
 	}
 }
 
+/* The process ends: every block's copies go (pipelined), then a sync
+ * proves each server applied the deletes. A copy on a server that is out
+ * may still be there: that server may only have been slow. */
+static int mc_end(struct usm_store *s)
+{
+	struct mc_store *m = (struct mc_store *)s;
+	uint64_t stranded = 0;
+
+	for (uint64_t h = 1; h <= m->blocks.high; h++) {
+		struct mc_block *b = store_slots_find(&m->blocks, h);
+		if (!b || !b->gen)
+			continue;
+		forget_copies(m, b);
+		stranded |= b->holders;
+		store_slots_give(&m->blocks, h);
+	}
+	mc_sync(s);
+	return stranded & ~alive_mask(m) ? -EIO : 0;
+}
+
 const struct usm_store_ops usm_store_memcached_ops = {
         .sync = mc_sync,
+        .end = mc_end,
         .open = mc_open,
         .put = mc_put,
         .get = mc_get,

@@ -101,14 +101,16 @@ int tagger_brk(void *addr)
 }
 
 /* libc's _exit, which exit() ends in after every handler ran: no code of
- * the program runs after it, so the store's last writes can be applied
- * before the process goes and usm run's purge of its keys finds them all.
- * A vfork child (posix_spawn's) shares the parent's memory and pager: only
- * the process that started the pager syncs. */
+ * the program runs after it, so the pages the process left in a store that
+ * outlives it (memcached) can be deleted from the pager's own record of
+ * them; usm run needs to purge only what a process that never got here
+ * left (tagger_store_ended). A vfork child (posix_spawn's) shares the
+ * parent's memory and pager: only the process that started the pager ends
+ * its store. */
 void tagger_exit_now(int status)
 {
-	if (tagger_pager && getpid() == tagger_pager_pid)
-		usm_pager_sync_store(tagger_pager);
+	if (tagger_pager && getpid() == tagger_pager_pid && usm_pager_end_store(tagger_pager) == 0)
+		tagger_store_ended();
 	for (;;)
 		syscall(SYS_exit_group, status);
 }

@@ -6,7 +6,9 @@
  * USM_STATS_DIR, and USM_DAEMON (the usmd socket to join) with USM_SET
  * (which of them the user gave, as USM_SET_* bits: they win over usmd's
  * config). At exit each process writes its figures to USM_STATS_DIR/PID.json;
- * a process the pager had to stop writes PID.fatal with the reason. */
+ * a process the pager had to stop writes PID.fatal with the reason; one
+ * whose store outlives it has PID.START.store there until its pages in the
+ * store are deleted. */
 #include "tagger.h"
 
 #include <errno.h>
@@ -22,6 +24,7 @@
 
 #include <usm/size.h>
 
+#include "base/clock.h"
 #include "pager/pager_impl.h"
 #include "store/store.h"
 
@@ -69,6 +72,41 @@ static void on_fatal(const char *message)
 	write_file("fatal", message);
 }
 
+/* A file per process that put pages in a store that outlives it, removed
+ * once the process deleted them (tagger_store_ended): those left tell usm
+ * run which processes ended without (killed, crashed, replaced by an exec).
+ * Made on the pager thread before the first page leaves (no process that
+ * put nothing, like a fork child that execs at once, leaves one), from a
+ * path named at start. */
+static char store_marker[PATH_MAX];
+
+static void name_store_marker(void)
+{
+	store_marker[0] = '\0';
+	if (stats_dir && usm_store_outlives_process(config.store))
+		snprintf(store_marker, sizeof(store_marker), "%s/%d.%" PRIx64 ".store", stats_dir,
+			 (int)getpid(), usm_now_ns());
+}
+
+static int mark_store(void)
+{
+	int fd;
+
+	if (!store_marker[0])
+		return 0;
+	fd = open(store_marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+void tagger_store_ended(void)
+{
+	if (store_marker[0])
+		unlink(store_marker);
+}
+
 static uint64_t env_size(const char *name, uint64_t fallback)
 {
 	const char *v = getenv(name);
@@ -114,6 +152,7 @@ static void read_config(void)
 		tagger_die("USM_WITHOUT=%s: not a list of %s", getenv("USM_WITHOUT"),
 			   usm_pager_without_names());
 	config.fatal = on_fatal;
+	config.store_first_put = mark_store;
 	stats_dir = getenv("USM_STATS_DIR");
 	daemon_path = getenv("USM_DAEMON");
 	set_by_user = (uint32_t)env_size("USM_SET", 0);
@@ -139,7 +178,10 @@ static bool join_daemon(bool may_setenv)
 
 static void start_pager(void)
 {
-	int rc = usm_pager_start(&config, &tagger_pager);
+	int rc;
+
+	name_store_marker();
+	rc = usm_pager_start(&config, &tagger_pager);
 
 	tagger_pager_pid = (int)getpid();
 	if (rc < 0 && usm_store_open_error()[0])

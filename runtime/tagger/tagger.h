@@ -31,6 +31,9 @@ int tagger_madvise(void *addr, size_t len, int advice);
 int tagger_brk(void *addr);
 void tagger_exit_now(int status) __attribute__((noreturn));
 extern int tagger_pager_pid;     /* the process that started tagger_pager */
+/* At _exit, once nothing of the process is left in its store: removes the
+ * marker usm run would otherwise purge after (tagger.c). */
+void tagger_store_ended(void);
 
 /* usmd (link.c). join says hello before the pager starts and sets c's
  * limit (the grant) and its policy when usmd's config names one, and

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +45,16 @@ static int intact(const uint64_t *w, size_t len, uint64_t seed)
 	return 1;
 }
 
+/* How often the pager said a first block was about to leave (the tagger
+ * marks then that the process has pages in a store that outlives it). */
+static atomic_int first_puts;
+
+static int count_first_put(void)
+{
+	atomic_fetch_add(&first_puts, 1);
+	return 0;
+}
+
 static int setup(void **state)
 {
 	struct usm_pager_config c;
@@ -56,6 +67,7 @@ static int setup(void **state)
 	c.limit = LIMIT;
 	c.prefetch = 0;
 	c.policy = "fifo";
+	c.store_first_put = count_first_put;
 	return usm_pager_start(&c, &pager);
 }
 
@@ -66,6 +78,27 @@ static uint64_t *managed_region(size_t len)
 	assert_ptr_not_equal(w, MAP_FAILED);
 	assert_int_equal(usm_pager_add(pager, w, len), 0);
 	return w;
+}
+
+/* Run first: nothing has left yet. The callback comes once, before the
+ * first eviction's put, however many follow. */
+static void the_first_put_is_announced_once(void **state)
+{
+	struct usm_pager_stats s;
+	size_t len = 4 * MB;
+
+	if (!pager)
+		skip();
+	assert_int_equal(atomic_load(&first_puts), 0);
+	uint64_t *w = managed_region(len);
+	fill(w, len, 7);
+	usm_pager_get_stats(pager, &s);
+	assert_true(s.evictions > 0);
+	assert_int_equal(atomic_load(&first_puts), 1);
+	fill(w, len, 8);
+	assert_true(intact(w, len, 8));
+	assert_int_equal(atomic_load(&first_puts), 1);
+	assert_int_equal(usm_pager_munmap(pager, w, len), 0);
 }
 
 static void data_survives_eviction_within_the_budget(void **state)
@@ -442,6 +475,7 @@ static void the_without_names_are_read_and_checked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(the_first_put_is_announced_once),
 		cmocka_unit_test(data_survives_eviction_within_the_budget),
 		cmocka_unit_test(dontneed_reads_zeros_and_keeps_the_rest),
 		cmocka_unit_test(mremap_moves_evicted_pages_with_the_mapping),

@@ -347,6 +347,73 @@ static void rejects_unknown_specs_and_bad_block_sizes(void **state)
 	assert_int_equal(access(file_path, F_OK), -1);
 }
 
+/* Only a memcached cluster keeps blocks past the process; ending any other
+ * store has nothing to delete. */
+static void only_a_memcached_store_outlives_its_process(void **state)
+{
+	struct usm_store *s;
+	uint64_t h;
+	char block[BLOCK] = {1};
+
+	assert_true(usm_store_outlives_process("memcached:db1:11211"));
+	assert_true(usm_store_outlives_process("memcached:a:1,b:2,replicas=1,sasl=/x"));
+	for (int i = 0; i < NKINDS; i++)
+		assert_false(usm_store_outlives_process(kinds[i]));
+	assert_false(usm_store_outlives_process("mem+file:/tmp/x"));
+	assert_false(usm_store_outlives_process("nope:"));
+	assert_false(usm_store_outlives_process(NULL));
+	assert_int_equal(usm_store_open("mem", BLOCK, 0, &s), 0);
+	assert_int_equal(usm_store_put(s, block, BLOCK, &h), 0);
+	assert_int_equal(usm_store_end(s), 0);
+	usm_store_close(s);
+}
+
+/* usm run reads the credentials file before any process starts: only a
+ * regular file of this user that no one else may read, of one line
+ * USER:PASSWORD; never followed through a link. */
+static void sasl_credentials_are_checked_before_any_connection(void **state)
+{
+	char cred[PATH_MAX], link[PATH_MAX], spec[PATH_MAX + 64], why[320];
+	static const struct { const char *text; mode_t mode; int rc; const char *why; } cases[] = {
+		{"user:secret\n", 0600, 0, ""},
+		{"user:secret", 0400, 0, ""},
+		{"user:pass:with:colons\r\n", 0600, 0, ""},
+		{"user:secret\n", 0644, -EACCES, "mode 0600 or stricter"},
+		{"user:secret\n", 0640, -EACCES, "mode 0600 or stricter"},
+		{"user:secret\n", 0602, -EACCES, "mode 0600 or stricter"},
+		{"no colon\n", 0600, -EINVAL, "expected one line USER:PASSWORD"},
+		{":secret\n", 0600, -EINVAL, "expected one line USER:PASSWORD"},
+		{"", 0600, -EINVAL, "expected one line USER:PASSWORD"},
+	};
+
+	snprintf(cred, sizeof(cred), "%s/cred", dir);
+	snprintf(spec, sizeof(spec), "memcached:db1:11211,sasl=%s", cred);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = open(cred, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, cases[i].text, strlen(cases[i].text)),
+		                 (ssize_t)strlen(cases[i].text));
+		close(fd);
+		assert_int_equal(chmod(cred, cases[i].mode), 0);
+		assert_int_equal(usm_store_check_access(spec, why, sizeof(why)), cases[i].rc);
+		assert_non_null(strstr(why, cases[i].why));
+		if (cases[i].rc)
+			assert_non_null(strstr(why, cred)); /* the line names the file */
+	}
+	chmod(cred, 0600);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(cred, link), 0);
+	snprintf(spec, sizeof(spec), "memcached:db1:11211,sasl=%s", link);
+	assert_true(usm_store_check_access(spec, why, sizeof(why)) < 0);
+	unlink(link);
+	unlink(cred);
+	snprintf(spec, sizeof(spec), "memcached:db1:11211,sasl=%s", cred);
+	assert_int_equal(usm_store_check_access(spec, why, sizeof(why)), -ENOENT);
+	/* nothing to read without sasl=, or for another kind */
+	assert_int_equal(usm_store_check_access("memcached:db1:11211", why, sizeof(why)), 0);
+	assert_int_equal(usm_store_check_access("mem", why, sizeof(why)), 0);
+}
+
 /* A bad memcached spec is told before anything connects, with its reason. */
 static void memcached_specs_are_checked_before_any_connection(void **state)
 {
@@ -662,6 +729,8 @@ int main(void)
 		cmocka_unit_test(stats_count_every_operation),
 		cmocka_unit_test(rejects_unknown_specs_and_bad_block_sizes),
 		cmocka_unit_test(memcached_specs_are_checked_before_any_connection),
+		cmocka_unit_test(only_a_memcached_store_outlives_its_process),
+		cmocka_unit_test(sasl_credentials_are_checked_before_any_connection),
 		cmocka_unit_test(batches_keep_all_or_nothing),
 		cmocka_unit_test(file_exists_while_open_and_is_removed_by_close),
 		cmocka_unit_test(a_relative_file_is_removed_even_after_a_chdir),

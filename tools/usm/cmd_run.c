@@ -432,14 +432,41 @@ static json_object *settings_json(const struct run_options *o, const char *daemo
 	return j;
 }
 
-/* A shared store outlives the run's processes, however they ended: what
- * they left there goes now. (usmd's own store choice is the daemon's.) */
-static void purge_store(const struct run_options *o)
+/* The processes that put pages in a store that outlives them and ended
+ * without deleting them: the tagger's PID.START.store files left in dir. */
+static unsigned count_store_markers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		n += len > 6 && !strcmp(e->d_name + len - 6, ".store");
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* A shared store outlives the run's processes: each deletes its own pages
+ * at exit, and what those that ended otherwise (a crash, a kill, a stop by
+ * usm) left there goes now. (usmd's own store choice is the daemon's.) */
+static void purge_store(const struct run_options *o, const char *dir)
 {
 	char why[512];
-	long n = usm_store_purge_run(o->pager.store, o->run_id, why, sizeof(why));
+	unsigned left = count_store_markers(dir);
+	long n;
 
-	if (n < 0)
+	if (left == 0)
+		return;
+	n = usm_store_purge_run(o->pager.store, o->run_id, why, sizeof(why));
+	if (n == -ENOTSUP)
+		usm_error("run: %u process%s ended without deleting %s pages from the store "
+			  "(killed, crashed or replaced by an exec), and they cannot be found: %s; "
+			  "they stay on the servers until those restart",
+			  left, left == 1 ? "" : "es", left == 1 ? "its" : "their", why);
+	else if (n < 0)
 		usm_error("run: cannot delete the run's pages from the store: %s", why);
 }
 
@@ -449,7 +476,7 @@ int cmd_run(int argc, char **argv)
 	struct usm_features f;
 	struct run_summary summary;
 	char path[PATH_MAX], tagger[PATH_MAX], dir[] = "/tmp/usm-run.XXXXXX";
-	char daemon[PATH_MAX];
+	char daemon[PATH_MAX], why[512];
 	int rc, status = 0, exit_status, sig = 0;
 	pid_t pid;
 
@@ -471,6 +498,11 @@ int cmd_run(int argc, char **argv)
 		usm_error("run: this user cannot have faults inside system calls delivered to "
 			  "userfaultfd: run as root, or give it access to /dev/userfaultfd "
 			  "(see 'usm features')");
+		return 1;
+	}
+	if (usm_store_check_access(o.pager.store, why, sizeof(why)) < 0) {
+		/* before CMD starts: its processes would each stop on it */
+		usm_error("run: --store: %s", why);
 		return 1;
 	}
 	if (find_daemon(&o, daemon, sizeof(daemon)) < 0)
@@ -507,7 +539,7 @@ int cmd_run(int argc, char **argv)
 		exit_status = WEXITSTATUS(status);
 	}
 
-	purge_store(&o);
+	purge_store(&o, dir);
 	run_summary_read(dir, pid, &summary);
 	if (!o.quiet)
 		run_summary_print(stderr, &summary);

@@ -1,7 +1,8 @@
 /* usm store check SPEC: is a memcached cluster fit to hold a run's pages?
  * One row per server: up or not, version, memory limit, whether it evicts,
- * the round trip of a get. Exit 0 only when every server is up and has
- * eviction off, so a script can test a cluster before a run. */
+ * the items it holds, the round trip of a get. Exit 0 only when every
+ * server is up and has eviction off, so a script can test a cluster before
+ * a run. */
 #include "builtin.h"
 #include "table.h"
 
@@ -21,8 +22,9 @@ static void usage(FILE *out)
 	        "\n"
 	        "Connects to each server of a memcached store spec (as usm run --store\n"
 	        "takes it) and shows its version, memory limit, eviction setting (it must\n"
-	        "be off: memcached -M) and the median round trip of a get. Exits 1 when a\n"
-	        "server does not answer or evicts.\n"
+	        "be off: memcached -M), the items it holds (every client's) and the median\n"
+	        "round trip of a get. With sasl=FILE it authenticates as usm run does.\n"
+	        "Exits 1 when a server does not answer or evicts.\n"
 	        "\n"
 	        "  --json      print a JSON array instead of the table\n"
 	        "  -h, --help  show this help\n");
@@ -34,6 +36,7 @@ static const struct table_col columns[] = {
         {.key = "version", .head = "VERSION", .type = TABLE_STR, .width = 8, .zero = "-"},
         {.key = "memory_limit", .head = "MEMORY", .type = TABLE_SIZE, .width = 7, .zero = "-"},
         {.key = "evictions", .head = "EVICTS", .type = TABLE_STR, .width = 7, .zero = "-"},
+        {.key = "items", .head = "ITEMS", .type = TABLE_UINT, .width = 8},
         {.key = "rtt_ns", .head = "RTT", .type = TABLE_NS, .width = 8, .zero = "-", .decimals = 1},
         {.key = "problem", .head = "PROBLEM", .type = TABLE_STR, .zero = ""},
 };
@@ -83,6 +86,7 @@ static int check(const char *spec, bool json)
 		table_add_str(&t, !r[i].up || !f->evictions_known ? ""
 		                  : f->evictions                  ? "on"
 		                                                  : "off");
+		table_add_uint(&t, f->items);
 		table_add_uint(&t, r[i].rtt_ns);
 		table_add_str(&t, problem);
 	}
