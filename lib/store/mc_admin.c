@@ -1,7 +1,8 @@
-/* What the usm command asks of a memcached cluster, outside any managed
- * process: `usm store check` (each server's facts and round trip) and the
- * purge of a run's keys when it ends (`lru_crawler metadump`, which
- * libmemcached does not speak, over a plain socket). */
+/* What the usm command and usmd ask of a memcached cluster, outside any
+ * managed process: `usm store check` (each server's facts and round trip)
+ * and the purge of a run's keys when it ends, or of one process's when
+ * usmd sees it gone (`lru_crawler metadump`, which libmemcached does not
+ * speak, over a plain socket). */
 #include "store/mc_cluster.h"
 
 #include <errno.h>
@@ -326,14 +327,34 @@ long mc_purge(const char *arg, const char *prefix, char *why, size_t ws)
 	return total;
 }
 
+#define MC_KIND "memcached:"
+
 long usm_store_purge_run(const char *spec, const char *run, char *why, size_t ws)
 {
-	const char *kind = "memcached:";
 	char prefix[128];
 
 	why[0] = '\0';
-	if (strncmp(spec, kind, strlen(kind)))
+	if (strncmp(spec, MC_KIND, strlen(MC_KIND)))
 		return 0;
 	mc_run_prefix(prefix, sizeof(prefix), run);
-	return mc_purge(spec + strlen(kind), prefix, why, ws);
+	return mc_purge(spec + strlen(MC_KIND), prefix, why, ws);
+}
+
+long usm_store_prefix_pid(const char *prefix)
+{
+	return mc_process_prefix_pid(prefix);
+}
+
+long usm_store_purge_process(const char *spec, const char *prefix, char *why, size_t ws)
+{
+	why[0] = '\0';
+	if (strncmp(spec, MC_KIND, strlen(MC_KIND))) {
+		snprintf(why, ws, "not a memcached store");
+		return -EINVAL;
+	}
+	if (mc_process_prefix_pid(prefix) < 0) {
+		snprintf(why, ws, "'%s' is not the key prefix of one process", prefix);
+		return -EINVAL;
+	}
+	return mc_purge(spec + strlen(MC_KIND), prefix, why, ws);
 }

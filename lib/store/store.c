@@ -349,6 +349,11 @@ const char *usm_store_describe(const struct usm_store *s)
 	return s->spec;
 }
 
+const char *usm_store_key_prefix(const struct usm_store *s)
+{
+	return s->ops->key_prefix ? s->ops->key_prefix(s) : NULL;
+}
+
 void usm_store_close(struct usm_store *s)
 {
 	if (!s)

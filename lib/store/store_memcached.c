@@ -681,8 +681,14 @@ static void mc_sync(struct usm_store *s)
 	}
 }
 
+static const char *mc_key_prefix(const struct usm_store *s)
+{
+	return ((const struct mc_store *)s)->prefix;
+}
+
 const struct usm_store_ops usm_store_memcached_ops = {
         .sync = mc_sync,
+        .key_prefix = mc_key_prefix,
         .open = mc_open,
         .put = mc_put,
         .get = mc_get,
