@@ -35,9 +35,9 @@ WAIT = 30  # seconds: only to end a hang, never a measurement
 M = 1 << 20
 # ---- the protocol (lib/proto/proto.h) ----
 
-MAGIC, VERSION = 0x314D5355, 2
+MAGIC, VERSION = 0x314D5355, 3
 (HELLO, WELCOME, ERROR, LEASE, GRANT, RECLAIM, RECLAIMED, RELEASE, STATS, HINT,
- SET_POLICY, BYE, STATUS_REQ, STATUS) = range(1, 15)
+ SET_POLICY, BYE, STATUS_REQ, STATUS, STORE) = range(1, 16)
 CLIENT, MONITOR = 1, 2
 SET_LIMIT, SET_POLICY_BIT, SET_STORE = 1, 2, 4
 WILLNEED, SEQUENTIAL, COLD, PIN, UNPIN = range(1, 6)
@@ -513,7 +513,10 @@ def fuzz(good):
     bad("a truncated HELLO, then end of stream", truncated, 71, "middle of a message")
     bad("an oversized length", lambda c: c.send(LEASE, b"", length=1 << 30), 90)
     bad("a wrong magic", lambda c: c.send(HELLO, hello, magic=0xDEADBEEF), 71, "magic")
-    bad("another protocol version", lambda c: c.send(HELLO, hello, version=3), 93, "version 3")
+    bad("a newer protocol version", lambda c: c.send(HELLO, hello, version=VERSION + 1), 93,
+        f"version {VERSION + 1} is not supported (this usmd speaks version {VERSION})")
+    bad("the version before STORE (2)", lambda c: c.send(HELLO, hello, version=2), 93,
+        f"version 2 is not supported (this usmd speaks version {VERSION})")
     bad("an unknown type", lambda c: c.send(99), 74, "unknown message type 99")
     bad("a payload of the wrong size", lambda c: c.send(HELLO, hello + b"x"), 90)
     bad("a malformed HELLO (role 7)", lambda c: c.send(
