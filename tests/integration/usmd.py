@@ -6,9 +6,11 @@ with a small client of the protocol written here from lib/proto/proto.h:
 fair shares by weight from a config, priority, RECLAIM/RECLAIMED, a client
 closing (its frames return), the threshold rule, SIGHUP reloads (a good and
 a broken config), a fuzz phase (random bytes, truncated, oversized, wrong
-magic and version, out-of-order messages, a flood of connections) after
-which a well-behaved client is still served, another uid refused, config
-errors, and a clean SIGTERM (no sanitizer report on stderr).
+magic and version, out-of-order messages, STOREs naming what is not one
+process's keys, a flood of connections) after which a well-behaved client
+is still served, the purge a client's end without BYE starts (in a child:
+its one log line), another uid refused, config errors, and a clean SIGTERM
+(no sanitizer report on stderr).
 
 usage: usmd.py USMD USM"""
 import json
@@ -51,6 +53,7 @@ HINT_S = struct.Struct("=IIQ")
 SET_POLICY_S = struct.Struct("=16s")
 POOL_S = struct.Struct("=4QII16s")
 ROW_S = struct.Struct("=IIiI16s16s13Q")
+STORE_S = struct.Struct("=4096s128s")
 
 
 def cstr(b):
@@ -151,6 +154,9 @@ class Conn:
     def stats(self, resident, policy="clock"):
         self.send(STATS, STATS_S.pack(resident, resident, 1, 2, 3, 4, 5, 6, 7, 0, 8, 9, 10,
                                       policy.encode()))
+
+    def store(self, spec, prefix):
+        self.send(STORE, STORE_S.pack(spec.encode(), prefix.encode()))
 
     def close(self):
         self.s.close()
@@ -543,6 +549,44 @@ def fuzz(good):
         c.amount(LEASE, M)
     bad("a LEASE from a monitor", monitor_lease, 71, "from a monitor")
 
+    # STORE: what usmd may be made to delete is one process's keys, of usm's naming
+    me = f"usm:box:run1:{os.getpid()}.ab12:"
+    mc = "memcached:127.0.0.1:1"
+    store = STORE_S.pack(mc.encode(), me.encode())
+    bad("STORE before HELLO", lambda c: c.send(STORE, store), 71, "before HELLO")
+
+    def monitor_store(c):
+        c.monitor()
+        c.send(STORE, store)
+    bad("a STORE from a monitor", monitor_store, 71, "from a monitor")
+    bad("a STORE of the wrong size", after_hello((STORE, store[:-1])), 90)
+    for prefix, what in (("evil:box:run1:1.ab:", "a prefix not starting with usm:"),
+                         ("usm:box:run 1:1.ab:", "a space in the prefix"),
+                         ("usm:box\r\ndelete x", "CR LF in the prefix"),
+                         ("usm:box:r%3A:1.ab:", "a % in the prefix")):
+        bad(f"STORE with {what}", after_hello((STORE, STORE_S.pack(mc.encode(),
+                                                                   prefix.encode()))),
+            74, "malformed STORE")
+    bad("STORE with an unterminated prefix", after_hello((STORE, mc.encode().ljust(4096, b"\0")
+                                                          + b"usm:" + b"a" * 124)),
+        74, "malformed STORE")
+    bad("STORE of a store that is not memcached", after_hello(
+        (STORE, STORE_S.pack(b"file:/tmp/x", me.encode()))), 74, "malformed STORE")
+    bad("STORE with a control character in the spec", after_hello(
+        (STORE, STORE_S.pack(b"memcached:a:1\n", me.encode()))), 74, "malformed STORE")
+    for prefix, what in (("usm:", "usm: alone (every run's keys)"),
+                         ("usm:box:run1:", "a run's prefix (its every process)"),
+                         (f"usm:box:run1:{os.getpid()}.ab12:x", "more after the prefix")):
+        bad(f"STORE naming {what}", after_hello((STORE, STORE_S.pack(mc.encode(),
+                                                                     prefix.encode()))),
+            22, "is not one process's")
+    bad("STORE naming another process's keys", after_hello(
+        (STORE, STORE_S.pack(mc.encode(), f"usm:box:run1:{os.getpid() + 1}.ab12:".encode()))),
+        22, f"keys of pid {os.getpid() + 1}, not this client's ({os.getpid()})")
+    bad("STORE with a bad memcached spec", after_hello(
+        (STORE, STORE_S.pack(b"memcached:host", me.encode()))), 22, "not HOST:PORT")
+    bad("a second STORE", after_hello((STORE, store), (STORE, store)), 71, "second STORE")
+
     # a flood: past 256 connections, each is refused at once; those taken
     # hear nothing and are dropped for want of a HELLO
     flood = [Conn() for _ in range(300)]
@@ -582,6 +626,42 @@ def fuzz(good):
     check("after the fuzz, a well-behaved client is still served",
           lambda: b.expect_amount(GRANT) == (M, 48 * M))
     check("and usm status still answers", lambda: set(rows()) == {"wb", "lo", "hi"})
+
+
+# ---- a client's end and its store's keys ----
+
+def purges():
+    """No memcached here: a server that refuses (port 1) makes each purge
+    end in its one error line, which says that usmd started it, and when."""
+    mc = "memcached:127.0.0.1:1"
+
+    def client(pid, bye):
+        c = Conn()
+        c.hello("purged", min_grant=0, pid=pid)
+        c.store(mc, f"usm:box:run1:{pid}.ab12:")
+        c.sync()
+        if bye:
+            c.send(BYE)
+            c.recv()  # usmd closes after a BYE
+        c.close()
+    client(424241, bye=True)
+    client(424242, bye=False)
+    want = "424242 (purged): ended without BYE: cannot delete its keys usm:box:run1:424242.ab12:*"
+    check("a client gone without BYE: usmd deletes its keys in a child and logs the result "
+          "in one line", lambda: wait_for(
+              lambda: sum(1 for l in read(LOG).splitlines() if want in l
+                          and "127.0.0.1:1 does not answer" in l) == 1, "the purge's line"))
+    log = read(LOG)
+    # the start of a purge is logged when its client's connection closes
+    tap("424242 (purged): deleting its keys" in log
+        and "424241 (purged): deleting its keys" not in log,
+        "a client that said BYE: no purge (its keys stay for usm run)")
+    tap(f"deleting its keys usm:box:run1:{os.getpid()}." not in log,
+        "a client usmd dropped (its second STORE): no purge (it may live on)")
+    c = Conn()
+    c.hello("after", min_grant=0)
+    check("and usmd serves a client after the purge", lambda: c.sync() == (0, 0))
+    c.close()
 
 
 # ---- another uid ----
@@ -680,6 +760,7 @@ def main():
         good = sharing(usmd)
         status_command()
         fuzz(good)
+        purges()
         other_uid()
     except Exception as e:
         tap(False, "the shared-pool checks ran to the end", f"{type(e).__name__}: {e}")
