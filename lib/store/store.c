@@ -190,9 +190,10 @@ int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, stru
 	err = parse_spec(spec, &kind, &arg);
 	if (err)
 		return err;
+	/* an argument of a kind that takes none is the memory kinds' second
+	 * tier ("memcached:" starts with "mem" too, and takes one) */
 	snprintf(normalised, sizeof(normalised), "%s%s", kinds[kind].normalised,
-		 arg && kinds[kind].normalised[0] == 'm' && !strncmp(kinds[kind].normalised, "mem", 3)
-		 ? SECOND_TIER : "");
+		 arg && kinds[kind].spec[strlen(kinds[kind].spec) - 1] != ':' ? SECOND_TIER : "");
 	err = store_open_kind(kinds[kind].ops, arg, normalised, block_size, max_bytes, out);
 	if (!err)
 		inject_from_env(*out);
