@@ -563,6 +563,11 @@ int usm_pager_end_store(struct usm_pager *p)
 	return (int)call(p, REQ_END_STORE, (union request_args){ 0 });
 }
 
+const struct usm_store *usm_pager_store(const struct usm_pager *p)
+{
+	return p->store;
+}
+
 /* A snapshot taken by the pager thread: a thread woken by a fill may run
  * before the pager has counted the pages it filled. */
 void usm_pager_get_stats(struct usm_pager *p, struct usm_pager_stats *s)

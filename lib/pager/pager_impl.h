@@ -173,6 +173,10 @@ uint64_t latency_percentile(const struct usm_pager *p, double pct);
  * usm_store_end's result. */
 int usm_pager_end_store(struct usm_pager *p);
 
+/* For the tagger, to tell usmd: the store, whose spec and key prefix never
+ * change once it is open (so any thread may read them). */
+const struct usm_store *usm_pager_store(const struct usm_pager *p);
+
 /* Says "usm: process PID: msg" on stderr, without stdio (no malloc). */
 void pager_say(const char *msg);
 void pager_fatal(struct usm_pager *p, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));

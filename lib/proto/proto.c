@@ -37,6 +37,7 @@ static const struct {
 	[USM_MSG_BYE] = { "BYE", 0 },
 	[USM_MSG_STATUS_REQ] = { "STATUS_REQ", 0 },
 	[USM_MSG_STATUS] = { "STATUS", sizeof(struct usm_status_pool) },
+	[USM_MSG_STORE] = { "STORE", sizeof(struct usm_msg_store) },
 };
 
 void usm_msg_stats_fill(struct usm_msg_stats *m, const struct usm_pager_stats *s)
@@ -86,6 +87,33 @@ static bool frames(uint64_t bytes)
 	return bytes % USM_PAGE_SIZE == 0;
 }
 
+/* Terminated, starting with start, and made of bytes ok takes. */
+static bool text_of(const char *s, size_t size, const char *start, bool (*ok)(unsigned char))
+{
+	size_t n = strlen(start);
+
+	if (!terminated(s, size) || strncmp(s, start, n))
+		return false;
+	for (; s[n]; n++)
+		if (!ok((unsigned char)s[n]))
+			return false;
+	return true;
+}
+
+/* A spec names servers and files: no control characters (a line of its
+ * own in usmd's log). */
+static bool spec_char(unsigned char c)
+{
+	return c >= 0x20 && c != 0x7f;
+}
+
+/* A memcached key as usm writes them: letters, digits, ". - _ :". */
+static bool key_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '-' || c == '_' || c == ':';
+}
+
 int usm_msg_check_payload(const struct usm_msg_header *h, const void *payload)
 {
 	bool ok = true;
@@ -129,6 +157,12 @@ int usm_msg_check_payload(const struct usm_msg_header *h, const void *payload)
 		ok = terminated(((const struct usm_msg_set_policy *)payload)->policy,
 				USM_PROTO_POLICY_MAX);
 		break;
+	case USM_MSG_STORE: {
+		const struct usm_msg_store *m = payload;
+		ok = text_of(m->spec, sizeof(m->spec), "memcached:", spec_char) &&
+		     text_of(m->prefix, sizeof(m->prefix), "usm:", key_char);
+		break;
+	}
 	case USM_MSG_STATUS: {
 		const struct usm_status_pool *pool = payload;
 		const struct usm_status_row *rows = (const void *)(pool + 1);

@@ -16,11 +16,13 @@
 #include <usm/stats.h>
 
 #define USM_PROTO_MAGIC       0x314d5355u  /* "USM1" in memory */
-#define USM_PROTO_VERSION     2
+#define USM_PROTO_VERSION     3
 #define USM_PROTO_MAX_PAYLOAD 65536
 #define USM_PROTO_NAME_MAX    16           /* a process name, as comm */
 #define USM_PROTO_POLICY_MAX  16
 #define USM_PROTO_STORE_MAX   256
+#define USM_PROTO_SPEC_MAX    4096         /* a STORE's spec: as long as usm run takes */
+#define USM_PROTO_PREFIX_MAX  128
 #define USM_PROTO_TEXT_MAX    200
 
 struct usm_msg_header {
@@ -46,6 +48,7 @@ enum usm_msg_type {
 	USM_MSG_BYE,              /* c->d, leaving: everything granted returns to the pool */
 	USM_MSG_STATUS_REQ,       /* m->d */
 	USM_MSG_STATUS,           /* d->m, the pool and a row per client */
+	USM_MSG_STORE,            /* c->d, the shared store it opened and its keys' prefix */
 	USM_MSG_TYPE_COUNT
 };
 
@@ -113,6 +116,14 @@ struct usm_msg_hint {
 
 struct usm_msg_set_policy {
 	char policy[USM_PROTO_POLICY_MAX];
+};
+
+/* A client whose store outlives it (memcached) says where and under which
+ * prefix its keys are, so that usmd deletes them if the client ends
+ * without BYE. The prefix is one process's, "usm:HOST:RUN:PID.START:". */
+struct usm_msg_store {
+	char spec[USM_PROTO_SPEC_MAX];      /* "memcached:...", as it opened it */
+	char prefix[USM_PROTO_PREFIX_MAX];  /* the start of every key it writes */
 };
 
 struct usm_status_pool {

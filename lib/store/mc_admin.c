@@ -1,10 +1,12 @@
-/* What the usm command asks of a memcached cluster, outside any managed
- * process: `usm store check` (each server's facts and round trip) and the
- * purge of a run's keys when it ends (`lru_crawler metadump`, which
- * libmemcached does not speak, over a plain socket). */
+/* What the usm command and usmd ask of a memcached cluster, outside any
+ * managed process: `usm store check` (each server's facts and round trip)
+ * and the purge of a run's keys when it ends, or of one process's when
+ * usmd sees it gone (`lru_crawler metadump`, which libmemcached does not
+ * speak, over a plain socket). */
 #include "store/mc_cluster.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -98,6 +100,33 @@ int mc_check(const char *arg, struct mc_report *out, size_t max, char *why, size
 
 /* ---- purge ---- */
 
+/* A connect that gives up after the spec's timeout: a host that drops
+ * packets would otherwise hold it for the kernel's minutes of SYN retries. */
+static int connect_within(int fd, const struct sockaddr *addr, socklen_t len,
+                          unsigned timeout_ms)
+{
+	int flags = fcntl(fd, F_GETFL), err = 0;
+	socklen_t elen = sizeof(err);
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	if (connect(fd, addr, len) < 0) {
+		if (errno != EINPROGRESS)
+			return -errno;
+		int n;
+		while ((n = poll(&p, 1, (int)timeout_ms)) < 0 && errno == EINTR)
+			;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			return -errno;
+		if (err)
+			return -err;
+	}
+	return fcntl(fd, F_SETFL, flags) < 0 ? -errno : 0;
+}
+
 static int dial(const char *host, unsigned port, unsigned timeout_ms)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai, *p;
@@ -109,7 +138,7 @@ static int dial(const char *host, unsigned port, unsigned timeout_ms)
 		return -EHOSTUNREACH;
 	for (p = ai; p && fd < 0; p = p->ai_next) {
 		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
-		if (fd >= 0 && connect(fd, p->ai_addr, p->ai_addrlen) < 0) {
+		if (fd >= 0 && connect_within(fd, p->ai_addr, p->ai_addrlen, timeout_ms) < 0) {
 			close(fd);
 			fd = -1;
 		}
@@ -193,6 +222,8 @@ static void url_decode(char *s)
 	*out = '\0';
 }
 
+#define BUSY_PAUSE_MS 20
+
 /* The keys of one server that start with prefix, deleted as found. */
 static long purge_server(const char *host, unsigned port, unsigned timeout_ms, const char *prefix,
                          char *why, size_t ws)
@@ -213,7 +244,7 @@ static long purge_server(const char *host, unsigned port, unsigned timeout_ms, c
 		goto out;
 	}
 	r->fd = dump;
-	for (int attempt = 0;; attempt++) {
+	for (unsigned waited = 0;; waited += BUSY_PAUSE_MS) {
 		const char *cmd = "lru_crawler metadump all\r\n";
 		char *line;
 		if (send_all(dump, cmd, strlen(cmd)) < 0 || !(line = next_line(r))) {
@@ -221,9 +252,16 @@ static long purge_server(const char *host, unsigned port, unsigned timeout_ms, c
 			deleted = -EIO;
 			goto out;
 		}
-		if (!strncmp(line, "BUSY", 4) && attempt < 50) {
-			struct timespec ts = {0, 20 * 1000 * 1000};
-			nanosleep(&ts, NULL); /* another crawl runs: wait for it */
+		if (!strncmp(line, "BUSY", 4)) {
+			/* another crawl runs (another purge): wait for it, as long
+			 * as the spec lets a server take to answer */
+			if (waited >= timeout_ms) {
+				snprintf(why, ws, "%s:%u still busy with another crawl after %u ms",
+				         host, port, waited);
+				deleted = -EBUSY;
+				goto out;
+			}
+			nanosleep(&(struct timespec){.tv_nsec = BUSY_PAUSE_MS * 1000000L}, NULL);
 			continue;
 		}
 		for (; line && strcmp(line, "END"); line = next_line(r)) {
@@ -334,20 +372,21 @@ long mc_purge(const char *arg, const char *prefix, char *why, size_t ws)
 	return total;
 }
 
+#define MC_KIND "memcached:"
+
 int usm_store_check_access(const char *spec, char *why, size_t ws)
 {
-	const char *kind = "memcached:";
 	struct mc_settings *set;
 	char user[128], pass[128];
 	int rc;
 
 	why[0] = '\0';
-	if (strncmp(spec, kind, strlen(kind)))
+	if (strncmp(spec, MC_KIND, strlen(MC_KIND)))
 		return 0;
 	set = calloc(1, sizeof(*set));
 	if (!set)
 		return -ENOMEM;
-	rc = mc_settings_parse(spec + strlen(kind), set, why, ws);
+	rc = mc_settings_parse(spec + strlen(MC_KIND), set, why, ws);
 	if (rc == 0 && set->sasl_file[0])
 		rc = mc_credentials_read(set->sasl_file, user, sizeof(user), pass, sizeof(pass),
 		                         why, ws);
@@ -358,12 +397,30 @@ int usm_store_check_access(const char *spec, char *why, size_t ws)
 
 long usm_store_purge_run(const char *spec, const char *run, char *why, size_t ws)
 {
-	const char *kind = "memcached:";
 	char prefix[128];
 
 	why[0] = '\0';
-	if (strncmp(spec, kind, strlen(kind)))
+	if (strncmp(spec, MC_KIND, strlen(MC_KIND)))
 		return 0;
 	mc_run_prefix(prefix, sizeof(prefix), run);
-	return mc_purge(spec + strlen(kind), prefix, why, ws);
+	return mc_purge(spec + strlen(MC_KIND), prefix, why, ws);
+}
+
+long usm_store_prefix_pid(const char *prefix)
+{
+	return mc_process_prefix_pid(prefix);
+}
+
+long usm_store_purge_process(const char *spec, const char *prefix, char *why, size_t ws)
+{
+	why[0] = '\0';
+	if (strncmp(spec, MC_KIND, strlen(MC_KIND))) {
+		snprintf(why, ws, "not a memcached store");
+		return -EINVAL;
+	}
+	if (mc_process_prefix_pid(prefix) < 0) {
+		snprintf(why, ws, "'%s' is not the key prefix of one process", prefix);
+		return -EINVAL;
+	}
+	return mc_purge(spec + strlen(MC_KIND), prefix, why, ws);
 }

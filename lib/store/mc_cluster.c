@@ -458,17 +458,23 @@ int mc_cluster_place(struct mc_cluster *c, const char *key, size_t len)
 	return mc_cluster_next(c, (int)i, 0);
 }
 
-/* Keeps a key to memcached's rules: no spaces or control characters. */
+/* What a key's HOST and RUN parts are made of: memcached's rules (no
+ * spaces or control characters), and never the ':' that ends a part. */
+static bool key_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '-' || ch == '_';
+}
+
+#define PREFIX_HOST_MAX 40
+#define PREFIX_RUN_MAX  32
+
 static void append_safe(char *dst, size_t size, const char *text, size_t max)
 {
 	size_t n = strlen(dst);
 
-	for (size_t i = 0; text[i] && i < max && n + 1 < size; i++) {
-		char ch = text[i];
-		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		          (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
-		dst[n++] = ok ? ch : '_';
-	}
+	for (size_t i = 0; text[i] && i < max && n + 1 < size; i++)
+		dst[n++] = key_char(text[i]) ? text[i] : '_';
 	dst[n] = '\0';
 }
 
@@ -478,12 +484,56 @@ void mc_run_prefix(char *out, size_t size, const char *run)
 
 	gethostname(host, sizeof(host) - 1);
 	snprintf(out, size, "usm:");
-	append_safe(out, size, host[0] ? host : "host", 40);
+	append_safe(out, size, host[0] ? host : "host", PREFIX_HOST_MAX);
 	if (strlen(out) + 1 < size)
 		strcat(out, ":");
-	append_safe(out, size, run && *run ? run : "solo", 32);
+	append_safe(out, size, run && *run ? run : "solo", PREFIX_RUN_MAX);
 	if (strlen(out) + 1 < size)
 		strcat(out, ":");
+}
+
+/* A run of 1 to max characters that pass ok, ending at end: past it, or
+ * NULL. */
+static const char *part(const char *s, size_t max, bool (*ok)(char), char end)
+{
+	size_t n = 0;
+
+	while (s[n] && n < max && ok(s[n]))
+		n++;
+	return n && s[n] == end ? s + n + 1 : NULL;
+}
+
+static bool digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool hex_lower(char ch)
+{
+	return digit(ch) || (ch >= 'a' && ch <= 'f');
+}
+
+/* The reader of what mc_run_prefix and the store's make_prefix write:
+ * "usm:HOST:RUN:" then "PID.START:" (decimal, lowercase hex). */
+long mc_process_prefix_pid(const char *prefix)
+{
+	const char *p = !strncmp(prefix, "usm:", 4) ? prefix + 4 : NULL, *pid;
+	long v = 0;
+
+	if (p)
+		p = part(p, PREFIX_HOST_MAX, key_char, ':');
+	if (p)
+		p = part(p, PREFIX_RUN_MAX, key_char, ':');
+	pid = p;
+	if (p)
+		p = part(p, 10, digit, '.');
+	if (p)
+		p = part(p, 10, hex_lower, ':');
+	if (!p || *p || *pid == '0')
+		return -EINVAL;
+	for (; *pid != '.'; pid++)
+		v = v * 10 + (*pid - '0');
+	return v > 0 && v <= INT32_MAX ? v : -EINVAL;
 }
 
 /* ---- facts ---- */

@@ -2,7 +2,8 @@
  * one libmemcached handle per server (so that usm decides which server an
  * operation goes to and when a server is out), and a ketama ring that
  * places keys. Shared by the store (store_memcached.c) and by `usm store
- * check` and the key purge after a run (mc_admin.c).
+ * check`, the purge of a run's keys after it and of one process's by usmd
+ * (mc_admin.c).
  *
  * Every handle lives in usm_rawmem and allocates through it
  * (memcached_set_memory_allocators): the pager thread runs libmemcached,
@@ -102,7 +103,12 @@ int mc_server_facts(struct mc_cluster *c, size_t i, struct mc_server_facts *out)
  * from $USM_RUN_ID, set by usm run; "solo" without it). */
 void mc_run_prefix(char *out, size_t size, const char *run);
 
-/* ---- for the usm command (mc_admin.c): never used in a managed process ---- */
+/* The PID of a whole process prefix "usm:HOST:RUN:PID.START:" (as the
+ * store makes it from mc_run_prefix), or -EINVAL for anything else: a
+ * shorter prefix would name the keys of other processes too. */
+long mc_process_prefix_pid(const char *prefix);
+
+/* ---- for the usm command and usmd (mc_admin.c): never in a managed process ---- */
 
 struct mc_report {
 	char name[MC_NAME_MAX];

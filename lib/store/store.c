@@ -190,8 +190,10 @@ int usm_store_open(const char *spec, size_t block_size, uint64_t max_bytes, stru
 	err = parse_spec(spec, &kind, &arg);
 	if (err)
 		return err;
+	/* an argument of a kind that takes none is the memory kinds' second
+	 * tier ("memcached:" starts with "mem" too, and takes one) */
 	snprintf(normalised, sizeof(normalised), "%s%s", kinds[kind].normalised,
-		 arg && !strncmp(kinds[kind].normalised, "mem:", 4) ? SECOND_TIER : "");
+		 arg && kinds[kind].spec[strlen(kinds[kind].spec) - 1] != ':' ? SECOND_TIER : "");
 	err = store_open_kind(kinds[kind].ops, arg, normalised, block_size, max_bytes, out);
 	if (!err)
 		inject_from_env(*out);
@@ -359,6 +361,11 @@ void usm_store_set_memory_cap(struct usm_store *s, uint64_t bytes)
 const char *usm_store_describe(const struct usm_store *s)
 {
 	return s->spec;
+}
+
+const char *usm_store_key_prefix(const struct usm_store *s)
+{
+	return s->ops->key_prefix ? s->ops->key_prefix(s) : NULL;
 }
 
 void usm_store_close(struct usm_store *s)

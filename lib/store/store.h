@@ -108,6 +108,11 @@ void usm_store_set_memory_cap(struct usm_store *s, uint64_t bytes);
 /* The normalised spec, e.g. "mem:lz4" or "file:/var/tmp/usm.swap". */
 const char *usm_store_describe(const struct usm_store *s);
 
+/* The start of every key s writes when its blocks outlive the process (a
+ * memcached cluster: "usm:HOST:RUN:PID.START:"), or NULL for a store that
+ * dies with its process. Fixed once open, so any thread may read it. */
+const char *usm_store_key_prefix(const struct usm_store *s);
+
 void usm_store_close(struct usm_store *s);
 
 /* True when spec names a kind of store (it may still fail to open: a file
@@ -128,6 +133,18 @@ int usm_store_check_access(const char *spec, char *why, size_t why_size);
  * process), or a negative errno with why: -ENOTSUP for a cluster with SASL,
  * whose keys cannot be listed. Not for a managed process. */
 long usm_store_purge_run(const char *spec, const char *run, char *why, size_t why_size);
+
+/* The PID in a process's key prefix as usm_store_key_prefix gives it, or
+ * -EINVAL for any other text (a shorter prefix, which would name the keys
+ * of other processes too). */
+long usm_store_prefix_pid(const char *prefix);
+
+/* After one process: deletes its keys (prefix, as above) from a shared
+ * store (usmd, for a client that ended without BYE). Returns the number
+ * deleted, or a negative errno with why: -EINVAL for a spec that is not
+ * a memcached one or a prefix that is not one process's. Not for a
+ * managed process. */
+long usm_store_purge_process(const char *spec, const char *prefix, char *why, size_t why_size);
 
 /* One line listing the accepted specs, for --help and error messages. */
 const char *usm_store_kinds(void);

@@ -45,6 +45,9 @@ struct usm_store_ops {
 	int (*end)(struct usm_store *s);
 	/* Optional: checks arg without opening; writes why into why. */
 	int (*check)(const char *arg, char *why, size_t why_size);
+	/* Optional, for a kind whose blocks outlive the process: the start of
+	 * every key it writes. */
+	const char *(*key_prefix)(const struct usm_store *s);
 };
 
 struct usm_store {

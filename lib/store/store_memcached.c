@@ -701,9 +701,15 @@ static int mc_end(struct usm_store *s)
 	return stranded & ~alive_mask(m) ? -EIO : 0;
 }
 
+static const char *mc_key_prefix(const struct usm_store *s)
+{
+	return ((const struct mc_store *)s)->prefix;
+}
+
 const struct usm_store_ops usm_store_memcached_ops = {
         .sync = mc_sync,
         .end = mc_end,
+        .key_prefix = mc_key_prefix,
         .open = mc_open,
         .put = mc_put,
         .get = mc_get,

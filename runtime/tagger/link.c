@@ -6,6 +6,7 @@
  *   - gives frames back when usmd asks (RECLAIM: the pager evicts first,
  *     then RECLAIMED) and unasked when it holds far more than it uses;
  *   - sends STATS, and switches policy on SET_POLICY;
+ *   - tells usmd of a shared store (STORE), after every hello;
  *   - when usmd goes away, keeps paging on what it holds and says hello
  *     again to a new usmd every half second.
  * A usmd that does not answer the first hello (stopped, dead with its
@@ -60,6 +61,8 @@ static struct {
 } link_ = { .fd = -1, .send_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static struct usm_msg_reader reader;  /* 64 KiB: static, not on the thread's stack */
+static struct usm_msg_store store_msg; /* 4 KiB, as static */
+static bool store_shared;             /* store_msg is told after every hello */
 
 static int send_msg(unsigned type, const void *payload, size_t len)
 {
@@ -133,6 +136,8 @@ static int hello(uint64_t resident, struct usm_msg_welcome *w, char *why, size_t
 		link_.fd = fd;
 		link_.seq = 0;
 		pthread_mutex_unlock(&link_.send_lock);
+		if (store_shared) /* a usmd restarted knows nothing of it */
+			send_msg(USM_MSG_STORE, &store_msg, sizeof(store_msg));
 		return 0;
 	}
 	if (rc == 1 && mh->type == USM_MSG_ERROR) {
@@ -333,7 +338,11 @@ static void *link_main(void *arg)
 			while ((rc = usm_msg_read(link_.fd, &reader, &h, &payload)) == 1)
 				handle(h, payload);
 			if (rc < 0 || link_.fd < 0) {
-				/* usmd is gone (or spoke nonsense): page on what we hold */
+				/* usmd is gone (or spoke nonsense): page on what we hold;
+				 * a close of ours must not read as this process's end,
+				 * or usmd would delete the keys it still needs */
+				if (rc < 0 && rc != -ECONNRESET)
+					send_msg(USM_MSG_BYE, NULL, 0);
 				drop_connection();
 				next_rejoin = now + REJOIN_MS;
 				continue;
@@ -370,6 +379,22 @@ int tagger_link_start(struct usm_pager *p)
 	return rc;
 }
 
+void tagger_link_store(const char *spec, const char *prefix)
+{
+	if (!prefix)
+		return; /* its blocks die with the process */
+	if (strlen(spec) >= sizeof(store_msg.spec) || strlen(prefix) >= sizeof(store_msg.prefix)) {
+		dprintf(2, "usm: tagger[%d]: a store spec of %zu bytes is too long to tell usmd "
+			"(at most %zu): if this process is killed with its usm run, its pages "
+			"stay on the servers\n", (int)getpid(), strlen(spec), sizeof(store_msg.spec) - 1);
+		return;
+	}
+	snprintf(store_msg.spec, sizeof(store_msg.spec), "%s", spec);
+	snprintf(store_msg.prefix, sizeof(store_msg.prefix), "%s", prefix);
+	store_shared = true;
+	send_msg(USM_MSG_STORE, &store_msg, sizeof(store_msg));
+}
+
 void tagger_link_hint(int kind, uint64_t bytes)
 {
 	struct usm_msg_hint h = { .kind = (uint32_t)kind, .bytes = bytes };
@@ -384,10 +409,18 @@ void tagger_link_forget(void)
 		close(link_.fd);
 	link_.fd = -1;
 	link_.pager = NULL;
+	store_shared = false; /* the child opens a store of its own */
 	pthread_mutex_init(&link_.send_lock, NULL);
 }
 
+/* BYE tells usmd that this process's keys need nothing from it: usm run
+ * deletes those of a store given to it. A store usmd's config chose is one
+ * usm run knows nothing of: then no BYE, and the end of the stream, once
+ * the process is gone (its last writes applied at _exit), has usmd delete
+ * them. */
 void tagger_link_leave(void)
 {
+	if (store_shared && !(link_.set_by_user & USM_SET_STORE))
+		return;
 	send_msg(USM_MSG_BYE, NULL, 0);
 }

@@ -197,6 +197,14 @@ static void start_pager(void)
 		unlink(strstr(store_spec, "file:") + strlen("file:"));
 }
 
+/* Before the program runs, so before any page leaves for the store. */
+static void tell_store(void)
+{
+	const struct usm_store *s = usm_pager_store(tagger_pager);
+
+	tagger_link_store(usm_store_describe(s), usm_store_key_prefix(s));
+}
+
 static void start_link(void)
 {
 	int rc = tagger_link_start(tagger_pager);
@@ -232,6 +240,8 @@ static void fork_child(void)
 	 * environment's lock when it forked */
 	bool joined = join_daemon(false);
 	start_pager();
+	if (joined)
+		tell_store();
 	tagger_scan_mappings(tagger_pager);
 	if (joined)
 		start_link();
@@ -245,6 +255,8 @@ __attribute__((constructor)) static void tagger_init(void)
 	read_config();
 	joined = join_daemon(true);
 	start_pager();
+	if (joined)
+		tell_store();
 	rc = tagger_patch_libc();
 	if (rc < 0)
 		tagger_die("cannot hook libc's mapping calls: %s", strerror(-rc));

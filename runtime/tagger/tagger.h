@@ -46,8 +46,12 @@ int tagger_link_join(const char *path, struct usm_pager_config *c, uint32_t set_
 		     char *store_buf, size_t store_len, bool may_setenv);
 int tagger_link_start(struct usm_pager *p);
 void tagger_link_hint(int kind, uint64_t bytes);
+/* The store the pager opened: one whose blocks outlive the process
+ * (prefix != NULL) is told to usmd, now and after every hello, so that
+ * usmd deletes its keys if the process ends without BYE. */
+void tagger_link_store(const char *spec, const char *prefix);
 void tagger_link_forget(void);   /* in a fork child */
-void tagger_link_leave(void);    /* at exit */
+void tagger_link_leave(void);    /* at exit: BYE, unless usmd must delete the keys */
 
 /* What usm_hint() calls in a managed process (lib/hint.c). */
 long usm_tagger_hint(void *addr, size_t len, int kind);

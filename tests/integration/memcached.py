@@ -18,15 +18,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import taplib
+from mcserver import STARTED, Server, ask, free_port, spec
 from taplib import tap
-from workloads import PYTHON_WORK
+from workloads import PYTHON_WORK, TWO_PHASE, TWO_PHASE_LIMIT
 
 USM = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="usm-memcached-test.")
@@ -34,18 +33,6 @@ ENV = dict(os.environ, LC_ALL="C")
 for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "MALLOC_PERTURB_"):
     ENV.pop(k, None)
 
-# ~48 MB of 4 KiB objects, read back after a line on stdin
-TWO_PHASE = """
-import hashlib, sys
-data = [bytes([i % 251]) * 4000 + str(i).encode() for i in range(12000)]
-print("ready", flush=True)
-sys.stdin.readline()
-h = hashlib.sha256()
-for d in data:
-    h.update(d)
-print(len(data), h.hexdigest(), flush=True)
-"""
-TWO_PHASE_LIMIT = "16M"
 
 # fills memory, then dies without its exit path
 KILLED = """
@@ -70,65 +57,6 @@ for d in data[6000:]:
     h.update(d)
 print(len(data), h.hexdigest(), flush=True)
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ask(port, command, until=b"END\r\n"):
-    """One text command to a server; its whole reply."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(command)
-        reply = b""
-        while not reply.endswith(until):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
-        return reply
-
-
-STARTED = []  # every server this test started, killed at the end whatever happens
-
-
-class Server:
-    def __init__(self, memory_mb=64, no_evict=True, port=None):
-        STARTED.append(self)
-        self.port = port or free_port()
-        argv = ["memcached", "-m", str(memory_mb), "-p", str(self.port), "-l", "127.0.0.1",
-                "-U", "0"] + (["-M"] if no_evict else [])
-        if os.geteuid() == 0:
-            argv += ["-u", "root"]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # ready when it answers (a connection refused until it listens)
-        for _ in range(500):
-            try:
-                if ask(self.port, b"version\r\n", b"\r\n").startswith(b"VERSION"):
-                    return
-            except OSError:
-                time.sleep(0.01)
-        raise RuntimeError(f"memcached on port {self.port} did not start")
-
-    def name(self):
-        return f"127.0.0.1:{self.port}"
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def usm_keys(self):
-        dump = ask(self.port, b"lru_crawler metadump all\r\n")
-        return [l for l in dump.decode(errors="replace").splitlines()
-                if l.startswith("key=usm%3A")]
-
-
-def spec(servers):
-    # a timeout takes a server out; the machine running the tests is shared
-    return "memcached:" + ",".join(s.name() for s in servers) + ",timeout=60000"
 
 
 def run_usm(args, argv, stdin=None, timeout=900):

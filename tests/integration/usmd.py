@@ -6,9 +6,11 @@ with a small client of the protocol written here from lib/proto/proto.h:
 fair shares by weight from a config, priority, RECLAIM/RECLAIMED, a client
 closing (its frames return), the threshold rule, SIGHUP reloads (a good and
 a broken config), a fuzz phase (random bytes, truncated, oversized, wrong
-magic and version, out-of-order messages, a flood of connections) after
-which a well-behaved client is still served, another uid refused, config
-errors, and a clean SIGTERM (no sanitizer report on stderr).
+magic and version, out-of-order messages, STOREs naming what is not one
+process's keys, a flood of connections) after which a well-behaved client
+is still served, the purge a client's end without BYE starts (in a child:
+its one log line), another uid refused, config errors, and a clean SIGTERM
+(no sanitizer report on stderr).
 
 usage: usmd.py USMD USM"""
 import json
@@ -16,7 +18,6 @@ import os
 import random
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -33,127 +34,18 @@ LOG = os.path.join(TMP, "usmd.log")
 CONF = os.path.join(TMP, "usmd.conf")
 WAIT = 30  # seconds: only to end a hang, never a measurement
 M = 1 << 20
-# ---- the protocol (lib/proto/proto.h) ----
+# ---- the protocol: usmproto.py ----
 
-MAGIC, VERSION = 0x314D5355, 2
-(HELLO, WELCOME, ERROR, LEASE, GRANT, RECLAIM, RECLAIMED, RELEASE, STATS, HINT,
- SET_POLICY, BYE, STATUS_REQ, STATUS) = range(1, 15)
-CLIENT, MONITOR = 1, 2
-SET_LIMIT, SET_POLICY_BIT, SET_STORE = 1, 2, 4
-WILLNEED, SEQUENTIAL, COLD, PIN, UNPIN = range(1, 6)
-HEADER = struct.Struct("=IHHII")
-HELLO_S = struct.Struct("=II16sIIQQQ16s")
-WELCOME_S = struct.Struct("=QQII16s256s")
-ERROR_S = struct.Struct("=i200s")
-AMOUNT_S = struct.Struct("=QQ")
-STATS_S = struct.Struct("=13Q16s")
-HINT_S = struct.Struct("=IIQ")
-SET_POLICY_S = struct.Struct("=16s")
-POOL_S = struct.Struct("=4QII16s")
-ROW_S = struct.Struct("=IIiI16s16s13Q")
+from usmproto import (AMOUNT_S, BYE, CLIENT, COLD, ERROR, GRANT, HEADER, HELLO, HELLO_S, HINT,
+                      HINT_S, LEASE, MAGIC, MONITOR, PIN, RECLAIM, RECLAIMED, RELEASE,
+                      SET_LIMIT, SET_POLICY, SET_POLICY_BIT, SET_POLICY_S, SET_STORE, STATS,
+                      STATUS, STATUS_REQ, STORE, STORE_S, VERSION, WELCOME, cstr)
+import usmproto
 
 
-def cstr(b):
-    return b.split(b"\0", 1)[0].decode()
-
-
-class Conn:
+class Conn(usmproto.Conn):
     def __init__(self, path=SOCK):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(WAIT)
-        self.s.connect(path)
-        self.buf = b""
-        self.seq = 0
-        self.grant = 0
-
-    def raw(self, data):
-        self.s.sendall(data)
-
-    def send(self, type_, payload=b"", magic=MAGIC, version=VERSION, length=None):
-        self.seq += 1
-        ln = len(payload) if length is None else length
-        self.raw(HEADER.pack(magic, version, type_, ln, self.seq) + payload)
-
-    def recv(self):
-        """(type, payload), or None at the end of the stream."""
-        while True:
-            if len(self.buf) >= HEADER.size:
-                _, _, t, ln, _ = HEADER.unpack_from(self.buf)
-                if len(self.buf) >= HEADER.size + ln:
-                    p = self.buf[HEADER.size:HEADER.size + ln]
-                    self.buf = self.buf[HEADER.size + ln:]
-                    return t, p
-            try:
-                data = self.s.recv(65536)
-            except ConnectionResetError:
-                data = b""
-            if not data:
-                return None
-            self.buf += data
-
-    def expect(self, type_):
-        m = self.recv()
-        if m is None:
-            raise AssertionError(f"usmd closed the connection; wanted type {type_}")
-        if m[0] == ERROR and type_ != ERROR:
-            code, text = ERROR_S.unpack(m[1])
-            raise AssertionError(f"usmd said ERROR {code}: {cstr(text)}")
-        if m[0] != type_:
-            raise AssertionError(f"got type {m[0]}, wanted {type_}")
-        return m[1]
-
-    def error(self):
-        """The ERROR usmd sends before it closes: (code, text), or None."""
-        while True:
-            m = self.recv()
-            if m is None:
-                return None
-            if m[0] == ERROR:
-                code, text = ERROR_S.unpack(m[1])
-                return code, cstr(text)
-
-    def hello(self, name, min_grant=M, limit=0, set_by_user=0, resident=0, policy="clock",
-              pid=None):
-        self.send(HELLO, HELLO_S.pack(pid or os.getpid(), CLIENT, name.encode(), set_by_user,
-                                      65536, limit, min_grant, resident, policy.encode()))
-        grant, lim, interval, _, pol, store = WELCOME_S.unpack(self.expect(WELCOME))
-        self.grant = grant
-        return dict(grant=grant, limit=lim, interval=interval, policy=cstr(pol),
-                    store=cstr(store))
-
-    def monitor(self):
-        self.send(HELLO, HELLO_S.pack(os.getpid(), MONITOR, b"test", 0, 0, 0, 0, 0, b""))
-
-    def amount(self, type_, nbytes):
-        self.send(type_, AMOUNT_S.pack(nbytes, 0))
-
-    def expect_amount(self, type_):
-        b, total = AMOUNT_S.unpack(self.expect(type_))
-        self.grant += b if type_ == GRANT else 0
-        return b, total
-
-    def sync(self):
-        """A LEASE of nothing: its GRANT 0 comes once usmd has read all
-        this connection sent before (order across connections is not
-        given, so a check that another client must see waits for it)."""
-        self.amount(LEASE, 0)
-        return self.expect_amount(GRANT)
-
-    def answer_reclaim(self):
-        """Takes a RECLAIM and gives back what it asks, as a tagger does."""
-        b, total = AMOUNT_S.unpack(self.expect(RECLAIM))
-        give = min(b, self.grant)  # amounts are changes, as in runtime/tagger/link.c
-        self.grant -= give
-        self.amount(RECLAIMED, give)
-        self.sync()
-        return b
-
-    def stats(self, resident, policy="clock"):
-        self.send(STATS, STATS_S.pack(resident, resident, 1, 2, 3, 4, 5, 6, 7, 0, 8, 9, 10,
-                                      policy.encode()))
-
-    def close(self):
-        self.s.close()
+        super().__init__(path, WAIT)
 
 
 def status_json():
@@ -513,7 +405,10 @@ def fuzz(good):
     bad("a truncated HELLO, then end of stream", truncated, 71, "middle of a message")
     bad("an oversized length", lambda c: c.send(LEASE, b"", length=1 << 30), 90)
     bad("a wrong magic", lambda c: c.send(HELLO, hello, magic=0xDEADBEEF), 71, "magic")
-    bad("another protocol version", lambda c: c.send(HELLO, hello, version=3), 93, "version 3")
+    bad("a newer protocol version", lambda c: c.send(HELLO, hello, version=VERSION + 1), 93,
+        f"version {VERSION + 1} is not supported (this usmd speaks version {VERSION})")
+    bad("the version before STORE (2)", lambda c: c.send(HELLO, hello, version=2), 93,
+        f"version 2 is not supported (this usmd speaks version {VERSION})")
     bad("an unknown type", lambda c: c.send(99), 74, "unknown message type 99")
     bad("a payload of the wrong size", lambda c: c.send(HELLO, hello + b"x"), 90)
     bad("a malformed HELLO (role 7)", lambda c: c.send(
@@ -539,6 +434,44 @@ def fuzz(good):
         c.monitor()
         c.amount(LEASE, M)
     bad("a LEASE from a monitor", monitor_lease, 71, "from a monitor")
+
+    # STORE: what usmd may be made to delete is one process's keys, of usm's naming
+    me = f"usm:box:run1:{os.getpid()}.ab12:"
+    mc = "memcached:127.0.0.1:1"
+    store = STORE_S.pack(mc.encode(), me.encode())
+    bad("STORE before HELLO", lambda c: c.send(STORE, store), 71, "before HELLO")
+
+    def monitor_store(c):
+        c.monitor()
+        c.send(STORE, store)
+    bad("a STORE from a monitor", monitor_store, 71, "from a monitor")
+    bad("a STORE of the wrong size", after_hello((STORE, store[:-1])), 90)
+    for prefix, what in (("evil:box:run1:1.ab:", "a prefix not starting with usm:"),
+                         ("usm:box:run 1:1.ab:", "a space in the prefix"),
+                         ("usm:box\r\ndelete x", "CR LF in the prefix"),
+                         ("usm:box:r%3A:1.ab:", "a % in the prefix")):
+        bad(f"STORE with {what}", after_hello((STORE, STORE_S.pack(mc.encode(),
+                                                                   prefix.encode()))),
+            74, "malformed STORE")
+    bad("STORE with an unterminated prefix", after_hello((STORE, mc.encode().ljust(4096, b"\0")
+                                                          + b"usm:" + b"a" * 124)),
+        74, "malformed STORE")
+    bad("STORE of a store that is not memcached", after_hello(
+        (STORE, STORE_S.pack(b"file:/tmp/x", me.encode()))), 74, "malformed STORE")
+    bad("STORE with a control character in the spec", after_hello(
+        (STORE, STORE_S.pack(b"memcached:a:1\n", me.encode()))), 74, "malformed STORE")
+    for prefix, what in (("usm:", "usm: alone (every run's keys)"),
+                         ("usm:box:run1:", "a run's prefix (its every process)"),
+                         (f"usm:box:run1:{os.getpid()}.ab12:x", "more after the prefix")):
+        bad(f"STORE naming {what}", after_hello((STORE, STORE_S.pack(mc.encode(),
+                                                                     prefix.encode()))),
+            22, "is not one process's")
+    bad("STORE naming another process's keys", after_hello(
+        (STORE, STORE_S.pack(mc.encode(), f"usm:box:run1:{os.getpid() + 1}.ab12:".encode()))),
+        22, f"keys of pid {os.getpid() + 1}, not this client's ({os.getpid()})")
+    bad("STORE with a bad memcached spec", after_hello(
+        (STORE, STORE_S.pack(b"memcached:host", me.encode()))), 22, "not HOST:PORT")
+    bad("a second STORE", after_hello((STORE, store), (STORE, store)), 71, "second STORE")
 
     # a flood: past 256 connections, each is refused at once; those taken
     # hear nothing and are dropped for want of a HELLO
@@ -579,6 +512,42 @@ def fuzz(good):
     check("after the fuzz, a well-behaved client is still served",
           lambda: b.expect_amount(GRANT) == (M, 48 * M))
     check("and usm status still answers", lambda: set(rows()) == {"wb", "lo", "hi"})
+
+
+# ---- a client's end and its store's keys ----
+
+def purges():
+    """No memcached here: a server that refuses (port 1) makes each purge
+    end in its one error line, which says that usmd started it, and when."""
+    mc = "memcached:127.0.0.1:1"
+
+    def client(pid, bye):
+        c = Conn()
+        c.hello("purged", min_grant=0, pid=pid)
+        c.store(mc, f"usm:box:run1:{pid}.ab12:")
+        c.sync()
+        if bye:
+            c.send(BYE)
+            c.recv()  # usmd closes after a BYE
+        c.close()
+    client(424241, bye=True)
+    client(424242, bye=False)
+    want = "424242 (purged): ended without BYE: cannot delete its keys usm:box:run1:424242.ab12:*"
+    check("a client gone without BYE: usmd deletes its keys in a child and logs the result "
+          "in one line", lambda: wait_for(
+              lambda: sum(1 for l in read(LOG).splitlines() if want in l
+                          and "127.0.0.1:1 does not answer" in l) == 1, "the purge's line"))
+    log = read(LOG)
+    # the start of a purge is logged when its client's connection closes
+    tap("424242 (purged): deleting its keys" in log
+        and "424241 (purged): deleting its keys" not in log,
+        "a client that said BYE: no purge (its keys stay for usm run)")
+    tap(f"deleting its keys usm:box:run1:{os.getpid()}." not in log,
+        "a client usmd dropped (its second STORE): no purge (it may live on)")
+    c = Conn()
+    c.hello("after", min_grant=0)
+    check("and usmd serves a client after the purge", lambda: c.sync() == (0, 0))
+    c.close()
 
 
 # ---- another uid ----
@@ -677,6 +646,7 @@ def main():
         good = sharing(usmd)
         status_command()
         fuzz(good)
+        purges()
         other_uid()
     except Exception as e:
         tap(False, "the shared-pool checks ran to the end", f"{type(e).__name__}: {e}")

@@ -27,3 +27,17 @@ l = [(r.random(), i, str(i)) for i in range(500000)]
 l.sort()
 print(len(l), l[0][1], l[-1][1], sum(t[1] for t in l[:1000]))
 """
+
+# ~48 MB of 4 KiB objects, read back after a line on stdin: between the
+# two, with a limit of TWO_PHASE_LIMIT, most of its pages are in the store
+TWO_PHASE = """
+import hashlib, sys
+data = [bytes([i % 251]) * 4000 + str(i).encode() for i in range(12000)]
+print("ready", flush=True)
+sys.stdin.readline()
+h = hashlib.sha256()
+for d in data:
+    h.update(d)
+print(len(data), h.hexdigest(), flush=True)
+"""
+TWO_PHASE_LIMIT = "16M"

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +43,7 @@ static void headers_of_every_type_are_checked(void **state)
 	        {USM_MSG_SET_POLICY, sizeof(struct usm_msg_set_policy)},
 	        {USM_MSG_BYE, 0},
 	        {USM_MSG_STATUS_REQ, 0},
+	        {USM_MSG_STORE, sizeof(struct usm_msg_store)},
 	};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -66,6 +68,8 @@ static void bad_magic_version_and_type(void **state)
 	assert_int_equal(usm_msg_check_header(&h), -EPROTO);
 	h = header(USM_MSG_BYE, 0);
 	h.version = USM_PROTO_VERSION + 1;
+	assert_int_equal(usm_msg_check_header(&h), -EPROTONOSUPPORT);
+	h.version = USM_PROTO_VERSION - 1; /* a tagger of the build before STORE */
 	assert_int_equal(usm_msg_check_header(&h), -EPROTONOSUPPORT);
 	h = header(0, 0);
 	assert_int_equal(usm_msg_check_header(&h), -EBADMSG);
@@ -222,6 +226,43 @@ static void other_payload_checks(void **state)
 	assert_int_equal(usm_msg_check_payload(&h, &sp), 0);
 	memset(sp.policy, 'x', sizeof(sp.policy));
 	assert_int_equal(usm_msg_check_payload(&h, &sp), -EBADMSG);
+}
+
+/* What usmd may be made to delete is a whole process's keys of usm's
+ * naming: the prefix and spec are checked byte by byte. */
+static void store_payload_checks(void **state)
+{
+	struct usm_msg_header h = header(USM_MSG_STORE, sizeof(struct usm_msg_store));
+	static struct usm_msg_store m = {.spec = "memcached:10.0.0.1:11211,replicas=0,sasl=/a b",
+	                                 .prefix = "usm:box-1.lan:1a2b-ff:42.9f:"};
+	static const char *bad_prefixes[] = {
+		"", "usm", "evil:usm:", "USM:x:", "usm:x y:", "usm:x\r\ndelete", "usm:x/",
+		"usm:x%3A", "usm:\x80", NULL,
+	};
+	static const char *bad_specs[] = {
+		"", "mem", "file:/tmp/x", "memcached", "memcached:a:1\n", "memcached:a:1\x7f", NULL,
+	};
+	static struct usm_msg_store bad;
+
+	assert_int_equal(sizeof(m), 4096 + 128);
+	assert_int_equal(usm_msg_check_payload(&h, &m), 0);
+	for (int i = 0; bad_prefixes[i]; i++) {
+		bad = m;
+		snprintf(bad.prefix, sizeof(bad.prefix), "%s", bad_prefixes[i]);
+		assert_int_equal(usm_msg_check_payload(&h, &bad), -EBADMSG);
+	}
+	for (int i = 0; bad_specs[i]; i++) {
+		bad = m;
+		snprintf(bad.spec, sizeof(bad.spec), "%s", bad_specs[i]);
+		assert_int_equal(usm_msg_check_payload(&h, &bad), -EBADMSG);
+	}
+	bad = m;
+	memset(bad.prefix, 'u', sizeof(bad.prefix));
+	memcpy(bad.prefix, "usm:", 4);
+	assert_int_equal(usm_msg_check_payload(&h, &bad), -EBADMSG);
+	bad = m;
+	memset(bad.spec + 10, 'a', sizeof(bad.spec) - 10);
+	assert_int_equal(usm_msg_check_payload(&h, &bad), -EBADMSG);
 }
 
 static void status_payload_checks(void **state)
@@ -462,6 +503,7 @@ int main(void)
 	        cmocka_unit_test(status_length_is_a_whole_number_of_rows),
 	        cmocka_unit_test(stats_keeps_the_documented_layout_and_is_filled),
 	        cmocka_unit_test(hello_payload_checks),
+	        cmocka_unit_test(store_payload_checks),
 	        cmocka_unit_test(other_payload_checks),
 	        cmocka_unit_test(status_payload_checks),
 	        cmocka_unit_test_setup_teardown(one_message_round_trips, open_pair, close_pair),

@@ -445,6 +445,40 @@ static void memcached_specs_are_checked_before_any_connection(void **state)
 	}
 }
 
+/* usmd deletes a gone client's keys by the prefix it announced: only a
+ * whole process prefix is taken, never one that names more keys. */
+static void a_process_key_prefix_is_read_and_nothing_shorter_is(void **state)
+{
+	static const char *bad[] = {
+		"", "usm:", "usm:host:", "usm:host:run:", "usm:host:run:12:",
+		"usm:host:run:12.:", "usm:host:run:.ab:", "usm:host:run:12.ab",
+		"usm:host:run:12.ab:x", "usm:host:run:12.AB:", "usm:host:run:012.ab:",
+		"usm:host:run:0.ab:", "usm:host:run:-1.ab:", "usm:host:run:99999999999.ab:",
+		"usm:host:run:4294967295.ab:", "usm:ho st:run:12.ab:", "usm:host:r*n:12.ab:",
+		"usm::run:12.ab:", "usm:host::12.ab:", "USM:host:run:12.ab:",
+		"evil:host:run:12.ab:", "usm:host:run:12.abcdef01234:",
+		"usm:host:run:12.ab:\n", NULL,
+	};
+	struct usm_store *s = NULL;
+	char why[200];
+
+	assert_int_equal(usm_store_prefix_pid("usm:host:run:12.ab:"), 12);
+	assert_int_equal(usm_store_prefix_pid("usm:my-box.lan:1a2b-17f0c3:2147483647.ffffffffff:"),
+	                 2147483647);
+	for (int i = 0; bad[i]; i++)
+		assert_int_equal(usm_store_prefix_pid(bad[i]), -EINVAL);
+	/* refused before anything connects (port 1 would not answer) */
+	assert_int_equal(usm_store_purge_process("memcached:127.0.0.1:1", "usm:", why, sizeof(why)),
+	                 -EINVAL);
+	assert_non_null(strstr(why, "not the key prefix of one process"));
+	assert_int_equal(usm_store_purge_process("mem", "usm:h:r:1.a:", why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "not a memcached store"));
+	/* stores that die with their process have no keys to name */
+	assert_int_equal(usm_store_open("mem", BLOCK, 0, &s), 0);
+	assert_null(usm_store_key_prefix(s));
+	usm_store_close(s);
+}
+
 /* A store without batches of its own gets them block by block: all of a
  * batch is kept, or none of it. */
 static void batches_keep_all_or_nothing(void **state)
@@ -731,6 +765,7 @@ int main(void)
 		cmocka_unit_test(memcached_specs_are_checked_before_any_connection),
 		cmocka_unit_test(only_a_memcached_store_outlives_its_process),
 		cmocka_unit_test(sasl_credentials_are_checked_before_any_connection),
+		cmocka_unit_test(a_process_key_prefix_is_read_and_nothing_shorter_is),
 		cmocka_unit_test(batches_keep_all_or_nothing),
 		cmocka_unit_test(file_exists_while_open_and_is_removed_by_close),
 		cmocka_unit_test(a_relative_file_is_removed_even_after_a_chdir),

@@ -42,6 +42,8 @@ void conn_flush(struct server *s, struct conn *c)
 				continue;
 			if (errno != EAGAIN) {
 				/* the peer is gone; its end of stream tells the rest */
+				if (errno == EPIPE || errno == ECONNRESET)
+					c->peer_gone = true;
 				c->out_off = c->out_len = 0;
 				conn_mark_closing(c, false);
 			}
@@ -268,12 +270,20 @@ void conn_reap(struct server *s)
 					         "%u (%s): left; its %s return to the pool", c->pid,
 					         c->name, fmt_size(c->pc.grant, a));
 				pool_leave(&s->pool, &c->pc);
+				/* gone without BYE: nobody else may know its store;
+				 * dropped by usmd, it may live on and need its keys */
+				if (c->store && c->peer_gone && !c->said_bye)
+					purge_start(s, c);
 			}
 			/* last words (an ERROR), then read what the peer sent so that
 			 * it sees an orderly end of stream, not a reset */
 			conn_flush(s, c);
 			while (drained < 64 && recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 				drained++;
+			/* out of epoll first: a purge's child forked a moment ago
+			 * still has this fd, which would keep it watched after
+			 * the close, with c freed */
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 			close(c->fd);
 			c->next = s->graveyard;
 			s->graveyard = c;
@@ -288,6 +298,7 @@ void conn_bury(struct server *s)
 		s->graveyard = c->next;
 		free(c->rd);
 		free(c->out);
+		free(c->store);
 		free(c);
 	}
 }

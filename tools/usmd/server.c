@@ -1,6 +1,7 @@
 /* usmd's event loop (see server.h): one thread, epoll over the listening
- * socket, the connections, a signalfd and a timerfd for the deadlines;
- * SIGHUP reloads the config. */
+ * socket, the connections, a signalfd, a timerfd for the deadlines and
+ * the pipe of the purges' children; SIGHUP reloads the config, SIGCHLD
+ * reaps a purge. */
 #include "server_impl.h"
 
 #include <errno.h>
@@ -122,6 +123,8 @@ static void signalled(struct server *s)
 	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			reload(s);
+		} else if (si.ssi_signo == SIGCHLD) {
+			purge_reap(s);
 		} else {
 			usmd_log(LOG_INFO, "%s: shutting down", strsignal((int)si.ssi_signo));
 			s->stop = true;
@@ -140,6 +143,7 @@ static int setup(struct server *s)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -155,7 +159,7 @@ static int setup(struct server *s)
 	ev.data.ptr = &s->timer_fd;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timer_fd, &ev) < 0)
 		return -errno;
-	return 0;
+	return purge_setup(s);
 }
 
 static void teardown(struct server *s)
@@ -168,6 +172,7 @@ static void teardown(struct server *s)
 		s->graveyard = c;
 	}
 	conn_bury(s);
+	purge_teardown(s);
 	unlink(s->set->socket_path);
 	close(s->listen_fd);
 	if (s->spare_fd >= 0)
@@ -191,6 +196,8 @@ int usmd_serve(int listen_fd, const struct usmd_settings *settings, struct usmd_
 	        .sig_fd = -1,
 	        .timer_fd = -1,
 	        .spare_fd = -1,
+	        .purge_rd = -1,
+	        .purge_wr = -1,
 	        .euid = geteuid(),
 	};
 	char a[16];
@@ -223,6 +230,8 @@ int usmd_serve(int listen_fd, const struct usmd_settings *settings, struct usmd_
 				conn_accept_all(&s);
 			} else if (tag == &s.sig_fd) {
 				signalled(&s);
+			} else if (tag == &s.purge_rd) {
+				purge_results(&s);
 			} else if (tag == &s.timer_fd) {
 				uint64_t expirations;
 				if (read(s.timer_fd, &expirations, sizeof(expirations)) < 0) {

@@ -3,6 +3,8 @@
  *   conn.c     connections: accepting, queuing and sending, closing
  *   session.c  the protocol on a connection: HELLO, clients' messages,
  *              monitors, the pool's callbacks, the threshold rule
+ *   purge.c    deleting a gone client's keys from its shared store, in
+ *              forked children
  *
  * A connection is NEW until its HELLO, then a CLIENT (a tagger, with a
  * share of the pool) or a MONITOR (usm status). Anything a connection's
@@ -65,6 +67,9 @@ struct conn {
 	bool switched;
 	bool has_stats;
 	struct usm_msg_stats stats;
+	struct usm_msg_store *store; /* its shared store (STORE), or NULL */
+	bool said_bye;               /* its keys stay: it lives on, or usm run deletes them */
+	bool peer_gone;              /* the end of its stream, or a send it no longer takes */
 };
 
 struct server {
@@ -75,6 +80,9 @@ struct server {
 	struct conn *first, *last;
 	struct conn *graveyard;
 	unsigned nconns;
+	int purge_rd, purge_wr;    /* the children's records */
+	struct purge *purges;      /* running, then waiting, in order */
+	unsigned purges_running, purges_waiting;
 	bool stop;
 	uint64_t now;
 	uid_t euid;
@@ -105,5 +113,12 @@ void session_readable(struct server *s, struct conn *c);
 void session_set_policy(struct server *s, struct conn *c, const char *policy);
 void session_apply_rule(struct conn *c, const struct usmd_rule *r);
 void session_evaluate_switches(struct server *s);
+
+/* purge.c */
+int purge_setup(struct server *s);
+void purge_start(struct server *s, const struct conn *c); /* c's keys, off the loop */
+void purge_results(struct server *s);                     /* the pipe is readable */
+void purge_reap(struct server *s);                        /* SIGCHLD */
+void purge_teardown(struct server *s);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store.h"
 #include "usmd_log.h"
 
 /* ---- pool callbacks: only messages, never a close ---- */
@@ -170,6 +171,42 @@ static const char *hint_name(unsigned kind)
 	return kind < USM_HINT_KIND_COUNT && names[kind] ? names[kind] : "?";
 }
 
+/* The client's shared store: usmd deletes that process's keys, and no
+ * others, if it ends without BYE. */
+static void client_store(struct server *s, struct conn *c, const struct usm_msg_store *m)
+{
+	long pid = usm_store_prefix_pid(m->prefix);
+
+	if (c->store) {
+		conn_fail(s, c, EPROTO, "a second STORE");
+		return;
+	}
+	if (pid < 0) {
+		conn_fail(s, c, EINVAL,
+		          "STORE prefix '%.*s' is not one process's "
+		          "(usm:HOST:RUN:PID.START:)",
+		          80, m->prefix);
+		return;
+	}
+	if (pid != c->pid) {
+		conn_fail(s, c, EINVAL,
+		          "STORE prefix names the keys of pid %ld, not this client's (%u)", pid,
+		          c->pid);
+		return;
+	}
+	if (!usm_store_spec_valid(m->spec)) {
+		conn_fail(s, c, EINVAL, "STORE: %s", usm_store_spec_problem(m->spec));
+		return;
+	}
+	c->store = malloc(sizeof(*c->store));
+	if (!c->store) {
+		conn_fail(s, c, ENOMEM, "usmd is out of memory");
+		return;
+	}
+	*c->store = *m;
+	usmd_log(LOG_DEBUG, "%u (%s): store %.120s, keys %s*", c->pid, c->name, m->spec, m->prefix);
+}
+
 static void client_message(struct server *s, struct conn *c, const struct usm_msg_header *h,
                            const void *payload)
 {
@@ -223,7 +260,11 @@ static void client_message(struct server *s, struct conn *c, const struct usm_ms
 			pool_willneed(&s->pool, &c->pc, m->bytes);
 		break;
 	}
+	case USM_MSG_STORE:
+		client_store(s, c, payload);
+		break;
 	case USM_MSG_BYE:
+		c->said_bye = true;
 		conn_mark_closing(c, false);
 		break;
 	case USM_MSG_HELLO:
@@ -359,6 +400,7 @@ static void bad_message(struct server *s, struct conn *c, int rc)
 			          usm_msg_type_name(h->type));
 		break;
 	case -ECONNRESET:
+		c->peer_gone = true;
 		if (c->rd->have > c->rd->consumed)
 			conn_fail(s, c, EPROTO, "connection closed in the middle of a message");
 		else
