@@ -450,8 +450,9 @@ static unsigned count_store_markers(const char *dir)
 }
 
 /* A shared store outlives the run's processes: each deletes its own pages
- * at exit, and what those that ended otherwise (a crash, a kill, a stop by
- * usm) left there goes now. (usmd's own store choice is the daemon's.) */
+ * at _exit (a stop by usm too), and what those that ended otherwise (a
+ * kill, a crash, an exec with pages out) left there goes now. (usmd's own
+ * store choice is the daemon's.) */
 static void purge_store(const struct run_options *o, const char *dir)
 {
 	char why[512];
