@@ -1,7 +1,7 @@
 """memcached -M servers for the tests, on free loopback ports: started
 ready (they answer), asked in their text protocol, their usm keys listed
-(`lru_crawler metadump all`), and killed. Shared by memcached.py and
-usmd_purge.py; every server started is in STARTED, for a test to kill at
+(`lru_crawler metadump all`), and killed; or servers that require SASL.
+Shared by memcached.py, memcached_sasl.py and usmd_purge.py; every server started is in STARTED, for a test to kill at
 its end whatever happened."""
 import os
 import socket
@@ -36,20 +36,31 @@ class Server:
     # 128 MB: with --replicas 1 after a death, the two servers left hold two
     # copies of the two-phase program's ~48 MB (and memcached's slab waste);
     # 64 MB ran full once in five runs
-    def __init__(self, memory_mb=128, no_evict=True, port=None):
+    def __init__(self, memory_mb=128, no_evict=True, port=None, sasl_conf=None, env=None):
+        """sasl_conf: a directory for SASL_CONF_PATH, and the server requires
+        SASL (-S); such a server refuses the text protocol, so it is ready
+        when it accepts a connection."""
         STARTED.append(self)
         self.port = port or free_port()
-        argv = ["memcached", "-m", str(memory_mb), "-p", str(self.port), "-l", "127.0.0.1",
-                "-U", "0"] + (["-M"] if no_evict else [])
+        argv = ["memcached"] + (["-S"] if sasl_conf else []) + [
+            "-m", str(memory_mb), "-p", str(self.port), "-l", "127.0.0.1",
+            "-U", "0"] + (["-M"] if no_evict else [])
         if os.geteuid() == 0:
             argv += ["-u", "root"]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = dict(env or os.environ, SASL_CONF_PATH=sasl_conf) if sasl_conf else env
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         # ready when it answers (a connection refused until it listens)
         for _ in range(500):
             try:
+                if sasl_conf:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=10).close()
+                    return
                 if ask(self.port, b"version\r\n", b"\r\n").startswith(b"VERSION"):
                     return
             except OSError:
+                if self.proc.poll() is not None:
+                    break
                 time.sleep(0.01)
         raise RuntimeError(f"memcached on port {self.port} did not start")
 

@@ -17,14 +17,14 @@ usage: memcached_sasl.py USM"""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import taplib
 from taplib import tap
+from mcserver import STARTED, Server
+from workloads import TWO_PHASE
 
 USM = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="usm-memcached-sasl-test.")
@@ -33,18 +33,6 @@ for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "MALLOC_PERTURB_"):
     ENV.pop(k, None)
 USER, PASSWORD = "usm-test", "pw-" + os.urandom(6).hex()
 LIMIT = "16M"
-
-# ~48 MB of 4 KiB objects, read back after a line on stdin
-TWO_PHASE = """
-import hashlib, sys
-data = [bytes([i % 251]) * 4000 + str(i).encode() for i in range(12000)]
-print("ready", flush=True)
-sys.stdin.readline()
-h = hashlib.sha256()
-for d in data:
-    h.update(d)
-print(len(data), h.hexdigest(), flush=True)
-"""
 
 # the same data read back by a fork child, which pages on its own store
 FORKED = """
@@ -70,12 +58,6 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def sasl_config():
     """DIR with memcached.conf and a sasldb holding USER; memcached reads
     it through SASL_CONF_PATH=DIR (its own name, "memcached", picks the file)."""
@@ -87,35 +69,6 @@ def sasl_config():
     subprocess.run(["saslpasswd2", "-a", "memcached", "-c", "-f", db, "-p", USER],
                    input=PASSWORD.encode(), check=True, capture_output=True)
     return conf
-
-
-class Server:
-    def __init__(self, conf):
-        self.port = free_port()
-        argv = ["memcached"] + (["-S"] if conf else []) + [
-            "-M", "-m", "128", "-p", str(self.port), "-l", "127.0.0.1", "-U", "0"]
-        if os.geteuid() == 0:
-            argv += ["-u", "root"]
-        self.proc = subprocess.Popen(argv, env=dict(ENV, SASL_CONF_PATH=conf or ""),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # ready when it accepts (SASL is set up before it listens)
-        for _ in range(500):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=10).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.01)
-        raise RuntimeError(f"memcached on port {self.port} did not start")
-
-    def name(self):
-        return f"127.0.0.1:{self.port}"
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def credentials(name, text, mode):
@@ -165,9 +118,8 @@ def main():
         taplib.skip("the memcached store with SASL",
                     f"{' and '.join(missing)} not installed (scripts/deps.sh)")
         return taplib.done()
-    server = None
     try:
-        server = Server(sasl_config())
+        server = Server(sasl_conf=sasl_config(), env=ENV)
         good = credentials("cred", f"{USER}:{PASSWORD}\n", 0o600)
 
         r = check(server, good)
@@ -235,7 +187,7 @@ def main():
             r.stdout.decode() + r.stderr.decode())
         tap(items(server, good) == 0, "the refused runs left nothing on the server")
 
-        plain = Server(None)
+        plain = Server(env=ENV)
         try:
             r = run_usm(["--store", spec(plain, good)], [sys.executable, "-c", "print('ran')"])
         finally:
@@ -256,8 +208,8 @@ def main():
             "and usm run says so in one line", f"exit {r.returncode}, items {left}\n"
             + r.stderr.decode(errors="replace"))
     finally:
-        if server:
-            server.kill()
+        for started in STARTED:
+            started.kill()
         shutil.rmtree(TMP, ignore_errors=True)
     return taplib.done()
 
