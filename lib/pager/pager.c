@@ -71,7 +71,13 @@ int usm_pager_without_parse(const char *names, unsigned *without)
 
 const char *usm_pager_without_names(void)
 {
-	return "poison";
+	static char names[64];
+
+	if (!names[0])
+		for (size_t i = 0, at = 0; i < sizeof(withouts) / sizeof(withouts[0]); i++)
+			at += (size_t)snprintf(names + at, sizeof(names) - at, "%s%s", i ? "," : "",
+					       withouts[i].name);
+	return names;
 }
 
 /* Runs on the pager thread: no stdio stream, whose buffer would come from

@@ -541,6 +541,10 @@ static void the_without_names_are_read_and_checked(void **state)
 	assert_int_equal(w, USM_PAGER_WITHOUT_POISON);
 	assert_int_equal(usm_pager_without_parse("poisonx", &w), -EINVAL);
 	assert_int_equal(usm_pager_without_parse("poison,move", &w), -EINVAL);
+	/* what the usage line lists is what the parser takes */
+	assert_string_equal(usm_pager_without_names(), "poison");
+	assert_int_equal(usm_pager_without_parse(usm_pager_without_names(), &w), 0);
+	assert_int_equal(w, USM_PAGER_WITHOUT_POISON);
 }
 
 int main(void)
