@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shuffle.h"
+
 #define PAGE 4096UL
 
 static int uffd = -1;
@@ -137,20 +139,12 @@ int main(int argc, char **argv)
 {
 	size_t pages = argc > 1 ? strtoul(argv[1], NULL, 10) : 32768;
 	size_t *order = malloc(pages * sizeof(*order));
-	uint64_t x = 88172645463325252ULL;
 
 	src = aligned_alloc(PAGE, PAGE);
 	if (!order || !src || pages == 0)
 		return 1;
 	memset(src, 0x5a, PAGE);
-	for (size_t i = 0; i < pages; i++)
-		order[i] = i;
-	for (size_t i = pages - 1; i > 0; i--) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		size_t j = x % (i + 1), tmp = order[i];
-		order[i] = order[j];
-		order[j] = tmp;
-	}
+	shuffled_order(order, pages);
 
 	uint8_t *a = managed(pages);
 	printf("%-28s %8.0f\n", "kernel first touch", touch_all(a, order, pages));

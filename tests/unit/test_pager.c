@@ -346,6 +346,22 @@ static void a_failed_start_frees_what_it_allocated(void **state)
 	assert_int_equal(fd_after, fd_before);
 }
 
+/* In a forked child: a pager of its own started with c (the parent's is
+ * abandoned, its thread is not here) and a region of len that it manages;
+ * NULL when either fails. */
+static uint64_t *child_pager_region(const struct usm_pager_config *c, size_t len,
+				    struct usm_pager **p)
+{
+	if (pager)
+		usm_pager_abandon(pager);
+	if (usm_pager_start(c, p) < 0)
+		return NULL;
+	uint64_t *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED || usm_pager_add(*p, w, len) < 0)
+		return NULL;
+	return w;
+}
+
 #ifdef USM_FAULT_INJECTION
 /* In a child of its own (a SIGBUS or the pager's exit must not end the
  * test): a pager whose store fails every read from the first, a region
@@ -373,18 +389,14 @@ static void read_lost_pages_in_a_child(unsigned without)
 	struct sigaction sa = { .sa_sigaction = on_bus, .sa_flags = SA_SIGINFO };
 	size_t len = 4 * LIMIT;
 
-	if (pager)
-		usm_pager_abandon(pager); /* the parent's, whose thread is not here */
 	setenv("USM_INJECT_STORE_READ_FAILURE", "1", 1);
 	usm_pager_config_defaults(&c);
 	c.limit = LIMIT;
 	c.prefetch = 0;
 	c.policy = "fifo";
 	c.without = without;
-	if (usm_pager_start(&c, &p) < 0)
-		_exit(LOST_START_FAILED);
-	uint64_t *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (w == MAP_FAILED || usm_pager_add(p, w, len) < 0)
+	uint64_t *w = child_pager_region(&c, len, &p);
+	if (!w)
 		_exit(LOST_START_FAILED);
 	fill(w, len, 7);
 	/* ASan's SIGBUS handler would report and abort: ours instead */
@@ -469,8 +481,6 @@ static void page_in_a_child(unsigned spin_us, bool one_cpu)
 	struct usm_pager_stats st;
 	size_t len = 4 * LIMIT;
 
-	if (pager)
-		usm_pager_abandon(pager);
 	if (one_cpu) {
 		cpu_set_t cpus;
 		CPU_ZERO(&cpus);
@@ -482,10 +492,8 @@ static void page_in_a_child(unsigned spin_us, bool one_cpu)
 	c.limit = LIMIT;
 	c.policy = "fifo";
 	c.spin_max_us = spin_us;
-	if (usm_pager_start(&c, &p) < 0)
-		_exit(POLLED_START_FAILED);
-	uint64_t *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (w == MAP_FAILED || usm_pager_add(p, w, len) < 0)
+	uint64_t *w = child_pager_region(&c, len, &p);
+	if (!w)
 		_exit(POLLED_START_FAILED);
 	fill(w, len, 3);
 	if (!intact(w, len, 3))
