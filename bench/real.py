@@ -11,11 +11,12 @@ timed). Figures: wall seconds, the ratio kernel / usm (>1: usm is faster),
 usm's refaults. A kernel run killed by its OOM killer is "oom", a run past
 --timeout is "timeout". Needs root (cgroup, swap file, userfaultfd).
 
-usage: bench/real.py [--quick] [--timeout S] [--only NAME[,NAME]] [--policy P]... [--json] [BUILD_DIR]"""
+usage: bench/real.py [--quick] [--timeout S] [--only NAME[,NAME]] [--policy P]... [--also ARGS]... [--json] [BUILD_DIR]"""
 import argparse
 import hashlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -27,6 +28,8 @@ ap.add_argument("--quick", action="store_true", help="smaller inputs (a minute o
 ap.add_argument("--timeout", type=float, default=600, help="seconds per run (default 600)")
 ap.add_argument("--only", default="", help="comma-separated program names")
 ap.add_argument("--policy", action="append", default=[], help="also run usm with this policy")
+ap.add_argument("--also", action="append", default=[],
+                help="also run usm with these usm run options (e.g. '--spin 0')")
 ap.add_argument("--json", action="store_true", help="the results as one JSON document")
 ap.add_argument("build", nargs="?", default="build")
 a = ap.parse_args()
@@ -167,9 +170,13 @@ def kernel_run(argv, limit):
     return secs, digest, status
 
 
-def usm_run(argv, limit, policy):
+# The usm runs of each program at each limit: (column, extra usm run options).
+VARIANTS = ([("usm", [])] + [(f"usm {p}", ["--policy", p]) for p in a.policy]
+            + [(f"usm {x}", shlex.split(x)) for x in a.also])
+
+
+def usm_run(argv, limit, opts):
     stats = os.path.join(tmp, "stats.json")
-    opts = ["--policy", policy] if policy else []
     secs, digest, status, _ = run([usm, "run", "-q", "--limit", str(limit), "--stats", stats, *opts,
                                    "--", *argv], a.timeout)
     refaults = None
@@ -202,9 +209,8 @@ try:
             if why_no_kernel is None:
                 k = kernel_run(argv, limit)
                 row["kernel"] = verdict(*k, want)
-            for policy in [None] + a.policy:
-                s, d, st, ref = usm_run(argv, limit, policy)
-                key = "usm" if policy is None else f"usm {policy}"
+            for key, opts in VARIANTS:
+                s, d, st, ref = usm_run(argv, limit, opts)
                 row[key] = verdict(s, d, st, want)
                 row[key + " refaults"] = ref
             results.append(row)
@@ -232,7 +238,7 @@ print(f"# bench/real.py: {os.uname().release}, {os.cpu_count()} cores, timeout {
       + (" (quick)" if a.quick else ""))
 if why_no_kernel:
     print(f"# kernel baseline unavailable: {why_no_kernel}")
-cols = ["usm"] + [f"usm {p}" for p in a.policy]
+cols = [key for key, _ in VARIANTS]
 print(f"{'program':12} {'peak':>7} {'limit':>9} {'native':>7} {'kernel':>8}"
       + "".join(f" {c:>12} {'k/u':>5} {'refaults':>9}" for c in cols))
 for r in results:

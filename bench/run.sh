@@ -102,6 +102,17 @@ done
 # the blocks as they were before they adapted to the faults (docs/run.md)
 "$usm" run -q --limit "${budget}M" --fixed-page-size -- "$tmp/scan" "$mib" "$passes" >"$tmp/usm"
 row "usm default, fixed 64K" "$tmp/usm" "$([ -n "$kernel_ok" ] && echo "$tmp/kernel")"
+# the pager sleeping after each event, as before it polled (lib/pager/wait.c)
+"$usm" run -q --limit "${budget}M" --spin 0 -- "$tmp/scan" "$mib" "$passes" >"$tmp/usm"
+row "usm default, --spin 0" "$tmp/usm" "$([ -n "$kernel_ok" ] && echo "$tmp/kernel")"
+"$usm" run -q --limit "${budget}M" --stats "$tmp/default.json" -- "$tmp/scan" "$mib" "$passes" >"$tmp/usm"
+row "usm default" "$tmp/usm" "$([ -n "$kernel_ok" ] && echo "$tmp/kernel")"
+json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['$1'])" "$2"; }
+echo
+echo "# fault service, ns (goal: usm p50 <= half the kernel's first touch)"
+printf '%-42s %12s\n' "kernel first touch, per page (above)" "$(field first-touch "$tmp/native")"
+printf '%-42s %12s\n' "usm default, p50 of every fault served" "$(json_field fault_latency_p50_ns "$tmp/default.json")"
+printf '%-42s %12s\n' "usm default, p99" "$(json_field fault_latency_p99_ns "$tmp/default.json")"
 
 # The memcached store, on servers started here on free loopback ports.
 command -v memcached >/dev/null || { echo; echo "# memcached not installed: no memcached rows"; exit 0; }
@@ -140,7 +151,6 @@ read -r _ st50 st99 < <(grep '^store-get' "$tmp/lat")
 printf '%-44s %10s %10s\n' "bare libmemcached get" "$bare50" "$bare99"
 printf '%-44s %10s %10s  (p50 %s x bare)\n' "usm store get (key, checksum, record)" "$st50" "$st99" \
 	"$(ratio "$st50" "$bare50")"
-json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['$1'])" "$2"; }
 printf '%-44s %10s %10s\n' "usm run fault served (scans above, 3 servers)" \
 	"$(json_field fault_latency_p50_ns "$tmp/mc3.json" 2>/dev/null || echo -)" \
 	"$(json_field fault_latency_p99_ns "$tmp/mc3.json" 2>/dev/null || echo -)"

@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "shuffle.h"
+
 #define PAGE 4096
 
 static double now(void)
@@ -59,15 +61,7 @@ int main(int argc, char **argv)
 				sink += a[i * PAGE + 128];
 	report("strided", pages * (size_t)passes, now() - t);
 
-	uint64_t x = 88172645463325252ULL;
-	for (size_t i = 0; i < pages; i++)
-		order[i] = i;
-	for (size_t i = pages - 1; i > 0; i--) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		size_t j = x % (i + 1), tmp = order[i];
-		order[i] = order[j];
-		order[j] = tmp;
-	}
+	shuffled_order(order, pages);
 	t = now();
 	for (int p = 0; p < passes; p++)
 		for (size_t i = 0; i < pages; i++)

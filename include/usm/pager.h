@@ -34,6 +34,8 @@ struct usm_pager_config {
 	unsigned store_share_pct; /* of the limit, the most a mem store keeps in memory */
 	void (*fatal)(const char *message);  /* called when paging cannot go on */
 	unsigned without;        /* USM_PAGER_WITHOUT_*: newer kernel calls left unused */
+	unsigned spin_max_us;    /* the pager polls for its next event up to this long
+	                          * before it sleeps (lib/pager/wait.c); 0 = never */
 	/* called on the pager thread before the first block goes to the store
 	 * (NULL: nothing); a negative errno stops paging as fatal does */
 	int (*store_first_put)(void);

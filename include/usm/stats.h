@@ -43,7 +43,8 @@
 	X(peak_store_disk,    LOCAL, MAX,  "peak_store_disk_bytes")                        \
 	X(peak_metadata,      LOCAL, MAX,  "peak_metadata_bytes")  /* usm's own, not store */ \
 	X(blocks_to_disk,     LOCAL, SUM,  "blocks_to_disk")       /* the file tier's puts */ \
-	X(poisoned,           LOCAL, SUM,  "poisoned_pages")  /* the store lost: SIGBUS there */
+	X(poisoned,           LOCAL, SUM,  "poisoned_pages")  /* the store lost: SIGBUS there */ \
+	X(polled_faults,      LOCAL, SUM,  "polled_faults")   /* found by the pager's polling */
 
 struct usm_pager_stats {
 #define USM_STAT_MEMBER_(name, wire, merge, run_key) uint64_t name;

@@ -14,6 +14,9 @@
 #include <sys/mman.h>
 
 #include "os/vm.h"
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "base/syscall.h"
 
@@ -81,6 +84,19 @@ static int window_init(void)
 }
 
 /* Commits `chunks` contiguous chunks; caller holds the lock. */
+/* Under ASan (the tests' build): committed memory is new memory. The raw
+ * munmap of a window reset after fork is not seen by ASan, so the shadow of
+ * a thread stack that lived at an address (a parent's pager thread) would
+ * otherwise still mark the chunk committed there in the child. */
+static void unpoison(void *p, size_t len)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	ASAN_UNPOISON_MEMORY_REGION(p, len);
+#else
+	(void)p, (void)len;
+#endif
+}
+
 static void *commit_chunks(size_t chunks)
 {
 	size_t len = chunks * CHUNK_SIZE;
@@ -109,6 +125,7 @@ static void *commit_chunks(size_t chunks)
 	    MAP_FAILED)
 		return NULL;
 	committed_chunks += chunks;
+	unpoison(p, len);
 	return p;
 }
 

@@ -8,7 +8,9 @@
  * eviction, from the copy just made, and its write lands); then what is
  * dirty is read through /proc/self/mem and put in the store (all-zero pages
  * need no copy); a clean page with a copy is just dropped; last the run is
- * dropped with MADV_DONTNEED. */
+ * dropped with MADV_DONTNEED. A run of clean pages with copies skips the
+ * protection and the read: a clean page has been protected since it came
+ * back, so nothing was written to it. */
 #include "pager/pager_impl.h"
 
 #include <errno.h>
@@ -49,6 +51,13 @@ static bool all_zero(const struct usm_pager *p, const uint8_t *b)
 	return memcmp(b, p->zero_buf, USM_PAGE_SIZE) == 0;
 }
 
+/* Clean with a copy: the store has what the page holds (and the page is
+ * write-protected: fault.c marks a page clean only with its protection). */
+static bool kept(const struct mpage *m)
+{
+	return !m->dirty && m->copy;
+}
+
 /* Decides what an evicted page needs: nothing (clean with a copy, or all
  * zeros), or a new copy, queued in p->io for the run's one store batch. */
 static void plan_save(struct usm_pager *p, struct mpage *m, uint8_t *data, size_t *queued)
@@ -58,7 +67,7 @@ static void plan_save(struct usm_pager *p, struct mpage *m, uint8_t *data, size_
 	else if (m->write_score)
 		m->write_score--;
 	m->wp_faulted = false;
-	if (!m->dirty && m->copy) {
+	if (kept(m)) {
 		p->st.evictions_clean++;
 		return;
 	}
@@ -101,10 +110,29 @@ static void save_run(struct usm_pager *p, struct mpage **run, size_t n, size_t q
 	}
 }
 
+static void drop_run(struct usm_pager *p, struct mpage **run, size_t n)
+{
+	usm_os_madvise((void *)(uintptr_t)page_addr(run[0]), n * USM_PAGE_SIZE, MADV_DONTNEED);
+	for (size_t i = 0; i < n; i++) {
+		run[i]->state = PAGE_EVICTED;
+		run[i]->dirty = false;
+		run[i]->wp = false;
+	}
+	p->resident_pages -= n;
+	p->st.evictions += n;
+}
+
 static void evict_run(struct usm_pager *p, struct mpage **run, size_t n)
 {
 	uint64_t addr = page_addr(run[0]), len = n * USM_PAGE_SIZE;
 
+	if (kept(run[0])) { /* and so are the others: evict_pages made the run */
+		size_t queued = 0;
+		for (size_t i = 0; i < n; i++)
+			plan_save(p, run[i], NULL, &queued);
+		drop_run(p, run, n);
+		return;
+	}
 	if (usm_os_uffd_writeprotect(p->uffd, addr, len, true, false) < 0) {
 		if (n == 1) {
 			/* without the protection a write could be lost: keep it
@@ -135,14 +163,7 @@ static void evict_run(struct usm_pager *p, struct mpage **run, size_t n)
 	for (size_t i = 0; i < n; i++)
 		plan_save(p, run[i], p->evict_buf + i * USM_PAGE_SIZE, &queued);
 	save_run(p, run, n, queued);
-	usm_os_madvise((void *)(uintptr_t)addr, len, MADV_DONTNEED);
-	for (size_t i = 0; i < n; i++) {
-		run[i]->state = PAGE_EVICTED;
-		run[i]->dirty = false;
-		run[i]->wp = false;
-	}
-	p->resident_pages -= n;
-	p->st.evictions += n;
+	drop_run(p, run, n);
 }
 
 void evict_pages(struct usm_pager *p, struct mpage **v, size_t n)
@@ -151,7 +172,7 @@ void evict_pages(struct usm_pager *p, struct mpage **v, size_t n)
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
 		while (j < n && j - i < EVICT_RUN_PAGES && v[j]->region == v[i]->region &&
-		       v[j]->index == v[j - 1]->index + 1)
+		       v[j]->index == v[j - 1]->index + 1 && kept(v[j]) == kept(v[i]))
 			j++;
 		evict_run(p, v + i, j - i);
 		i = j;

@@ -41,6 +41,7 @@ void usm_pager_config_defaults(struct usm_pager_config *c)
 		.policy = "refault", /* docs/run.md: fewest refaults measured, no signal to pay for */
 		.store = "mem",
 		.store_share_pct = 25, /* zswap: max_pool_percent is 20 */
+		.spin_max_us = 50,     /* wait.c; haltpoll's guest_halt_poll_ns is 200 us */
 	};
 }
 
@@ -70,7 +71,13 @@ int usm_pager_without_parse(const char *names, unsigned *without)
 
 const char *usm_pager_without_names(void)
 {
-	return "poison";
+	static char names[64];
+
+	if (!names[0])
+		for (size_t i = 0, at = 0; i < sizeof(withouts) / sizeof(withouts[0]); i++)
+			at += (size_t)snprintf(names + at, sizeof(names) - at, "%s%s", i ? "," : "",
+					       withouts[i].name);
+	return names;
 }
 
 /* Runs on the pager thread: no stdio stream, whose buffer would come from
@@ -318,12 +325,14 @@ static void *pager_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	wait_init(p);
 	for (;;) {
 		struct pollfd fds[2] = {
 			{ .fd = p->uffd, .events = POLLIN },
 			{ .fd = p->wakefd, .events = POLLIN },
 		};
-		if (poll(fds, 2, -1) < 0)
+		bool polled;
+		if (wait_event(p, fds, 2, &polled) < 0)
 			continue;
 		if (fds[1].revents & POLLIN) {
 			uint64_t n;
@@ -338,8 +347,10 @@ static void *pager_main(void *arg)
 			pause();
 		if (fds[0].revents & POLLIN) {
 			int n = usm_os_uffd_read_events(p->uffd, events, MSG_BATCH);
-			for (int i = 0; i < n; i++)
+			for (int i = 0; i < n; i++) {
+				p->st.polled_faults += polled && events[i].kind == USM_UFFD_FAULT;
 				handle_event(p, &events[i]);
+			}
 		}
 		if (fds[0].revents & (POLLERR | POLLHUP))
 			pager_fatal(p, "userfaultfd closed under the pager");

@@ -2,11 +2,13 @@
  *   pager.c    thread, requests from other threads, start
  *   region.c   the table of managed regions and their per-page records
  *   fault.c    serving missing and write-protect faults, prefetch
+ *   wait.c     how the pager thread waits: polling, then sleeping
  *   evict.c    the budget and eviction
  *   latency.c  the fault-latency histogram */
 #ifndef USM_PAGER_IMPL_H
 #define USM_PAGER_IMPL_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -116,6 +118,9 @@ struct usm_pager {
 	struct usm_policy_node **victims;
 
 	uint64_t next_seq_addr;       /* where a sequential run would fault next */
+	uint64_t spin_max_ns;         /* wait.c: 0 = never polls */
+	uint64_t spin_window_ns;      /* how long it polls now */
+	unsigned spin_off;            /* events to wait for without polling */
 
 	struct usm_pager_stats st;
 	uint64_t lat_hist[LAT_BUCKETS];
@@ -161,6 +166,11 @@ void evict_rearm(void *ctx, struct usm_policy_node **nodes, size_t n);
 
 /* hint.c */
 long hint_apply(struct usm_pager *p, uint64_t addr, uint64_t len, int kind);
+
+/* wait.c */
+void wait_init(struct usm_pager *p);
+/* poll(2) on fds until an event; *polled says it came while polling */
+int wait_event(struct usm_pager *p, struct pollfd *fds, nfds_t n, bool *polled);
 
 /* latency.c */
 void latency_record(struct usm_pager *p, uint64_t ns);

@@ -142,6 +142,7 @@ static void read_config(void)
 	config.fixed_fault_size = env_size("USM_FIXED_FAULT_SIZE", 0) != 0;
 	config.low_pct = (unsigned)env_size("USM_LOW_PCT", config.low_pct);
 	config.batch = (unsigned)env_size("USM_BATCH", config.batch);
+	config.spin_max_us = (unsigned)env_size("USM_SPIN_US", config.spin_max_us);
 	config.prefetch = (unsigned)env_size("USM_PREFETCH", config.prefetch);
 	config.store_max = env_size("USM_STORE_MAX", 0);
 	config.store_share_pct = (unsigned)env_size("USM_STORE_SHARE", config.store_share_pct);

@@ -117,6 +117,7 @@ def contract_tests():
                        [["--limit"], "an option without its value"],
                        [["--bogus", "--", "true"], "an unknown option"],
                        [["--without", "poison,tea", "--", "true"], "an unknown --without feature"],
+                       [["--spin", "soon", "--", "true"], "a --spin that is not a count"],
                        [[], "no command"]):
         r = subprocess.run([USM, "run"] + args, capture_output=True)
         tap(r.returncode == 2 and r.stderr.count(b"\n") == 1 and r.stderr.startswith(b"usm: run: "),
@@ -181,6 +182,30 @@ def store_tests():
         tap(r.returncode == rc and r.stdout == out, f"policy {policy} gives the same output")
     r = run_usm(["-q", "--limit", "8M", "--fixed-page-size"], [prog], None)
     tap(r.returncode == rc and r.stdout == out, "fixed (not adapting) blocks give the same output")
+
+
+def spin_tests():
+    """--spin 0 keeps the pager from polling (lib/pager/wait.c); the default
+    polls, and finds faults so, unless the run has one CPU."""
+    counts = {}
+    for spin in ("0", None):
+        stats = os.path.join(TMP, f"spin-{spin}.json")
+        extra = ["--spin", spin] if spin else []
+        r = run_usm(["-q", "--limit", "8M", "--stats", stats] + extra,
+                    [os.path.join(PROGS, "run_noise"), "32"], None)
+        try:
+            s = json.load(open(stats))
+        except (OSError, ValueError) as e:
+            s = {"error": str(e)}
+        counts[spin] = s
+        tap(r.returncode == 0 and s.get("settings", {}).get("spin_us") == int(spin or 50),
+            f"--spin {spin or '(default)'}: the run ends well and its settings say so",
+            r.stderr.decode() + json.dumps(s))
+    tap(counts["0"].get("polled_faults") == 0, "--spin 0: no fault found by polling",
+        json.dumps(counts["0"]))
+    if len(os.sched_getaffinity(0)) >= 2:
+        tap(counts[None].get("polled_faults", 0) > 0, "by default the pager finds faults while polling",
+            json.dumps(counts[None]))
 
 
 def lost_page_tests():
@@ -323,6 +348,7 @@ def main():
     budget_tests()
     contract_tests()
     lost_page_tests()
+    spin_tests()
     store_tests()
     hint_tests()
     workload("threads", [os.path.join(PROGS, "run_threads")])

@@ -1,6 +1,7 @@
 /* The pager on its own, in this process: a region handed to it is paged
  * under a small budget, and the mapping calls keep its records right. */
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -345,6 +346,22 @@ static void a_failed_start_frees_what_it_allocated(void **state)
 	assert_int_equal(fd_after, fd_before);
 }
 
+/* In a forked child: a pager of its own started with c (the parent's is
+ * abandoned, its thread is not here) and a region of len that it manages;
+ * NULL when either fails. */
+static uint64_t *child_pager_region(const struct usm_pager_config *c, size_t len,
+				    struct usm_pager **p)
+{
+	if (pager)
+		usm_pager_abandon(pager);
+	if (usm_pager_start(c, p) < 0)
+		return NULL;
+	uint64_t *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED || usm_pager_add(*p, w, len) < 0)
+		return NULL;
+	return w;
+}
+
 #ifdef USM_FAULT_INJECTION
 /* In a child of its own (a SIGBUS or the pager's exit must not end the
  * test): a pager whose store fails every read from the first, a region
@@ -372,18 +389,14 @@ static void read_lost_pages_in_a_child(unsigned without)
 	struct sigaction sa = { .sa_sigaction = on_bus, .sa_flags = SA_SIGINFO };
 	size_t len = 4 * LIMIT;
 
-	if (pager)
-		usm_pager_abandon(pager); /* the parent's, whose thread is not here */
 	setenv("USM_INJECT_STORE_READ_FAILURE", "1", 1);
 	usm_pager_config_defaults(&c);
 	c.limit = LIMIT;
 	c.prefetch = 0;
 	c.policy = "fifo";
 	c.without = without;
-	if (usm_pager_start(&c, &p) < 0)
-		_exit(LOST_START_FAILED);
-	uint64_t *w = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (w == MAP_FAILED || usm_pager_add(p, w, len) < 0)
+	uint64_t *w = child_pager_region(&c, len, &p);
+	if (!w)
 		_exit(LOST_START_FAILED);
 	fill(w, len, 7);
 	/* ASan's SIGBUS handler would report and abort: ours instead */
@@ -456,6 +469,72 @@ static void without_poison_a_lost_page_stops_the_process(void **state)
 }
 #endif
 
+/* In a child (the pager's polling and the affinity are its own): a pager
+ * polling up to spin_us, on one CPU if one_cpu, pages a region four times
+ * its limit. Exits with whether it found faults while polling. */
+enum polled_verdict { POLLED_NONE = 20, POLLED_SOME, POLLED_DATA_LOST, POLLED_START_FAILED };
+
+static void page_in_a_child(unsigned spin_us, bool one_cpu)
+{
+	struct usm_pager_config c;
+	struct usm_pager *p;
+	struct usm_pager_stats st;
+	size_t len = 4 * LIMIT;
+
+	if (one_cpu) {
+		cpu_set_t cpus;
+		CPU_ZERO(&cpus);
+		CPU_SET(sched_getcpu(), &cpus);
+		if (sched_setaffinity(0, sizeof(cpus), &cpus) < 0)
+			_exit(POLLED_START_FAILED);
+	}
+	usm_pager_config_defaults(&c);
+	c.limit = LIMIT;
+	c.policy = "fifo";
+	c.spin_max_us = spin_us;
+	uint64_t *w = child_pager_region(&c, len, &p);
+	if (!w)
+		_exit(POLLED_START_FAILED);
+	fill(w, len, 3);
+	if (!intact(w, len, 3))
+		_exit(POLLED_DATA_LOST);
+	usm_pager_get_stats(p, &st);
+	_exit(st.polled_faults ? POLLED_SOME : POLLED_NONE);
+}
+
+static int polled_outcome(unsigned spin_us, bool one_cpu)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		page_in_a_child(spin_us, one_cpu);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* The pager polls for its next event before it sleeps (lib/pager/wait.c):
+ * with a window far longer than any fault's service, the faults of a
+ * region written and read back are found while it polls; with the window
+ * 0, or the process on one CPU, where polling would keep the program from
+ * running, none is. */
+static void the_pager_polls_unless_told_not_to_or_alone_on_a_cpu(void **state)
+{
+	cpu_set_t cpus;
+
+	if (!pager)
+		skip();
+	assert_int_equal(sched_getaffinity(0, sizeof(cpus), &cpus), 0);
+	if (CPU_COUNT(&cpus) >= 2)
+		assert_int_equal(polled_outcome(100000, false), POLLED_SOME);
+	else
+		printf("# one CPU here: the polling case is not run\n");
+	assert_int_equal(polled_outcome(0, false), POLLED_NONE);
+	assert_int_equal(polled_outcome(100000, true), POLLED_NONE);
+}
+
 static void the_without_names_are_read_and_checked(void **state)
 {
 	unsigned w = 7;
@@ -470,6 +549,10 @@ static void the_without_names_are_read_and_checked(void **state)
 	assert_int_equal(w, USM_PAGER_WITHOUT_POISON);
 	assert_int_equal(usm_pager_without_parse("poisonx", &w), -EINVAL);
 	assert_int_equal(usm_pager_without_parse("poison,move", &w), -EINVAL);
+	/* what the usage line lists is what the parser takes */
+	assert_string_equal(usm_pager_without_names(), "poison");
+	assert_int_equal(usm_pager_without_parse(usm_pager_without_names(), &w), 0);
+	assert_int_equal(w, USM_PAGER_WITHOUT_POISON);
 }
 
 int main(void)
@@ -488,6 +571,7 @@ int main(void)
 		cmocka_unit_test(a_page_the_store_cannot_return_is_a_sigbus_or_a_stop),
 		cmocka_unit_test(without_poison_a_lost_page_stops_the_process),
 		cmocka_unit_test(the_without_names_are_read_and_checked),
+		cmocka_unit_test(the_pager_polls_unless_told_not_to_or_alone_on_a_cpu),
 	};
 	return cmocka_run_group_tests_name("pager", tests, setup, NULL);
 }

@@ -77,6 +77,9 @@ static void usage(FILE *out)
 		"      --low-watermark PCT eviction, once started, goes down to PCT%% of the limit\n"
 		"                          (default 90)\n"
 		"      --batch N           pages evicted per round at most (default 256)\n"
+		"      --spin US           after an event the pager polls for the next one up to\n"
+		"                          US microseconds before it sleeps, adapting below that\n"
+		"                          (default 50, 0 = never; never on one CPU)\n"
 		"      --without LIST      kernel features to leave unused, as on an older kernel\n"
 		"                          (to compare, or to test the fallbacks): %s\n"
 		"      --stats FILE        write the summary as JSON to FILE\n"
@@ -92,7 +95,7 @@ static void usage(FILE *out)
 		usm_policy_kinds(), usm_store_kinds(), usm_pager_without_names());
 }
 
-/* --prefetch, --low-watermark and --batch are unsigned in the config. */
+/* --prefetch, --low-watermark, --batch and --spin are unsigned in the config. */
 static int parse_count_option(const char *opt, const char *text, unsigned max, unsigned *out)
 {
 	uint64_t v;
@@ -136,7 +139,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_PREFETCH = 256, OPT_POLICY, OPT_STORE, OPT_STORE_MAX, OPT_STORE_SHARE, OPT_LOW,
 	       OPT_BATCH, OPT_STATS, OPT_SOCKET, OPT_NO_DAEMON, OPT_FIXED_PAGE_SIZE, OPT_REPLICAS,
-	       OPT_WITHOUT };
+	       OPT_WITHOUT, OPT_SPIN };
 	static const struct option options[] = {
 		{ "limit", required_argument, NULL, 'l' },
 		{ "page-size", required_argument, NULL, 'p' },
@@ -149,6 +152,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 		{ "replicas", required_argument, NULL, OPT_REPLICAS },
 		{ "low-watermark", required_argument, NULL, OPT_LOW },
 		{ "batch", required_argument, NULL, OPT_BATCH },
+		{ "spin", required_argument, NULL, OPT_SPIN },
 		{ "stats", required_argument, NULL, OPT_STATS },
 		{ "without", required_argument, NULL, OPT_WITHOUT },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -203,6 +207,9 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 			break;
 		case OPT_BATCH:
 			rc = parse_count_option("--batch", optarg, 65536, &o->pager.batch);
+			break;
+		case OPT_SPIN:
+			rc = parse_count_option("--spin", optarg, 100000, &o->pager.spin_max_us);
 			break;
 		case OPT_STATS:
 			o->stats_path = optarg;
@@ -362,6 +369,7 @@ static void prepare_child_env(const struct run_options *o, const char *tagger, c
 	set_env("USM_PREFETCH", "%u", o->pager.prefetch);
 	set_env("USM_LOW_PCT", "%u", o->pager.low_pct);
 	set_env("USM_BATCH", "%u", o->pager.batch);
+	set_env("USM_SPIN_US", "%u", o->pager.spin_max_us);
 	set_env("USM_POLICY", "%s", o->pager.policy);
 	set_env("USM_STORE", "%s", o->pager.store);
 	set_env("USM_STORE_MAX", "%" PRIu64, o->pager.store_max);
@@ -426,6 +434,7 @@ static json_object *settings_json(const struct run_options *o, const char *daemo
 	PUT("store_share_pct", json_object_new_int64(o->pager.store_share_pct));
 	PUT("low_watermark_pct", json_object_new_int64(o->pager.low_pct));
 	PUT("batch", json_object_new_int64(o->pager.batch));
+	PUT("spin_us", json_object_new_int64(o->pager.spin_max_us));
 	PUT("without", json_object_new_string(o->without ? o->without : ""));
 	PUT("daemon", *daemon ? json_object_new_string(daemon) : NULL);
 #undef PUT
