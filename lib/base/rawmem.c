@@ -83,7 +83,6 @@ static int window_init(void)
 	return 0;
 }
 
-/* Commits `chunks` contiguous chunks; caller holds the lock. */
 /* Under ASan (the tests' build): committed memory is new memory. The raw
  * munmap of a window reset after fork is not seen by ASan, so the shadow of
  * a thread stack that lived at an address (a parent's pager thread) would
@@ -97,6 +96,7 @@ static void unpoison(void *p, size_t len)
 #endif
 }
 
+/* Commits `chunks` contiguous chunks; caller holds the lock. */
 static void *commit_chunks(size_t chunks)
 {
 	size_t len = chunks * CHUNK_SIZE;
